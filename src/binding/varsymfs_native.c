@@ -1,0 +1,297 @@
+// varsymfs_native: the few system calls Node's fs module lacks (xattrs, mknod, utimensat with
+// nanoseconds) and the caller probe of the resolution hot path, each run on libuv's thread pool so that
+// a slow backing store or a stuck process never blocks the JS thread that serves the mount.
+// start() calls take a callback(result), result >= 0 or -errno, like a FUSE reply.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdint.h>
+
+enum op { OP_GETXATTR, OP_SETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_MKNOD, OP_UTIMENS };
+
+typedef struct {
+  enum op op;
+  char *path;
+  char *name;
+  void *data;       // value buffer (get/set/list): memory of a JS Buffer kept alive by data_ref
+  size_t size;
+  int64_t num[4];   // flags / mode, dev / times
+  ssize_t result;
+  napi_ref callback;
+  napi_ref data_ref;
+  napi_async_work work;
+} call_t;
+
+static char *dup_string (napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static void execute (napi_env env, void *arg) {
+  call_t *c = arg;
+  ssize_t r = 0;
+  switch (c->op) {
+    case OP_GETXATTR: r = lgetxattr(c->path, c->name, c->data, c->size); break;
+    case OP_SETXATTR: r = lsetxattr(c->path, c->name, c->data, c->size, (int) c->num[0]); break;
+    case OP_LISTXATTR: r = llistxattr(c->path, c->data, c->size); break;
+    case OP_REMOVEXATTR: r = lremovexattr(c->path, c->name); break;
+    case OP_MKNOD: r = mknod(c->path, (mode_t) c->num[0], (dev_t) c->num[1]); break;
+    case OP_UTIMENS: {
+      struct timespec ts[2] = { { c->num[0], c->num[1] }, { c->num[2], c->num[3] } };
+      r = utimensat(AT_FDCWD, c->path, ts, AT_SYMLINK_NOFOLLOW);
+      break;
+    }
+  }
+  c->result = r < 0 ? -errno : r;
+}
+
+static void complete (napi_env env, napi_status status, void *arg) {
+  call_t *c = arg;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, global, result;
+  napi_get_reference_value(env, c->callback, &cb);
+  napi_get_global(env, &global);
+  napi_create_int64(env, status == napi_ok ? (int64_t) c->result : -EIO, &result);
+  napi_call_function(env, global, cb, 1, &result, NULL);
+  napi_close_handle_scope(env, scope);
+  napi_delete_reference(env, c->callback);
+  if (c->data_ref) napi_delete_reference(env, c->data_ref);
+  napi_delete_async_work(env, c->work);
+  free(c->path);
+  free(c->name);
+  free(c);
+}
+
+// start(op, path, name|null, buffer|null, [n0, n1, n2, n3], callback)
+static napi_value start (napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  call_t *c = calloc(1, sizeof(call_t));
+  int32_t op;
+  napi_get_value_int32(env, argv[0], &op);
+  c->op = (enum op) op;
+  c->path = dup_string(env, argv[1]);
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t == napi_string) c->name = dup_string(env, argv[2]);
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[3], &is_buffer);
+  if (is_buffer) {
+    napi_get_buffer_info(env, argv[3], &c->data, &c->size);
+    napi_create_reference(env, argv[3], 1, &c->data_ref);
+  }
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_value n;
+    napi_get_element(env, argv[4], i, &n);
+    napi_get_value_int64(env, n, &c->num[i]);
+  }
+  napi_create_reference(env, argv[5], 1, &c->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "varsymfs_native", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, c, &c->work);
+  napi_queue_async_work(env, c->work);
+  return NULL;
+}
+
+// ---- caller probe ----------------------------------------------------------------------------------
+// One thread-pool job answers "which environment does this request's process mean?":
+//  1. If the thread is inside execve/execveat (read from /proc/<tid>/syscall), the environment passed to
+//     the new program, read from /proc/<tid>/mem at the envp pointer: PROBE_EXEC.
+//  2. Else, if the cached fd on /proc/<tid>/environ still reads (it returns 0 bytes once its program image
+//     has exec'd or exited, so pid reuse and exec can never pass), PROBE_CACHED.
+//  3. Else the environment is read afresh through a new fd, returned for the cache: PROBE_FRESH, or
+//     PROBE_UNREADABLE when it cannot be opened (gone, another user's, pid 0).
+// Reading /proc/<tid>/syscall and mem is safe here: readlink during exec's path walk runs before the kernel
+// takes exec_update_lock; never call this from flush/release, which exec itself may send.
+#define PROBE_CACHED 1
+#define PROBE_FRESH 2
+#define PROBE_EXEC 3
+#define PROBE_UNREADABLE 4
+#define ENV_MAX_BYTES (16u << 20)
+#define EXEC_ENV_MAX_VARS 65536u
+
+#if defined(__x86_64__)
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#elif defined(__aarch64__)
+#define NR_EXECVE 221
+#define NR_EXECVEAT 281
+#else
+#define NR_EXECVE -1
+#define NR_EXECVEAT -1
+#endif
+
+typedef struct {
+  int32_t tid;
+  int32_t fd;          // in: cached environ fd or -1; out: fd to keep (FRESH) or -1
+  int status;
+  int exec_denied;     // /proc/<tid>/syscall or mem was not readable (no ptrace-read access)
+  char *env;
+  size_t env_len;
+  napi_ref callback;
+  napi_async_work work;
+} probe_t;
+
+static int read_all_fd (int fd, char **out, size_t *out_len) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len == cap) {
+      if (cap >= ENV_MAX_BYTES) break;
+      cap *= 2;
+      buf = realloc(buf, cap);
+    }
+    ssize_t n = pread(fd, buf + len, cap - len, (off_t) len);
+    if (n < 0) { if (errno == EINTR) continue; free(buf); return -errno; }
+    if (n == 0) break;
+    len += (size_t) n;
+  }
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+// Returns 1 and fills envp when the thread is in execve/execveat, 0 when not, -errno when unreadable.
+static int pending_exec_envp (int32_t tid, uint64_t *envp) {
+  char path[64], text[512];
+  snprintf(path, sizeof path, "/proc/%d/syscall", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  int err = errno;
+  close(fd);
+  if (n < 0) return -err;
+  text[n] = 0;
+  long nr;
+  unsigned long long a[6];
+  if (sscanf(text, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 5) return 0;
+  if (nr == NR_EXECVE) { *envp = a[2]; return 1; }
+  if (nr == NR_EXECVEAT) { *envp = a[3]; return 1; }
+  return 0;
+}
+
+// Reads the NULL-terminated envp array and its strings from the thread's memory, as NUL-separated bytes
+// (the format of /proc/<pid>/environ). Bounded in count and size; anything malformed is an error.
+static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/mem", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  int rc = 0;
+  if (envp == 0) goto done;  // execve with envp NULL: an empty environment
+  for (uint32_t i = 0; i < EXEC_ENV_MAX_VARS; i++) {
+    uint64_t ptr;
+    if (pread(fd, &ptr, sizeof ptr, (off_t) (envp + 8u * i)) != (ssize_t) sizeof ptr) { rc = -EFAULT; break; }
+    if (ptr == 0) break;
+    for (;;) {  // one string, read in chunks until its NUL
+      if (cap - len < 256) {
+        if (cap >= ENV_MAX_BYTES) { rc = -E2BIG; goto done; }
+        cap *= 2;
+        buf = realloc(buf, cap);
+      }
+      ssize_t n = pread(fd, buf + len, 256, (off_t) ptr);
+      if (n <= 0) { rc = -EFAULT; goto done; }
+      char *nul = memchr(buf + len, 0, (size_t) n);
+      if (nul != NULL) { len = (size_t) (nul - buf) + 1; break; }
+      len += (size_t) n;
+      ptr += (uint64_t) n;
+    }
+  }
+done:
+  close(fd);
+  if (rc < 0) { free(buf); return rc; }
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+static void probe_execute (napi_env env, void *arg) {
+  probe_t *p = arg;
+  uint64_t envp = 0;
+  int ex = p->tid > 0 ? pending_exec_envp(p->tid, &envp) : -ESRCH;
+  if (ex == 1) {
+    if (read_exec_env(p->tid, envp, &p->env, &p->env_len) == 0) { p->status = PROBE_EXEC; return; }
+    p->exec_denied = 1;
+  } else if (ex < 0) {
+    p->exec_denied = 1;
+  }
+  if (p->fd >= 0) {
+    char c;
+    if (pread(p->fd, &c, 1, 0) == 1) { p->status = PROBE_CACHED; return; }
+    close(p->fd);
+    p->fd = -1;
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/environ", p->tid);
+  int fd = p->tid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0 || read_all_fd(fd, &p->env, &p->env_len) < 0) {
+    if (fd >= 0) close(fd);
+    p->status = PROBE_UNREADABLE;
+    return;
+  }
+  p->fd = fd;
+  p->status = PROBE_FRESH;
+}
+
+static void probe_complete (napi_env env, napi_status status, void *arg) {
+  probe_t *p = arg;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, global, argv[4];
+  napi_get_reference_value(env, p->callback, &cb);
+  napi_get_global(env, &global);
+  napi_create_int32(env, p->status, &argv[0]);
+  napi_create_int32(env, p->fd, &argv[1]);
+  if (p->env != NULL) {
+    void *data;
+    napi_create_buffer_copy(env, p->env_len, p->env, &data, &argv[2]);
+  } else {
+    napi_get_null(env, &argv[2]);
+  }
+  napi_get_boolean(env, p->exec_denied, &argv[3]);
+  napi_call_function(env, global, cb, 4, argv, NULL);
+  napi_close_handle_scope(env, scope);
+  napi_delete_reference(env, p->callback);
+  napi_delete_async_work(env, p->work);
+  free(p->env);
+  free(p);
+}
+
+// probe(tid, cachedFd, callback(status, fd, envBuffer|null, execDenied))
+static napi_value probe (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  probe_t *p = calloc(1, sizeof(probe_t));
+  napi_get_value_int32(env, argv[0], &p->tid);
+  napi_get_value_int32(env, argv[1], &p->fd);
+  napi_create_reference(env, argv[2], 1, &p->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "varsymfs_probe", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, probe_execute, probe_complete, p, &p->work);
+  napi_queue_async_work(env, p->work);
+  return NULL;
+}
+
+NAPI_MODULE_INIT () {
+  napi_value fn;
+  napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, NULL, &fn);
+  napi_set_named_property(env, exports, "start", fn);
+  napi_create_function(env, "probe", NAPI_AUTO_LENGTH, probe, NULL, &fn);
+  napi_set_named_property(env, exports, "probe", fn);
+  return exports;
+}

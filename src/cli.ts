@@ -1,0 +1,234 @@
+// The command line: parses argv once into typed options, runs one command, and on failure prints one
+// `Error: …` line and sets the exit code. No stack traces reach the user.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startDaemon, type DaemonConfig } from './daemon';
+import { parseAssignment } from './defaults';
+import { VarsymfsError } from './errors';
+import { createLogger, LOG_LEVELS, type LogLevel } from './log';
+import { FS_TYPE, mountAt } from './mountinfo';
+import { logFile, stateDir } from './paths';
+import { preflight, unmountFuse } from './system';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION = (require('../../package.json') as { version: string }).version;
+
+interface MountOptions {
+  source?: string;
+  foreground?: boolean;
+  default: string[];
+  allowOther?: boolean;
+  attrTimeout: number;
+  entryTimeout: number;
+  cacheSize: number;
+  logLevel: LogLevel;
+  readyFd?: number;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  parseAssignment(value);
+  return [...previous, value];
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds >= 0');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
+}
+
+/** Makes a user-given directory absolute and canonical (symlinks resolved), without touching a mount. */
+function absoluteDir(dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    return abs; // missing or a stale mount: the daemon reports it precisely
+  }
+}
+
+function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
+  const mountPoint = absoluteDir(dir);
+  const source = o.source === undefined ? undefined : absoluteDir(o.source);
+  if (source !== undefined && (source === mountPoint || source.startsWith(mountPoint + '/'))) {
+    throw new VarsymfsError(`--source ${source} is inside the mount point ${mountPoint}; choose a directory outside it`);
+  }
+  return {
+    mountPoint,
+    source,
+    defaults: new Map(o.default.map(parseAssignment)),
+    allowOther: !!o.allowOther,
+    attrTimeout: o.attrTimeout,
+    entryTimeout: o.entryTimeout,
+    cacheSize: o.cacheSize,
+  };
+}
+
+/** Foreground: serve until a signal or an unmount; SIGINT/SIGTERM unmount cleanly and exit 0. */
+async function runForeground(config: DaemonConfig, o: MountOptions): Promise<void> {
+  const log = createLogger(o.logLevel, (line) => process.stderr.write(line));
+  const ready = (line: string) => {
+    if (o.readyFd === undefined) return;
+    try {
+      fs.writeSync(o.readyFd, line + '\n');
+      fs.closeSync(o.readyFd);
+    } catch {
+      // the parent is gone; nothing to tell
+    }
+    o.readyFd = undefined;
+  };
+  let daemon;
+  try {
+    daemon = await startDaemon(config, log, () => process.exit(process.exitCode ?? 0));
+  } catch (err) {
+    ready(`error ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  }
+  ready('ok');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.log('info', `${signal}: unmounting ${config.mountPoint}`);
+    void daemon.stop();
+    // The native loop reports the unmount (onExit); if it never does, do not hang forever.
+    setTimeout(() => process.exit(0), 10000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+}
+
+/** Background: start a detached daemon and return once its mount answers, or fail with its reason. */
+async function runBackground(dir: string, config: DaemonConfig, argv: string[]): Promise<void> {
+  const log = logFile(config.mountPoint);
+  fs.mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
+  try {
+    if (fs.statSync(log).size > 4 * 1024 * 1024) fs.renameSync(log, log + '.1');
+  } catch {
+    // no log yet
+  }
+  const logFd = fs.openSync(log, 'a', 0o600);
+  const logStart = fs.fstatSync(logFd).size;
+  const bin = path.resolve(__dirname, '..', '..', 'bin', 'varsymfs');
+  const child = spawn(process.execPath, [bin, ...argv, '--foreground', '--ready-fd', '3'], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
+  });
+  fs.closeSync(logFd);
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.on('data', (d: Buffer) => (text += d.toString()));
+    pipe.on('end', () => resolve(text.trim()));
+    pipe.on('error', () => resolve(text.trim()));
+    child.on('exit', () => setTimeout(() => resolve(text.trim()), 50));
+  });
+  if (answer !== 'ok') {
+    // The daemon's own reason, else the last thing libfuse or fusermount said in its log.
+    let reason = answer.startsWith('error ') ? answer.slice(6) : '';
+    const said = fs.readFileSync(log, 'utf8').slice(logStart).split('\n').filter((l) => /^(fuse|fusermount\d?):/.test(l))[0];
+    if (said) reason = `${reason}${reason ? ' — ' : ''}${said}`;
+    throw new VarsymfsError(reason || `the daemon exited before mounting ${config.mountPoint} (see ${log})`);
+  }
+  // The mount answers a request from this (another) process before we say it is ready.
+  await fs.promises.stat(config.mountPoint);
+  child.unref();
+  (child.stdio[3] as unknown as { destroy(): void }).destroy();
+  process.stdout.write(`mounted ${config.mountPoint} (daemon pid ${child.pid}, log ${log})\n`);
+  void dir;
+}
+
+async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
+  const mountPoint = path.resolve(dir);
+  const m = mountAt(mountPoint);
+  if (m === undefined) throw new VarsymfsError(`${mountPoint} is not mounted`);
+  if (m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount (it is ${m.fsType})`);
+  const r = await unmountFuse(mountPoint, !!o.lazy);
+  if (r.code !== 0) {
+    if (/busy/i.test(r.stderr)) throw new VarsymfsError(`${mountPoint} is busy (a process has its working directory or a file open there); close them, or use --lazy`);
+    throw new VarsymfsError(`unmounting ${mountPoint} failed: ${r.stderr || `exit ${r.code}`}`);
+  }
+}
+
+/** Builds the command tree (exported for tests of --help). */
+export function buildProgram(): Command {
+  const program = new Command('varsymfs')
+    .description('Variant symlinks: link targets like $<GO_VERSION> expand from each process\'s own environment.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'Error: ')) });
+
+  program
+    .command('mount')
+    .description('mount a directory in place (its own contents stay, variant links come alive); returns once the mount answers')
+    .argument('<dir>', 'the directory to mount over (the mount point)')
+    .option('-s, --source <dir>', 'serve this directory instead of <dir>\'s own contents (not inside <dir>)')
+    .option('-f, --foreground', 'stay attached and log to stderr; SIGINT/SIGTERM unmount and exit 0')
+    .option('-d, --default <NAME=VALUE>', 'a mount default, used when the caller\'s environment lacks NAME (repeatable; persists with the mount)', collect, [])
+    .option('--allow-other', 'let other users use the mount (kernel permission checks on; non-root needs user_allow_other in /etc/fuse.conf)')
+    .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
+    .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups', seconds, 1)
+    .option('--cache-size <n>', 'processes whose environments are kept (one open fd each)', positiveInt, 1024)
+    .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
+    .addHelpText('after', `
+Examples:
+  varsymfs mount ~/vs                       # serve ~/vs in place, in the background
+  cd ~/vs && ln -s '$<XXX>' foo && XXX=bar cat foo
+  varsymfs mount ~/vs --default GO_VERSION=go1.2.1
+  varsymfs mount -f ~/vs --source ~/toolchains   # foreground, serving another directory`)
+    .action(async (dir: string, o: MountOptions, cmd: Command) => {
+      const config = daemonConfig(dir, o);
+      preflight({ allowOther: config.allowOther });
+      if (o.foreground) return runForeground(config, o);
+      // Re-run this same command line, attached to a detached process.
+      const argv = ['mount', config.mountPoint, ...cmd.parent!.args.slice(0, 0)];
+      if (config.source !== undefined) argv.push('--source', config.source);
+      for (const d of o.default) argv.push('--default', d);
+      if (o.allowOther) argv.push('--allow-other');
+      argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--log-level', o.logLevel);
+      return runBackground(dir, config, argv);
+    });
+
+  program
+    .command('unmount')
+    .alias('umount')
+    .description('unmount a varsymfs mount (works for root and normal users); the daemon exits')
+    .argument('<dir>', 'the mount point')
+    .option('-z, --lazy', 'detach now even if busy; the daemon exits once nothing uses the mount')
+    .addHelpText('after', `
+Example:
+  varsymfs unmount ~/vs`)
+    .action((dir: string, o: { lazy?: boolean }) => unmount(dir, o));
+
+  return program;
+}
+
+/** Runs the CLI; never throws: errors become one line on stderr and a non-zero exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      process.exitCode = e.exitCode ?? 2;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exitCode = 0;
+      else if (process.exitCode === 1) process.exitCode = 2;
+      return;
+    }
+    const message = err instanceof VarsymfsError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`Error: ${message}\n`);
+    process.exitCode = err instanceof VarsymfsError ? err.exitCode : 1;
+  }
+}

@@ -1,0 +1,136 @@
+// The daemon: takes hold of the backing directory, mounts over the mount point, serves until unmounted
+// (by a signal, `varsymfs unmount`, or from outside), then exits. It never touches its own mount point
+// path while mounted: the request would wait for the thread that is making it.
+import * as fs from 'node:fs';
+import { CallerEnvironments } from './callers';
+import { DEFAULTS_FILE, loadDefaults } from './defaults';
+import { VarsymfsError } from './errors';
+import type { Logger } from './log';
+import { FS_TYPE, mountAt } from './mountinfo';
+import { loadFuse, loadHelpers } from './native';
+import { createOps, type OpStats } from './ops';
+import { Resolver } from './resolver';
+import { isRoot, unmountFuse } from './system';
+
+export interface DaemonConfig {
+  readonly mountPoint: string;
+  /** The backing directory; the mount point itself (mount in place) when undefined. */
+  readonly source: string | undefined;
+  readonly defaults: ReadonlyMap<string, string>;
+  readonly allowOther: boolean;
+  readonly attrTimeout: number;
+  readonly entryTimeout: number;
+  readonly cacheSize: number;
+}
+
+/** A running mount, for the control channel and for shutdown. */
+export interface Daemon {
+  readonly config: DaemonConfig;
+  readonly startedAt: number;
+  readonly stats: OpStats;
+  readonly resolver: Resolver;
+  defaults: Map<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Clears a stale mount left by a killed daemon ("Transport endpoint is not connected"). */
+async function recoverStale(mountPoint: string, log: Logger): Promise<void> {
+  try {
+    fs.statSync(mountPoint);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') return;
+  }
+  log.log('warn', `${mountPoint}: stale mount of a dead daemon; unmounting it first`);
+  const r = await unmountFuse(mountPoint, true);
+  if (r.code !== 0) throw new VarsymfsError(`${mountPoint} is a stale mount and could not be unmounted: ${r.stderr || `exit ${r.code}`}`);
+}
+
+function checkDirectory(dir: string, role: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new VarsymfsError(`${role} ${dir} does not exist`);
+    if (code === 'EACCES') throw new VarsymfsError(`${role} ${dir} is not accessible to this user`);
+    throw new VarsymfsError(`${role} ${dir}: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new VarsymfsError(`${role} ${dir} is not a directory`);
+}
+
+/** Mounts and serves; resolves once the mount is up. `onExit` runs when the mount is gone. */
+export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () => void): Promise<Daemon> {
+  const { mountPoint } = config;
+  await recoverStale(mountPoint, log);
+  checkDirectory(mountPoint, 'mount point');
+  const existing = mountAt(mountPoint);
+  if (existing !== undefined && existing.fsType.startsWith('fuse')) {
+    throw new VarsymfsError(`${mountPoint} is already mounted (${existing.fsType}); unmount it first: varsymfs unmount ${mountPoint}`);
+  }
+  if (config.source !== undefined) checkDirectory(config.source, 'source');
+  const Fuse = loadFuse();
+  const native = loadHelpers();
+
+  // Hold the backing directory as our working directory before the mount covers it: every backing path
+  // is relative to it, so mounting in place serves the directory's own contents.
+  process.chdir(config.source ?? mountPoint);
+  process.umask(0);
+
+  const defaults = loadDefaults(DEFAULTS_FILE);
+  for (const [k, v] of config.defaults) defaults.set(k, v);
+
+  const callers = new CallerEnvironments(native, config.cacheSize);
+  const stats: OpStats = {};
+  const daemon: Daemon = {
+    config,
+    startedAt: Date.now(),
+    stats,
+    resolver: undefined as unknown as Resolver,
+    defaults,
+    stop: async () => {
+      const r = await unmountFuse(mountPoint, true);
+      if (r.code !== 0) log.log('error', `unmount failed: ${r.stderr || `exit ${r.code}`}`);
+    },
+  };
+  const resolver = new Resolver(callers, () => daemon.defaults);
+  (daemon as { resolver: Resolver }).resolver = resolver;
+
+  let fuse: InstanceType<typeof Fuse> | undefined;
+  const ops = createOps(
+    { reservedName: DEFAULTS_FILE, chownToCaller: isRoot() && config.allowOther },
+    () => fuse!.context(),
+    resolver,
+    native,
+    log,
+    stats,
+  );
+  const options = [
+    'use_ino',
+    'big_writes',
+    'nonempty', // mounting in place: the directory holds the very files we serve
+    `fsname=${(config.source ?? mountPoint).replace(/[,\\]/g, (c) => '\\' + c)}`,
+    'subtype=varsymfs',
+    `attr_timeout=${config.attrTimeout}`,
+    `entry_timeout=${config.entryTimeout}`,
+    `negative_timeout=0`,
+  ];
+  if (config.allowOther) options.push('allow_other', 'default_permissions');
+  fuse = new Fuse(mountPoint, ops, {
+    timeout: false,
+    options,
+    onExit: () => {
+      callers.clear();
+      log.log('info', `${mountPoint}: unmounted`);
+      onExit();
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    fuse!.mount((err) => {
+      if (!err) return resolve();
+      reject(new VarsymfsError(`mounting ${mountPoint} failed: ${err.message}`, { cause: err }));
+    });
+  });
+  log.log('info', `${mountPoint}: mounted (${FS_TYPE}, serving ${config.source ?? 'the directory in place'}, pid ${process.pid})`);
+  return daemon;
+}

@@ -1,0 +1,55 @@
+// Mount defaults: values used when the caller's environment lacks a variable. Stored with the mount's own
+// data, in a file in the backing directory that the mount hides, so they persist across remounts.
+import * as fs from 'node:fs';
+import { VarsymfsError } from './errors';
+
+export const DEFAULTS_FILE = '.varsymfs-defaults.json';
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Parses `NAME=VALUE`; throws a one-line error naming the bad argument. */
+export function parseAssignment(arg: string): [string, string] {
+  const eq = arg.indexOf('=');
+  const name = eq < 0 ? arg : arg.slice(0, eq);
+  if (eq < 0 || !NAME.test(name)) {
+    throw new VarsymfsError(`invalid default '${arg}': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*`);
+  }
+  return [name, arg.slice(eq + 1)];
+}
+
+/** Checks a variable name for --unset. */
+export function checkName(name: string): string {
+  if (!NAME.test(name)) throw new VarsymfsError(`invalid variable name '${name}': expected [A-Za-z_][A-Za-z0-9_]*`);
+  return name;
+}
+
+/** Reads the defaults file at `file` (relative to the daemon's cwd, the backing root); absent means none. */
+export function loadDefaults(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new VarsymfsError(`cannot read mount defaults ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const obj = JSON.parse(text) as unknown;
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
+    const map = new Map<string, string>();
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+      if (NAME.test(k) && typeof v === 'string') map.set(k, v);
+    }
+    return map;
+  } catch (err) {
+    throw new VarsymfsError(`mount defaults file ${file} is not valid JSON (${(err as Error).message}); fix or delete it`, { cause: err });
+  }
+}
+
+/** Writes the defaults atomically (temp file + rename), so a crash never leaves half a file. */
+export function saveDefaults(file: string, defaults: ReadonlyMap<string, string>, cb: (err: Error | null) => void): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const text = JSON.stringify(Object.fromEntries([...defaults].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + '\n';
+  fs.writeFile(tmp, text, { mode: 0o644 }, (err) => {
+    if (err) return cb(err);
+    fs.rename(tmp, file, (err2) => cb(err2));
+  });
+}

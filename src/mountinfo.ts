@@ -1,0 +1,48 @@
+// /proc/self/mountinfo: which directories are mount points, and of what. The parser is pure.
+import { readFileSync } from 'node:fs';
+
+export interface MountEntry {
+  readonly mountId: number;
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
+  readonly options: string;
+}
+
+/** Undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134). */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Parses the text of /proc/<pid>/mountinfo (see proc(5)). */
+export function parseMountinfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-', 6);
+    if (sep < 0 || fields.length < sep + 3) continue;
+    entries.push({
+      mountId: Number(fields[0]),
+      mountPoint: unescape(fields[4]!),
+      options: fields[5]!,
+      fsType: fields[sep + 1]!,
+      source: unescape(fields[sep + 2]!),
+    });
+  }
+  return entries;
+}
+
+/** The mounts of this process's mount namespace (never touches a mount, only /proc). */
+export function readMounts(): MountEntry[] {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** The topmost mount at `dir`, if `dir` is a mount point. */
+export function mountAt(dir: string, mounts: readonly MountEntry[] = readMounts()): MountEntry | undefined {
+  let found: MountEntry | undefined;
+  for (const m of mounts) if (m.mountPoint === dir) found = m;
+  return found;
+}
+
+export const FS_TYPE = 'fuse.varsymfs';

@@ -1,0 +1,73 @@
+// Loads the two compiled bindings (the patched fuse-native and varsymfs_native) with errors a user can act on.
+import * as path from 'node:path';
+import { VarsymfsError } from './errors';
+
+/** Results of probe(): which environment a request's process means (see varsymfs_native.c). */
+export const enum ProbeStatus {
+  Cached = 1,
+  Fresh = 2,
+  Exec = 3,
+  Unreadable = 4,
+}
+
+export interface NativeHelpers {
+  start(op: number, path: string, name: string | null, data: Buffer | null, nums: number[], cb: (result: number) => void): void;
+  probe(tid: number, fd: number, cb: (status: ProbeStatus, fd: number, env: Buffer | null, execDenied: boolean) => void): void;
+}
+
+export const NativeOp = { getxattr: 0, setxattr: 1, listxattr: 2, removexattr: 3, mknod: 4, utimens: 5 } as const;
+
+/** The caller of the FUSE request being handled. */
+export interface CallerContext {
+  pid: number;
+  uid: number;
+  gid: number;
+  umask: number;
+}
+
+/** The subset of the patched fuse-native class that varsymfs uses. */
+export interface FuseInstance {
+  mount(cb: (err: Error | null) => void): void;
+  context(): CallerContext;
+}
+export interface FuseClass {
+  new (mnt: string, ops: object, opts: object): FuseInstance;
+}
+
+function explainLoadError(err: unknown, what: string): VarsymfsError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/libfuse\.so/.test(message)) {
+    return new VarsymfsError('libfuse2 is not installed (libfuse.so.2 not found): install it with `apt-get install libfuse2`', { cause: err });
+  }
+  return new VarsymfsError(`the ${what} binding is not built (${message.split('\n')[0]}): run \`npm ci\` in the varsymfs directory`, { cause: err });
+}
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** The patched fuse-native class; throws VarsymfsError when it cannot load. */
+export function loadFuse(): FuseClass {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Fuse = require(path.join(root, 'node_modules', 'fuse-native')) as FuseClass & { prototype: { context?: unknown } };
+    if (typeof Fuse.prototype.context !== 'function') {
+      throw new Error('fuse-native is not patched (run npm ci, which applies src/binding/fuse-native+2.2.6.patch)');
+    }
+    return Fuse;
+  } catch (err) {
+    if (err instanceof VarsymfsError) throw err;
+    throw explainLoadError(err, 'fuse-native');
+  }
+}
+
+let helpers: NativeHelpers | undefined;
+/** The varsymfs_native helpers (xattrs, mknod, utimensat, caller probe). */
+export function loadHelpers(): NativeHelpers {
+  if (helpers) return helpers;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    helpers = require(path.join(root, 'src', 'binding', 'build', 'Release', 'varsymfs_native.node')) as NativeHelpers;
+    return helpers;
+  } catch (err) {
+    throw explainLoadError(err, 'varsymfs_native');
+  }
+}
