@@ -1,0 +1,89 @@
+// Who the integration tests run varsymfs as: root (when the suite runs as root) and an unprivileged user
+// that test/run.js sets up (created, /dev/fuse 0666, the project readable). Described by environment
+// variables test/run.js passes down.
+import { spawn } from 'node:child_process';
+
+export interface TestUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+  /** The varsymfs launcher this user can execute. */
+  readonly bin: string;
+}
+
+export const PROJECT_BIN = require.resolve('../../../bin/varsymfs');
+
+/** Root, when the suite runs as root. */
+export function rootUser(): TestUser | undefined {
+  if (process.geteuid?.() !== 0) return undefined;
+  return { name: 'root', uid: 0, gid: 0, home: process.env.HOME ?? '/root', bin: PROJECT_BIN };
+}
+
+/** The unprivileged user (the current user when the suite itself is not root). */
+export function plainUser(): TestUser | undefined {
+  const e = process.env;
+  if (e.VARSYMFS_TEST_USER && e.VARSYMFS_TEST_UID) {
+    return { name: e.VARSYMFS_TEST_USER, uid: Number(e.VARSYMFS_TEST_UID), gid: Number(e.VARSYMFS_TEST_GID), home: e.VARSYMFS_TEST_HOME!, bin: e.VARSYMFS_TEST_BIN! };
+  }
+  if (process.geteuid?.() !== 0) {
+    return { name: 'self', uid: process.geteuid!(), gid: process.getegid!(), home: e.HOME ?? '/tmp', bin: PROJECT_BIN };
+  }
+  return undefined;
+}
+
+/** Both users a test should run as, labelled; missing ones are reported by test/run.js. */
+export function testUsers(): Array<[string, TestUser]> {
+  const users: Array<[string, TestUser]> = [];
+  const r = rootUser();
+  if (r) users.push(['as root', r]);
+  const p = plainUser();
+  if (p) users.push([`as unprivileged user ${p.name}`, p]);
+  return users;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The base environment of a command run as `user`: nothing inherited but PATH. */
+export function baseEnv(user: TestUser): NodeJS.ProcessEnv {
+  // A system PATH: root's may hold private directories (~/.pyenv) another user cannot enter.
+  return { PATH: user.uid === 0 ? process.env.PATH ?? SYSTEM_PATH : SYSTEM_PATH, HOME: user.home, LANG: 'C.UTF-8' };
+}
+
+/** The argv that runs `cmd args` as `user` (setpriv when switching from root). */
+export function asUser(user: TestUser, cmd: string, args: readonly string[]): [string, string[]] {
+  if (process.geteuid?.() === user.uid) return [cmd, [...args]];
+  // setpriv's own image changed credentials, so the kernel makes it non-dumpable and its /proc files
+  // root's; exec'ing env first gives the command an ordinary process of the user, like a login shell's.
+  return ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--', '/usr/bin/env', cmd, ...args]];
+}
+
+/** Runs a command as `user` with exactly `env` (plus the base environment); time-bounded. */
+export function run(user: TestUser, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<RunResult> {
+  const [file, argv] = asUser(user, cmd, args);
+  return new Promise((resolve) => {
+    const child = spawn(file, argv, { env: { ...baseEnv(user), ...env }, cwd: opts.cwd ?? '/', stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: 127, signal: null, stdout, stderr: stderr + err.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.on('error', () => {}); // a command that exits at once closes its stdin
+    child.stdin.end(opts.input ?? '');
+  });
+}
