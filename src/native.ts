@@ -28,6 +28,7 @@ export interface CallerContext {
 /** The subset of the patched fuse-native class that varsymfs uses. */
 export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
   context(): CallerContext;
 }
 export interface FuseClass {

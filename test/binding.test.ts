@@ -1,0 +1,63 @@
+// The patched binding itself: the pid/uid/gid a handler sees is the caller's. This process serves a tiny
+// filesystem and never touches it; child processes (spawned asynchronously) make the calls.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { loadFuse } from '../src/native';
+import { asUser, plainUser, rootUser, type TestUser } from './helpers/users';
+
+function output(user: TestUser, cmd: string, args: string[]): Promise<string> {
+  const [file, argv] = asUser(user, cmd, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+}
+
+test('a handler sees the pid, uid and gid of the process that made the call', { timeout: 60000 }, async (t) => {
+  const Fuse = loadFuse();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-binding-'));
+  fs.chmodSync(dir, 0o755);
+  const now = new Date();
+  let fuse: ReturnType<typeof makeFuse> | undefined;
+  const makeFuse = () =>
+    new Fuse(dir, {
+      getattr(p: string, cb: (e: number, st?: object) => void) {
+        if (p === '/') return cb(0, { mode: 0o40755, size: 0, atime: now, mtime: now, ctime: now, nlink: 2 });
+        if (p === '/who') return cb(0, { mode: 0o120777, size: 64, atime: now, mtime: now, ctime: now });
+        return cb(-2);
+      },
+      readlink(_p: string, cb: (e: number, target: string) => void) {
+        const c = fuse!.context();
+        cb(0, `${c.pid}:${c.uid}:${c.gid}`);
+      },
+    }, { timeout: false, options: process.geteuid?.() === 0 ? ['allow_other'] : [] });
+  fuse = makeFuse();
+  await new Promise<void>((resolve, reject) => fuse!.mount((err) => (err ? reject(err) : resolve())));
+  t.after(async () => {
+    // fuse-native's own unmount also releases the handles that keep this process alive.
+    await new Promise((r) => fuse!.unmount(r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const users = [rootUser(), plainUser()].filter((u): u is TestUser => u !== undefined);
+  let checked = 0;
+  for (const user of users) {
+    // Eight processes at once, each printing its own pid, then exec'ing readlink (same pid).
+    const results = await Promise.all(Array.from({ length: 8 }, () => output(user, 'sh', ['-c', 'echo $$; exec readlink "$0"', path.join(dir, 'who')])));
+    const pids = new Set<string>();
+    for (const r of results) {
+      const [pid, seen] = r.trim().split('\n');
+      assert.equal(seen, `${pid}:${user.uid}:${user.gid}`);
+      pids.add(pid!);
+      checked++;
+    }
+    assert.equal(pids.size, 8, 'eight different processes');
+  }
+  assert.ok(checked >= 8);
+});
