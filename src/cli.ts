@@ -107,7 +107,7 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
 }
 
 /** Background: start a detached daemon and return once its mount answers, or fail with its reason. */
-async function runBackground(dir: string, config: DaemonConfig, argv: string[]): Promise<void> {
+async function runBackground(config: DaemonConfig, argv: string[]): Promise<void> {
   const log = logFile(config.mountPoint);
   fs.mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
   try {
@@ -144,7 +144,6 @@ async function runBackground(dir: string, config: DaemonConfig, argv: string[]):
   child.unref();
   (child.stdio[3] as unknown as { destroy(): void }).destroy();
   process.stdout.write(`mounted ${config.mountPoint} (daemon pid ${child.pid}, log ${log})\n`);
-  void dir;
 }
 
 async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
@@ -186,17 +185,17 @@ Examples:
   cd ~/vs && ln -s '$<XXX>' foo && XXX=bar cat foo
   varsymfs mount ~/vs --default GO_VERSION=go1.2.1
   varsymfs mount -f ~/vs --source ~/toolchains   # foreground, serving another directory`)
-    .action(async (dir: string, o: MountOptions, cmd: Command) => {
+    .action(async (dir: string, o: MountOptions) => {
       const config = daemonConfig(dir, o);
       preflight({ allowOther: config.allowOther });
       if (o.foreground) return runForeground(config, o);
       // Re-run this same command line, attached to a detached process.
-      const argv = ['mount', config.mountPoint, ...cmd.parent!.args.slice(0, 0)];
+      const argv = ['mount', config.mountPoint];
       if (config.source !== undefined) argv.push('--source', config.source);
       for (const d of o.default) argv.push('--default', d);
       if (o.allowOther) argv.push('--allow-other');
       argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--log-level', o.logLevel);
-      return runBackground(dir, config, argv);
+      return runBackground(config, argv);
     });
 
   program

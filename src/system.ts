@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VarsymfsError } from './errors';
+import { loadFuse, loadHelpers } from './native';
 
 export const isRoot = (): boolean => process.geteuid?.() === 0;
 
@@ -29,6 +30,8 @@ export function findFusermount(): string | undefined {
 
 /** Throws a one-line VarsymfsError when this machine cannot mount FUSE for this user. */
 export function preflight(opts: { allowOther: boolean }): void {
+  loadFuse(); // libfuse2 missing, or the binding not built: says which
+  loadHelpers();
   try {
     fs.accessSync('/dev/fuse', fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {

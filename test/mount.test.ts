@@ -5,28 +5,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { forceCleanup, isMounted, mount, tempDir, chownTree } from './helpers/mount';
+import { alive, chownTree, forceCleanup, isMounted, mount, tempDir, waitFor } from './helpers/mount';
 import { baseEnv, asUser, run, testUsers } from './helpers/users';
 
 const T = { timeout: 60000 };
-
-async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A fake toolchain: <dir>/<version>/bin/go, a script printing its version. */
 function makeGo(dir: string, version: string): void {
