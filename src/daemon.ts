@@ -3,7 +3,7 @@
 // path while mounted: the request would wait for the thread that is making it.
 import * as fs from 'node:fs';
 import { CallerEnvironments } from './callers';
-import { DEFAULTS_FILE, loadDefaults } from './defaults';
+import { DEFAULTS_FILE, loadDefaults, saveDefaults } from './defaults';
 import { VarsymfsError } from './errors';
 import type { Logger } from './log';
 import { FS_TYPE, mountAt } from './mountinfo';
@@ -78,7 +78,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   process.umask(0);
 
   const defaults = loadDefaults(DEFAULTS_FILE);
-  for (const [k, v] of config.defaults) defaults.set(k, v);
+  if (config.defaults.size > 0) {
+    // --default values join the stored ones and persist with the mount's data (written before mounting).
+    for (const [k, v] of config.defaults) defaults.set(k, v);
+    await new Promise<void>((resolve, reject) => saveDefaults(DEFAULTS_FILE, defaults, (err) => (err ? reject(new VarsymfsError(`cannot store mount defaults: ${err.message}`, { cause: err })) : resolve())));
+  }
 
   const callers = new CallerEnvironments(native, config.cacheSize);
   const stats: OpStats = {};
