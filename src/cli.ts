@@ -4,12 +4,14 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { request, type Reply } from './control';
 import { startDaemon, type DaemonConfig } from './daemon';
-import { parseAssignment } from './defaults';
+import { checkName, parseAssignment } from './defaults';
 import { VarsymfsError } from './errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log';
-import { FS_TYPE, mountAt } from './mountinfo';
-import { logFile, stateDir } from './paths';
+import { FS_TYPE, mountAt, readMounts, type MountEntry } from './mountinfo';
+import { logFile, socketPath, stateDir } from './paths';
+import { formatStatus, gatherStatus } from './status';
 import { preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -158,6 +160,73 @@ async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
   }
 }
 
+/** The varsymfs mount holding `file` (the longest mount point that is a prefix of it). */
+function mountOf(file: string): { mount: MountEntry; rel: string } {
+  const abs = path.resolve(file);
+  let best: MountEntry | undefined;
+  for (const m of readMounts()) {
+    if (m.fsType !== FS_TYPE) continue;
+    if ((abs === m.mountPoint || abs.startsWith(m.mountPoint === '/' ? '/' : m.mountPoint + '/')) && (!best || m.mountPoint.length > best.mountPoint.length)) best = m;
+  }
+  if (!best) throw new VarsymfsError(`${abs} is not inside a varsymfs mount`);
+  return { mount: best, rel: abs.slice(best.mountPoint.length) || '/' };
+}
+
+/** Asks the daemon of `mountPoint`; a dead or unreachable daemon is one clear error. */
+async function ask(mountPoint: string, req: Parameters<typeof request>[1]): Promise<Extract<Reply, { ok: true }>> {
+  let r: Reply;
+  try {
+    r = await request(socketPath(mountPoint), req);
+  } catch (err) {
+    throw new VarsymfsError(`the daemon of ${mountPoint} does not answer (${(err as Error).message}); see \`varsymfs status\``, { cause: err });
+  }
+  if (!r.ok) throw new VarsymfsError(r.error);
+  return r;
+}
+
+async function resolveCommand(file: string, o: { pid?: number; explain?: boolean; json?: boolean }): Promise<void> {
+  const { mount, rel } = mountOf(file);
+  const r = await ask(mount.mountPoint, { cmd: 'resolve', path: rel, pid: o.pid ?? process.pid });
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    return;
+  }
+  if (!o.explain) {
+    process.stdout.write(`${String(r.target)}\n`);
+    return;
+  }
+  const refs = r.refs as Array<{ name: string; scope: string; value: string }>;
+  const lines = [
+    `link         ${String(r.link)} -> ${String(r.raw)}`,
+    `resolves to  ${String(r.target)}`,
+    `for pid      ${String(r.pid)}${o.pid === undefined ? ' (this command: what a program started here sees)' : ''}`,
+  ];
+  if (!r.variant) lines.push('references   none (a plain symlink)');
+  else {
+    lines.push(`environment  ${String(r.environment)}`, `pending exec ${String(r.pendingExecCheck)}`);
+    for (const ref of refs) lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function defaultsCommand(dir: string, assignments: string[], o: { unset: string[]; json?: boolean }): Promise<void> {
+  const mountPoint = path.resolve(dir);
+  const m = mountAt(mountPoint);
+  if (!m || m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount`);
+  const set = Object.fromEntries(assignments.map(parseAssignment));
+  const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
+  const defaults = r.defaults as Record<string, string>;
+  if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
+  else for (const [k, v] of Object.entries(defaults)) process.stdout.write(`${k}=${v}\n`);
+}
+
+async function statusCommand(dir: string | undefined, o: { json?: boolean }): Promise<void> {
+  const statuses = await gatherStatus(dir === undefined ? undefined : path.resolve(dir));
+  if (dir !== undefined && statuses.length === 0) throw new VarsymfsError(`${path.resolve(dir)} is not a varsymfs mount of this user`);
+  process.stdout.write(o.json ? JSON.stringify(statuses, null, 2) + '\n' : formatStatus(statuses));
+  if (statuses.some((s) => !s.alive)) process.exitCode = 1;
+}
+
 /** Builds the command tree (exported for tests of --help). */
 export function buildProgram(): Command {
   const program = new Command('varsymfs')
@@ -208,6 +277,44 @@ Examples:
 Example:
   varsymfs unmount ~/vs`)
     .action((dir: string, o: { lazy?: boolean }) => unmount(dir, o));
+
+  program
+    .command('resolve')
+    .description('what the variant link at <path> resolves to for a process (default: this command, i.e. what a program started from this shell sees)')
+    .argument('<path>', 'a link inside a varsymfs mount')
+    .option('-p, --pid <pid>', 'resolve for this process instead', positiveInt)
+    .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, mount default, inline fallback, unresolved)')
+    .option('--json', 'print the full answer as JSON')
+    .addHelpText('after', `
+Examples:
+  GO_VERSION=go1.2.1 varsymfs resolve ~/vs/go          # go1.2.1
+  varsymfs resolve ~/vs/go --explain --pid 4242`)
+    .action((file: string, o: { pid?: number; explain?: boolean; json?: boolean }) => resolveCommand(file, o));
+
+  program
+    .command('defaults')
+    .description('show or change the mount defaults (used when a caller\'s environment lacks a variable); they persist with the mount')
+    .argument('<mountpoint>', 'a varsymfs mount point')
+    .argument('[assignments...]', 'NAME=VALUE to set')
+    .option('-u, --unset <NAME>', 'remove a default (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--json', 'print the defaults as JSON')
+    .addHelpText('after', `
+Examples:
+  varsymfs defaults ~/vs                       # print them
+  varsymfs defaults ~/vs GO_VERSION=go1.2.1    # the "global" version
+  varsymfs defaults ~/vs --unset GO_VERSION`)
+    .action((dir: string, assignments: string[], o: { unset: string[]; json?: boolean }) => defaultsCommand(dir, assignments, o));
+
+  program
+    .command('status')
+    .description('every varsymfs mount of this user: daemon, uptime, CPU, memory, requests, cache; exit 1 if a mount is dead')
+    .argument('[mountpoint]', 'only this mount')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+Examples:
+  varsymfs status
+  varsymfs status ~/vs --json`)
+    .action((dir: string | undefined, o: { json?: boolean }) => statusCommand(dir, o));
 
   return program;
 }

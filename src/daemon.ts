@@ -2,13 +2,16 @@
 // (by a signal, `varsymfs unmount`, or from outside), then exits. It never touches its own mount point
 // path while mounted: the request would wait for the thread that is making it.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CallerEnvironments } from './callers';
-import { DEFAULTS_FILE, loadDefaults, saveDefaults } from './defaults';
+import { serveControl, type Handler } from './control';
+import { DEFAULTS_FILE, checkName, loadDefaults, saveDefaults } from './defaults';
 import { VarsymfsError } from './errors';
 import type { Logger } from './log';
 import { FS_TYPE, mountAt } from './mountinfo';
 import { loadFuse, loadHelpers } from './native';
-import { createOps, type OpStats } from './ops';
+import { backingPath, createOps, type OpStats } from './ops';
+import { socketPath } from './paths';
 import { Resolver } from './resolver';
 import { isRoot, unmountFuse } from './system';
 
@@ -100,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   const resolver = new Resolver(callers, () => daemon.defaults);
   (daemon as { resolver: Resolver }).resolver = resolver;
 
+  const socket = socketPath(mountPoint);
   let fuse: InstanceType<typeof Fuse> | undefined;
   const ops = createOps(
     { reservedName: DEFAULTS_FILE, chownToCaller: isRoot() && config.allowOther },
@@ -125,6 +129,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     options,
     onExit: () => {
       callers.clear();
+      fs.rmSync(socket, { force: true });
       log.log('info', `${mountPoint}: unmounted`);
       onExit();
     },
@@ -135,6 +140,72 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
       reject(new VarsymfsError(`mounting ${mountPoint} failed: ${err.message}`, { cause: err }));
     });
   });
+  try {
+    await serveControl(socket, controlHandler(daemon, callers, log));
+  } catch (err) {
+    log.log('warn', `control socket ${socket} unavailable (status and defaults will not reach this daemon): ${err instanceof Error ? err.message : String(err)}`);
+  }
   log.log('info', `${mountPoint}: mounted (${FS_TYPE}, serving ${config.source ?? 'the directory in place'}, pid ${process.pid})`);
   return daemon;
+}
+
+/** Answers the CLI's requests on the control socket. */
+function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger): Handler {
+  return (req, reply) => {
+    switch (req.cmd) {
+      case 'status': {
+        const c = callers.stats;
+        reply({
+          ok: true,
+          pid: process.pid,
+          mountPoint: daemon.config.mountPoint,
+          source: daemon.config.source ?? daemon.config.mountPoint,
+          startedAt: new Date(daemon.startedAt).toISOString(),
+          uptimeSeconds: Math.round((Date.now() - daemon.startedAt) / 1000),
+          requests: { ...daemon.stats },
+          resolutions: daemon.resolver.stats.resolutions,
+          cache: { entries: callers.size, lookups: c.lookups, hits: c.hits, hitRate: c.lookups ? c.hits / c.lookups : 0, pendingExec: c.execEnvironments, unreadable: c.unreadable },
+          defaults: Object.fromEntries(daemon.defaults),
+        });
+        return;
+      }
+      case 'defaults': {
+        const next = new Map(daemon.defaults);
+        for (const [k, v] of Object.entries(req.set ?? {})) next.set(checkName(k), String(v));
+        for (const k of req.unset ?? []) next.delete(checkName(k));
+        saveDefaults(DEFAULTS_FILE, next, (err) => {
+          if (err) return reply({ ok: false, error: `cannot store mount defaults: ${err.message}` });
+          daemon.defaults = next;
+          log.log('info', `mount defaults now ${JSON.stringify(Object.fromEntries(next))}`);
+          reply({ ok: true, defaults: Object.fromEntries(next) });
+        });
+        return;
+      }
+      case 'resolve': {
+        const rel = backingPath(req.path);
+        fs.readlink(rel, (err, raw) => {
+          if (err) {
+            const why = err.code === 'EINVAL' ? 'is not a symlink' : err.code === 'ENOENT' ? 'does not exist' : err.message;
+            return reply({ ok: false, error: `${path.join(daemon.config.mountPoint, req.path)} ${why}` });
+          }
+          daemon.resolver.expand(raw, req.pid, true, (r) => {
+            reply({
+              ok: true,
+              link: path.join(daemon.config.mountPoint, req.path),
+              raw,
+              target: r.target,
+              pid: req.pid,
+              variant: r.refs !== undefined,
+              environment: r.env?.source ?? 'not needed',
+              pendingExecCheck: r.env === undefined ? 'not needed' : r.env.execDenied ? 'denied (no ptrace-read access: the process\'s own environment was used)' : 'available',
+              refs: r.refs ?? [],
+            });
+          });
+        });
+        return;
+      }
+      default:
+        reply({ ok: false, error: 'unknown request' });
+    }
+  };
 }

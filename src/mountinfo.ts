@@ -7,6 +7,8 @@ export interface MountEntry {
   readonly fsType: string;
   readonly source: string;
   readonly options: string;
+  /** Per-superblock options (for FUSE: user_id=, group_id=, allow_other, ...). */
+  readonly superOptions: string;
 }
 
 /** Undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134). */
@@ -28,6 +30,7 @@ export function parseMountinfo(text: string): MountEntry[] {
       options: fields[5]!,
       fsType: fields[sep + 1]!,
       source: unescape(fields[sep + 2]!),
+      superOptions: fields[sep + 3] ?? '',
     });
   }
   return entries;

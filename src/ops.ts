@@ -117,7 +117,11 @@ export function createOps(
       if (err) return cb(err);
       resolver.expand(raw, pid, debug, (r) => {
         if (debug && r.refs) {
-          log.log('debug', `resolve pid=${pid} ${path} -> ${r.target} [${r.refs.map((x) => `${x.name}:${x.scope}`).join(' ')}] env=${r.env?.source}${r.env?.cached ? ' (cached)' : ''}`);
+          const refs = r.refs.map((x) => `${x.name}:${x.scope}`).join(' ');
+          // The program name only at debug level: one more /proc read, off the reply's path.
+          fs.readFile(`/proc/${pid}/comm`, 'utf8', (_e, comm) => {
+            log.log('debug', `resolve pid=${pid} (${(comm ?? '?').trim()}) ${path} -> ${r.target} [${refs}] env=${r.env?.source}${r.env?.cached ? ' (cached)' : ''}`);
+          });
         }
         cb(null, r.target);
       });

@@ -20,4 +20,5 @@ test('parseMountinfo unescapes paths and finds the fs type', () => {
   assert.equal(m!.mountPoint, '/home/a b/vs');
   assert.equal(m!.fsType, 'fuse.varsymfs');
   assert.equal(m!.source, '/src\\x');
+  assert.equal(m!.superOptions, 'rw,user_id=1');
 });

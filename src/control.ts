@@ -1,0 +1,93 @@
+// The control channel: a unix socket per mount, owned by the user (directory 0700, socket 0600), that the
+// CLI asks for status, mount defaults and explanations. One JSON request line, one JSON reply line.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { VarsymfsError } from './errors';
+
+export type Request =
+  | { cmd: 'status' }
+  | { cmd: 'defaults'; set?: Record<string, string>; unset?: string[] }
+  | { cmd: 'resolve'; path: string; pid: number };
+
+export type Reply = { ok: true; [key: string]: unknown } | { ok: false; error: string };
+
+export type Handler = (req: Request, reply: (r: Reply) => void) => void;
+
+const MAX_LINE = 1 << 20;
+
+/** Makes the socket directory ours and private, refusing one that another user could tamper with. */
+function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid) throw new VarsymfsError(`${dir} is not a directory owned by this user; remove it and mount again`);
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
+
+/** Listens on `socket`, replacing a stale socket of a dead daemon. */
+export async function serveControl(socket: string, handler: Handler): Promise<net.Server> {
+  ensurePrivateDir(path.dirname(socket));
+  if (fs.existsSync(socket)) {
+    const live = await request(socket, { cmd: 'status' }, 1000).then(() => true, () => false);
+    if (live) throw new VarsymfsError(`another daemon answers on ${socket}`);
+    fs.rmSync(socket, { force: true });
+  }
+  const server = net.createServer((conn) => {
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => {});
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE) return conn.destroy();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      let req: Request;
+      try {
+        req = JSON.parse(buf.slice(0, nl)) as Request;
+      } catch {
+        conn.end(JSON.stringify({ ok: false, error: 'malformed request' }) + '\n');
+        return;
+      }
+      try {
+        handler(req, (r) => conn.end(JSON.stringify(r) + '\n'));
+      } catch (err) {
+        conn.end(JSON.stringify({ ok: false, error: err instanceof Error ? err.message : String(err) }) + '\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  fs.chmodSync(socket, 0o600);
+  server.unref();
+  return server;
+}
+
+/** Sends one request; rejects with a VarsymfsError when nothing answers within `timeoutMs`. */
+export function request(socket: string, req: Request, timeoutMs = 5000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection(socket);
+    let buf = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new VarsymfsError(`the daemon did not answer on ${socket} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(JSON.stringify(req) + '\n'));
+    conn.on('data', (d: string) => (buf += d));
+    conn.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new VarsymfsError(`no daemon answers on ${socket} (${err.code ?? err.message})`, { cause: err }));
+    });
+    conn.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf) as Reply);
+      } catch {
+        reject(new VarsymfsError(`the daemon sent a malformed reply on ${socket}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,90 @@
+// `varsymfs status`: the mounts of this user from /proc/self/mountinfo (so dead daemons show too), each
+// asked over its control socket, with CPU and memory from pidusage.
+import pidusage from 'pidusage';
+import { request } from './control';
+import { FS_TYPE, readMounts } from './mountinfo';
+import { logFile, socketPath } from './paths';
+
+export interface MountStatus {
+  mountPoint: string;
+  source: string;
+  alive: boolean;
+  problem?: string;
+  recover?: string;
+  pid?: number;
+  uptimeSeconds?: number;
+  cpuPercent?: number;
+  rssBytes?: number;
+  requests?: Record<string, number>;
+  resolutions?: number;
+  cache?: { entries: number; lookups: number; hits: number; hitRate: number; pendingExec: number; unreadable: number };
+  defaults?: Record<string, string>;
+  log: string;
+}
+
+/** Status of every varsymfs mount of this user (or only `only`). */
+export async function gatherStatus(only?: string): Promise<MountStatus[]> {
+  const uid = process.getuid?.() ?? 0;
+  const mounts = readMounts().filter((m) => m.fsType === FS_TYPE && m.superOptions.split(',').includes(`user_id=${uid}`) && (only === undefined || m.mountPoint === only));
+  return Promise.all(mounts.map(async (m): Promise<MountStatus> => {
+    const base = { mountPoint: m.mountPoint, source: m.source, log: logFile(m.mountPoint) };
+    let r;
+    try {
+      r = await request(socketPath(m.mountPoint), { cmd: 'status' }, 3000);
+    } catch (err) {
+      return { ...base, alive: false, problem: `daemon is gone (${(err as Error).message}); the mount is stale: its users get "Transport endpoint is not connected"`, recover: `varsymfs mount ${m.mountPoint}  (clears the stale mount and serves again), or: varsymfs unmount --lazy ${m.mountPoint}` };
+    }
+    if (!r.ok) return { ...base, alive: false, problem: r.error };
+    const pid = r.pid as number;
+    let usage: { cpu: number; memory: number } | undefined;
+    try {
+      usage = await pidusage(pid);
+    } catch {
+      usage = undefined;
+    }
+    return {
+      ...base,
+      source: r.source as string,
+      alive: true,
+      pid,
+      uptimeSeconds: r.uptimeSeconds as number,
+      cpuPercent: usage?.cpu,
+      rssBytes: usage?.memory,
+      requests: r.requests as Record<string, number>,
+      resolutions: r.resolutions as number,
+      cache: r.cache as MountStatus['cache'],
+      defaults: r.defaults as Record<string, string>,
+    };
+  }));
+}
+
+function duration(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h${m}m` : m ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+/** The human-readable report. */
+export function formatStatus(statuses: readonly MountStatus[]): string {
+  if (statuses.length === 0) return 'no varsymfs mounts\n';
+  const out: string[] = [];
+  for (const s of statuses) {
+    out.push(`${s.mountPoint}  ${s.alive ? 'alive' : 'DEAD'}`);
+    out.push(`  source       ${s.source}`);
+    if (!s.alive) {
+      out.push(`  problem      ${s.problem ?? 'unknown'}`, `  recover      ${s.recover ?? ''}`);
+    } else {
+      const cpu = s.cpuPercent === undefined ? '?' : `${s.cpuPercent.toFixed(1)}%`;
+      const rss = s.rssBytes === undefined ? '?' : `${(s.rssBytes / 1048576).toFixed(1)} MiB`;
+      out.push(`  daemon       pid ${s.pid}, up ${duration(s.uptimeSeconds ?? 0)}, cpu ${cpu}, rss ${rss}`);
+      const reqs = Object.entries(s.requests ?? {}).filter(([, n]) => n > 0).sort(([, a], [, b]) => b - a);
+      out.push(`  requests     ${reqs.length ? reqs.map(([k, n]) => `${k} ${n}`).join(', ') : 'none yet'}`);
+      const c = s.cache!;
+      out.push(`  resolutions  ${s.resolutions} (environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable)`);
+      const d = Object.entries(s.defaults ?? {});
+      out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
+    }
+    out.push(`  log          ${s.log}`);
+  }
+  return out.join('\n') + '\n';
+}
