@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The test command (npm test): prepares what the integration tests need, then runs every compiled test
 // file with node's test runner. As root it also sets up the unprivileged user the tests mount as:
-// creates it, makes /dev/fuse 0666 as ordinary distributions ship it, and makes sure that user can run
+// creates it, makes /dev/fuse 0666 as ordinary distributions ship it, enables user_allow_other, and makes sure that user can run
 // this checkout (copying it to a world-readable place when its folder is private, e.g. under /root).
 'use strict'
 const { spawnSync } = require('node:child_process')
@@ -26,6 +26,9 @@ function setupUser () {
     if (r.status !== 0) die(`could not create the test user ${USER}: ${r.stderr.trim()}`)
   }
   fs.chmodSync('/dev/fuse', 0o666)
+  // --allow-other tests mount as the plain user, which needs user_allow_other (as on a shared machine).
+  const conf = fs.existsSync('/etc/fuse.conf') ? fs.readFileSync('/etc/fuse.conf', 'utf8') : ''
+  if (!/^\s*user_allow_other\b/m.test(conf)) fs.writeFileSync('/etc/fuse.conf', conf + (conf.endsWith('\n') || conf === '' ? '' : '\n') + 'user_allow_other\n')
   const uid = Number(sh('id', ['-u', USER]).stdout.trim())
   const gid = Number(sh('id', ['-g', USER]).stdout.trim())
   const home = sh('getent', ['passwd', USER]).stdout.split(':')[5]

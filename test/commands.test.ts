@@ -1,0 +1,181 @@
+// resolve --explain, defaults and status through real mounts and real processes, including the cases the
+// environment cannot be read and a caller blocked inside execve (pending exec).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadFuse } from '../src/native';
+import { alive, mount, tempDir, waitFor } from './helpers/mount';
+import { asUser, baseEnv, rootUser, run, testUsers } from './helpers/users';
+
+const T = { timeout: 90000 };
+
+function populate(d: string): void {
+  fs.writeFileSync(path.join(d, 'bar'), 'bar');
+  fs.writeFileSync(path.join(d, 'baz'), 'baz');
+  fs.symlinkSync('$<XXX>', path.join(d, 'foo'));
+}
+
+/** A FUSE filesystem in this process whose lookup of /slow waits until released: a caller that execs
+ * /slow sits inside execve until then. */
+async function slowFs(t: import('node:test').TestContext): Promise<{ dir: string; release: () => void }> {
+  const Fuse = loadFuse();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-slow-'));
+  fs.chmodSync(dir, 0o755);
+  const now = new Date();
+  const waiting: Array<() => void> = [];
+  let released = false;
+  const fuse = new Fuse(dir, {
+    getattr(p: string, cb: (e: number, st?: object) => void) {
+      if (p === '/') return cb(0, { mode: 0o40755, atime: now, mtime: now, ctime: now, nlink: 2 });
+      if (p === '/slow' && !released) return waiting.push(() => cb(-2));
+      return cb(-2);
+    },
+  }, { timeout: false, options: process.geteuid?.() === 0 ? ['allow_other'] : [] });
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  const release = () => {
+    released = true;
+    for (const w of waiting.splice(0)) w();
+  };
+  t.after(async () => {
+    release();
+    await new Promise((r) => fuse.unmount(r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, release };
+}
+
+for (const [label, user] of testUsers()) {
+  describe(label, () => {
+    test('resolve: plain answer, --explain with scopes, --json, and errors', T, async (t) => {
+      const m = await mount(t, user, { args: ['--default', 'D=from-default'], setup: (d) => (populate(d), fs.symlinkSync('$<XXX>/$<D>/$<F:-fb>/$<NONE>', path.join(d, 'multi')), fs.symlinkSync('plain', path.join(d, 'plain'))) });
+      assert.equal((await m.cli(['resolve', path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar\n');
+      const ex = await m.cli(['resolve', '--explain', path.join(m.dir, 'multi')], { XXX: 'x' });
+      assert.equal(ex.code, 0, ex.stderr);
+      assert.match(ex.stdout, /resolves to {2}x\/from-default\/fb\/\$<NONE>/);
+      assert.match(ex.stdout, /\$<XXX> +environment +"x"/);
+      assert.match(ex.stdout, /\$<D> +mount default +"from-default"/);
+      assert.match(ex.stdout, /\$<F> +inline fallback +"fb"/);
+      assert.match(ex.stdout, /\$<NONE> +unresolved/);
+      const js = JSON.parse((await m.cli(['resolve', '--json', path.join(m.dir, 'plain')])).stdout) as { variant: boolean; target: string };
+      assert.deepEqual([js.variant, js.target], [false, 'plain']);
+      const notLink = await m.cli(['resolve', path.join(m.dir, 'bar')]);
+      assert.equal(notLink.code, 1);
+      assert.match(notLink.stderr, /^Error: .*is not a symlink\n$/);
+      const outside = await m.cli(['resolve', '/etc/hostname']);
+      assert.match(outside.stderr, /not inside a varsymfs mount/);
+    });
+
+    test('resolve --explain: a caller inside execve resolves with the environment it is passing', T, async (t) => {
+      const m = await mount(t, user, { setup: populate });
+      const slow = await slowFs(t);
+      const [file, argv] = asUser(user, 'sh', ['-c', 'XXX=baz exec "$0/slow"', slow.dir]);
+      const child = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'bar' }, stdio: 'ignore' });
+      t.after(() => child.kill('SIGKILL'));
+      // The pid of the sh that is now blocked in execve (setpriv/env exec in place: same pid).
+      assert.ok(await waitFor(() => /^59 |^221 /.test(fs.readFileSync(`/proc/${child.pid}/syscall`, 'utf8'))), 'caller is inside execve');
+      const r = await m.cli(['resolve', '--explain', '--pid', String(child.pid), path.join(m.dir, 'foo')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /resolves to {2}baz/);
+      assert.match(r.stdout, /environment {2}pending exec/);
+      assert.match(r.stdout, /\$<XXX> +pending exec +"baz"/);
+      slow.release();
+    });
+
+    test('defaults: set, unset and print while mounted; changes apply at once and persist across remounts', T, async (t) => {
+      const m = await mount(t, user, { setup: populate });
+      assert.equal((await m.cli(['defaults', m.dir])).stdout, '');
+      assert.notEqual((await m.run('cat', [path.join(m.dir, 'foo')])).code, 0);
+      assert.equal((await m.cli(['defaults', m.dir, 'XXX=bar', 'Y=1'])).stdout, 'XXX=bar\nY=1\n');
+      assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'bar');
+      assert.equal((await m.cli(['defaults', m.dir, '--unset', 'Y', 'XXX=baz'])).stdout, 'XXX=baz\n');
+      assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'baz');
+      const bad = await m.cli(['defaults', m.dir, 'not-an-assignment']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^Error: invalid default/);
+      assert.equal((await m.cli(['unmount', m.dir])).code, 0);
+      await waitFor(() => !alive(m.pid));
+      const m2 = await mount(t, user, { dir: m.dir });
+      assert.equal((await m2.cli(['defaults', m2.dir])).stdout, 'XXX=baz\n');
+      assert.equal((await m2.run('cat', [path.join(m2.dir, 'foo')])).stdout, 'baz');
+    });
+
+    test('status: the mount with its daemon and counters, --json, and a dead mount with how to recover', T, async (t) => {
+      const m = await mount(t, user, { args: ['--default', 'XXX=bar'], setup: populate });
+      for (let i = 0; i < 20; i++) await m.run('cat', [path.join(m.dir, 'foo')]);
+      const human = await m.cli(['status', m.dir]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, new RegExp(`^${m.dir} {2}alive$`, 'm'));
+      assert.match(human.stdout, /readlink \d+/);
+      const [s] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<Record<string, any>>;
+      assert.equal(s!.alive, true);
+      assert.equal(s!.pid, m.pid);
+      assert.ok(s!.rssBytes > 0 && typeof s!.cpuPercent === 'number' && s!.uptimeSeconds >= 0);
+      assert.ok(s!.requests.readlink >= 20 && s!.resolutions >= 20 && s!.cache.lookups >= 20);
+      assert.deepEqual(s!.defaults, { XXX: 'bar' });
+      process.kill(m.pid, 'SIGKILL');
+      await waitFor(() => !alive(m.pid));
+      const dead = await m.cli(['status']);
+      assert.equal(dead.code, 1);
+      assert.match(dead.stdout, new RegExp(`^${m.dir} {2}DEAD$`, 'm'));
+      assert.match(dead.stdout, /recover +varsymfs mount /);
+      const again = await mount(t, user, { dir: m.dir });
+      assert.equal((await again.cli(['status', m.dir])).code, 0);
+    });
+  });
+}
+
+const root = rootUser();
+const plain = testUsers().find(([l]) => l.includes('unprivileged'))?.[1];
+
+describe('environments that cannot be read count as empty', () => {
+  test('another user\'s process (with --allow-other): mount defaults and fallbacks apply', { ...T, skip: !root || !plain ? 'needs root and the unprivileged test user' : false }, async (t) => {
+    const m = await mount(t, plain!, { args: ['--allow-other', '--default', 'XXX=baz'], setup: populate });
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar', 'the owner\'s own environment');
+    const r = await run(root!, 'cat', [path.join(m.dir, 'foo')], { XXX: 'bar' });
+    assert.equal(r.stdout, 'baz', `root's environment is unreadable to the user's daemon: ${r.stderr}`);
+  });
+
+  test('pid 0 (a caller outside the daemon\'s pid namespace): mount defaults apply', { ...T, skip: !root ? 'needs root' : false }, async (t) => {
+    const dir = tempDir(t, root!);
+    populate(dir);
+    fs.symlinkSync('$<XXX:-baz>', path.join(dir, 'fb'));
+    const state = tempDir(t, root!);
+    const child = spawn('unshare', ['--pid', '--fork', root!.bin, 'mount', '-f', dir], { env: { ...process.env, XDG_STATE_HOME: state, XDG_RUNTIME_DIR: state }, stdio: 'ignore' });
+    t.after(async () => {
+      spawn('fusermount3', ['-u', '-z', dir]);
+      await waitFor(() => child.exitCode !== null, 5000);
+      child.kill('SIGKILL');
+    });
+    assert.ok(await waitFor(() => fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `)), 'mounted');
+    const r = await run(root!, 'cat', [path.join(dir, 'fb')], { XXX: 'bar' });
+    assert.equal(r.stdout, 'baz', r.stderr);
+  });
+
+  test('a reused pid is resolved with the new process\'s environment, never the old one\'s', { ...T, skip: !root ? 'needs root (a pid namespace and ns_last_pid)' : false }, async (t) => {
+    const dir = tempDir(t, root!);
+    populate(dir);
+    const state = tempDir(t, root!);
+    const script = `
+set -e
+D="$1"
+"$VARSYMFS" mount "$D" >/dev/null
+XXX=bar sh -c 'echo $$ > "$1/../pid-a"; exec cat "$0/foo"' "$D" "$D" > "$STATE/out-a"
+P=$(cat "$D/../pid-a")
+for i in $(seq 100); do
+  echo $((P - 1)) > /proc/sys/kernel/ns_last_pid
+  XXX=baz sh -c 'if [ "$$" = "$1" ]; then exec cat "$0/foo"; else echo "other $$"; fi' "$D" "$P" > "$STATE/out-b" || true
+  grep -q '^other' "$STATE/out-b" || break
+done
+"$VARSYMFS" unmount "$D"
+echo "$P $(cat "$STATE/out-a") $(cat "$STATE/out-b")"
+`;
+    fs.mkdirSync(path.join(dir, '..', path.basename(dir) + '-x'), { recursive: true });
+    t.after(() => fs.rmSync(path.join(dir, '..', path.basename(dir) + '-x'), { recursive: true, force: true }));
+    const r = await run(root!, 'unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c', script, 'reuse', dir], { VARSYMFS: root!.bin, STATE: state, XDG_STATE_HOME: state });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\d+ bar baz\n$/, r.stdout + r.stderr);
+  });
+});
