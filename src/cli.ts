@@ -12,6 +12,8 @@ import { createLogger, LOG_LEVELS, type LogLevel } from './log';
 import { FS_TYPE, mountAt, readMounts, type MountEntry } from './mountinfo';
 import { logFile, socketPath, stateDir } from './paths';
 import { formatStatus, gatherStatus } from './status';
+import { installUnit, removeUnit } from './service';
+import { bashCompletion } from './completion';
 import { preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -233,7 +235,16 @@ export function buildProgram(): Command {
     .description('Variant symlinks: link targets like $<GO_VERSION> expand from each process\'s own environment.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'Error: ')) });
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'Error: ')) })
+    .addHelpText('after', `
+Examples:
+  varsymfs mount ~/vs && ln -s '$<GO_VERSION>' ~/vs/go
+  GO_VERSION=go1.2.1 ~/vs/go/bin/go version
+  varsymfs resolve ~/vs/go --explain
+  varsymfs status
+
+Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a mount is dead),
+2 bad command line. Docs: docs/usage.md, docs/troubleshooting.md.`);
 
   program
     .command('mount')
@@ -315,6 +326,44 @@ Examples:
   varsymfs status
   varsymfs status ~/vs --json`)
     .action((dir: string | undefined, o: { json?: boolean }) => statusCommand(dir, o));
+
+  const service = program
+    .command('service')
+    .description('mount at login with a systemd user unit (writes the unit, prints the systemctl commands; never runs systemctl)');
+  service
+    .command('install')
+    .description('write ~/.config/systemd/user/varsymfs-<mount>.service that mounts <mountpoint> at login')
+    .argument('<mountpoint>', 'the directory to mount')
+    .argument('[mount-options...]', 'options for `varsymfs mount`, after --, e.g. -- --default GO_VERSION=go1.2.1')
+    .addHelpText('after', `
+Example:
+  varsymfs service install ~/vs -- --default GO_VERSION=go1.21.0
+  systemctl --user daemon-reload && systemctl --user enable --now varsymfs-home_me_vs.service`)
+    .action((dir: string, mountArgs: string[]) => {
+      const mountPoint = absoluteDir(dir);
+      const { file, name } = installUnit(mountPoint, mountArgs, path.resolve(__dirname, '..', '..', 'bin', 'varsymfs'));
+      process.stdout.write(`wrote ${file}\nto start it now and at every login:\n  systemctl --user daemon-reload\n  systemctl --user enable --now ${name}\n(on a server without a login session, also: loginctl enable-linger $USER)\n`);
+    });
+  service
+    .command('remove')
+    .description('remove the unit written by `service install`')
+    .argument('<mountpoint>', 'the mount point')
+    .action((dir: string) => {
+      const { file, name } = removeUnit(absoluteDir(dir));
+      process.stdout.write(`removed ${file}\nstop it with:\n  systemctl --user disable --now ${name}\n  systemctl --user daemon-reload\n`);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash')
+    .addHelpText('after', `
+Example:
+  varsymfs completion bash > ~/.local/share/bash-completion/completions/varsymfs`)
+    .action((shell: string) => {
+      if (shell !== 'bash') throw new VarsymfsError(`no completion for '${shell}': only bash is supported`);
+      process.stdout.write(bashCompletion(program));
+    });
 
   return program;
 }
