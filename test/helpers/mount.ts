@@ -28,14 +28,21 @@ export function tempDir(t: TestContext, user: TestUser, prefix = 'varsymfs-'): s
   // first (lazily, never hanging), and never let cleanup throw.
   t.after(() => {
     try {
-      if (isMounted(dir)) spawnSync('fusermount3', ['-u', '-z', '--', dir], { timeout: 10000 });
-      if (isMounted(dir)) spawnSync('umount', ['-l', dir], { timeout: 10000 });
+      for (const m of mountsUnder(dir)) {
+        spawnSync('fusermount3', ['-u', '-z', '--', m], { timeout: 10000 });
+        if (isMounted(m)) spawnSync('umount', ['-l', m], { timeout: 10000 });
+      }
       fs.rmSync(dir, { recursive: true, force: true });
     } catch (err) {
       process.stderr.write(`# cleanup of ${dir}: ${String(err)}\n`);
     }
   });
   return dir;
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
 }
 
 export function isMounted(dir: string): boolean {
