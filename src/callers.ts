@@ -17,11 +17,21 @@ export interface CallerEnvironment {
   readonly cached: boolean;
 }
 
+/** A link read together with its caller's environment (one thread-pool job). */
+export interface LinkLookup {
+  /** -errno when the link could not be read. */
+  readonly error: number;
+  /** The raw target (undefined on error). */
+  readonly target: string | undefined;
+  /** The caller's environment; undefined when the target holds no reference (not needed). */
+  readonly env: CallerEnvironment | undefined;
+}
+
 interface Entry {
   fd: number;
   vars: ReadonlyMap<string, string>;
-  /** Probes under way; the fd is closed only when none is. */
-  busy: number;
+  /** A probe is using the fd; it is closed only when none is. */
+  busy: boolean;
   evicted: boolean;
 }
 
@@ -38,15 +48,13 @@ export interface CallerStats {
 export class CallerEnvironments {
   readonly stats: CallerStats = { lookups: 0, hits: 0, execEnvironments: 0, unreadable: 0 };
   private readonly cache: LRUCache<number, Entry>;
-  /** Probes of one tid are serialised, so an fd is never used by two probes at once. */
-  private readonly waiting = new Map<number, Array<(env: CallerEnvironment) => void>>();
 
   constructor(private readonly native: NativeHelpers, max = 1024) {
     this.cache = new LRUCache<number, Entry>({
       max,
       dispose: (entry) => {
         entry.evicted = true;
-        if (entry.busy === 0) closeFd(entry);
+        if (!entry.busy) closeFd(entry);
       },
     });
   }
@@ -55,47 +63,51 @@ export class CallerEnvironments {
     return this.cache.size;
   }
 
-  /** The environment the process (thread) `tid` means right now. Never fails: unreadable means empty. */
-  lookup(tid: number, cb: (env: CallerEnvironment) => void): void {
-    this.stats.lookups++;
-    const queue = this.waiting.get(tid);
-    if (queue !== undefined) {
-      queue.push(cb);
-      return;
-    }
-    this.waiting.set(tid, [cb]);
+  /**
+   * Reads the link at `link` (relative to the backing root; null: none) and, when its target holds a
+   * reference, the environment thread `tid` means right now. Never fails on the environment:
+   * unreadable means empty.
+   */
+  lookup(tid: number, link: string | null, cb: (r: LinkLookup) => void): void {
     const entry = this.cache.get(tid);
-    if (entry !== undefined) entry.busy++;
-    this.native.probe(tid, entry?.fd ?? -1, (status, fd, block, execDenied) => {
-      const env = this.settle(tid, entry, status, fd, block, execDenied);
-      const callbacks = this.waiting.get(tid)!;
-      this.waiting.delete(tid);
-      for (const waiter of callbacks) waiter(env);
+    // A thread makes one request at a time; a concurrent probe of the same tid (an explain request)
+    // reads afresh rather than share the fd.
+    const usable = entry !== undefined && !entry.busy ? entry : undefined;
+    if (usable) usable.busy = true;
+    this.native.probe(tid, usable?.fd ?? -1, link, (status, fd, block, execDenied, target, linkResult) => {
+      if (usable) {
+        usable.busy = false;
+        // The probe closed a stale fd itself; forget it so that it is never closed twice.
+        if (status === ProbeStatus.Fresh || status === ProbeStatus.Unreadable) usable.fd = -1;
+        if (usable.evicted) closeFd(usable);
+      }
+      if (status === ProbeStatus.LinkError) return cb({ error: linkResult, target: undefined, env: undefined });
+      if (status === ProbeStatus.Plain) return cb({ error: 0, target: target ?? undefined, env: undefined });
+      this.stats.lookups++;
+      cb({ error: 0, target: target ?? undefined, env: this.settle(tid, usable, entry, status, fd, block, execDenied) });
     });
   }
 
-  private settle(tid: number, entry: Entry | undefined, status: ProbeStatus, fd: number, block: Buffer | null, execDenied: boolean): CallerEnvironment {
-    if (entry !== undefined) {
-      entry.busy--;
-      // The probe closed a stale fd itself; forget it so that it is never closed twice.
-      if (status === ProbeStatus.Fresh || status === ProbeStatus.Unreadable) entry.fd = -1;
-      if (entry.evicted && entry.busy === 0) closeFd(entry);
-    }
+  private settle(tid: number, usable: Entry | undefined, entry: Entry | undefined, status: ProbeStatus, fd: number, block: Buffer | null, execDenied: boolean): CallerEnvironment {
     switch (status) {
       case ProbeStatus.Cached:
         this.stats.hits++;
-        return { vars: entry!.vars, source: 'environment', execDenied, cached: true };
+        return { vars: usable!.vars, source: 'environment', execDenied, cached: true };
       case ProbeStatus.Exec:
         this.stats.execEnvironments++;
         return { vars: parseEnviron(block!), source: 'pending exec', execDenied, cached: false };
       case ProbeStatus.Fresh: {
         const vars = parseEnviron(block!);
-        if (entry !== undefined) this.cache.delete(tid);
-        this.cache.set(tid, { fd, vars, busy: 0, evicted: false });
+        if (usable !== undefined || entry === undefined) {
+          if (entry !== undefined) this.cache.delete(tid);
+          this.cache.set(tid, { fd, vars, busy: false, evicted: false });
+        } else {
+          close(fd, () => {}); // read beside a busy entry: not cached
+        }
         return { vars, source: 'environment', execDenied, cached: false };
       }
       default:
-        if (entry !== undefined) this.cache.delete(tid);
+        if (usable !== undefined) this.cache.delete(tid);
         this.stats.unreadable++;
         return { vars: EMPTY, source: 'unreadable', execDenied, cached: false };
     }

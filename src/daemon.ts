@@ -182,24 +182,19 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
         return;
       }
       case 'resolve': {
-        const rel = backingPath(req.path);
-        fs.readlink(rel, (err, raw) => {
-          if (err) {
-            const why = err.code === 'EINVAL' ? 'is not a symlink' : err.code === 'ENOENT' ? 'does not exist' : err.message;
-            return reply({ ok: false, error: `${path.join(daemon.config.mountPoint, req.path)} ${why}` });
-          }
-          daemon.resolver.expand(raw, req.pid, true, (r) => {
-            reply({
-              ok: true,
-              link: path.join(daemon.config.mountPoint, req.path),
-              raw,
-              target: r.target,
-              pid: req.pid,
-              variant: r.refs !== undefined,
-              environment: r.env?.source ?? 'not needed',
-              pendingExecCheck: r.env === undefined ? 'not needed' : r.env.execDenied ? 'denied (no ptrace-read access: the process\'s own environment was used)' : 'available',
-              refs: r.refs ?? [],
-            });
+        daemon.resolver.resolveLink(backingPath(req.path), req.pid, true, (errno, r) => {
+          const link = path.join(daemon.config.mountPoint, req.path);
+          if (errno < 0) return reply({ ok: false, error: `${link} ${errno === -22 ? 'is not a symlink' : errno === -2 ? 'does not exist' : `cannot be read (errno ${-errno})`}` });
+          reply({
+            ok: true,
+            link,
+            raw: r!.raw,
+            target: r!.target,
+            pid: req.pid,
+            variant: r!.refs !== undefined,
+            environment: r!.env?.source ?? (r!.refs !== undefined ? 'unreadable' : 'not needed'),
+            pendingExecCheck: r!.env === undefined ? 'not needed' : r!.env.execDenied ? 'denied (no ptrace-read access: the process\'s own environment was used)' : 'available',
+            refs: r!.refs ?? [],
           });
         });
         return;

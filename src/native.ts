@@ -8,14 +8,21 @@ export const enum ProbeStatus {
   Fresh = 2,
   Exec = 3,
   Unreadable = 4,
+  Plain = 5,
+  LinkError = 6,
 }
 
 export interface NativeHelpers {
-  start(op: number, path: string, name: string | null, data: Buffer | null, nums: number[], cb: (result: number) => void): void;
-  probe(tid: number, fd: number, cb: (status: ProbeStatus, fd: number, env: Buffer | null, execDenied: boolean) => void): void;
+  start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;
+  probe(tid: number, fd: number, link: string | null, cb: (status: ProbeStatus, fd: number, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
 }
 
-export const NativeOp = { getxattr: 0, setxattr: 1, listxattr: 2, removexattr: 3, mknod: 4, utimens: 5 } as const;
+/** Operation codes of varsymfs_native's start() (enum op in varsymfs_native.c). */
+export const NativeOp = {
+  getxattr: 0, setxattr: 1, listxattr: 2, removexattr: 3, mknod: 4, utimens: 5,
+  lstat: 6, readlink: 7, open: 8, mkdir: 9, symlink: 10, unlink: 11, rmdir: 12, rename: 13, link: 14,
+  chmod: 15, chown: 16, truncate: 17, access: 18, readdir: 19,
+} as const;
 
 /** The caller of the FUSE request being handled. */
 export interface CallerContext {

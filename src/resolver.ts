@@ -27,8 +27,13 @@ export interface ResolverStats {
 
 /** What a link resolved to for one caller, with the scope of each reference. */
 export interface Resolution {
+  /** The link's own target, as stored. */
+  readonly raw: string;
+  /** What the caller sees. */
   readonly target: string;
+  /** The caller's environment, when a reference needed it. */
   readonly env: CallerEnvironment | undefined;
+  /** Each reference's scope and value (only when asked to explain). */
   readonly refs: Resolved[] | undefined;
 }
 
@@ -50,22 +55,26 @@ export class Resolver {
     };
   }
 
-  /** The target `raw` means for process `pid`; plain targets return at once without a lookup. */
-  expand(raw: string, pid: number, explain: boolean, cb: (r: Resolution) => void): void {
-    const template = this.templates.get(raw);
-    if (!template.refs) {
-      cb({ target: raw, env: undefined, refs: undefined });
-      return;
-    }
-    this.stats.resolutions++;
-    this.callers.lookup(pid, (env) => {
-      const scopes = this.scopes(env);
-      if (!explain) {
-        cb({ target: expandTemplate(template, scopes), env, refs: undefined });
-        return;
-      }
+  /**
+   * Reads the link at `link` (a backing path) and expands it for process `pid`: one thread-pool job
+   * reads the link and, only when it holds a reference, the caller's environment. `cb(-errno)` when the
+   * link cannot be read.
+   */
+  resolveLink(link: string, pid: number, explain: boolean, cb: (errno: number, r?: Resolution) => void): void {
+    this.callers.lookup(pid, link, (l) => {
+      if (l.error < 0) return cb(l.error);
+      const raw = l.target!;
+      const template = this.templates.get(raw);
+      if (!template.refs) return cb(0, { raw, target: raw, env: undefined, refs: undefined });
+      this.stats.resolutions++;
+      // The probe skips the environment only for targets without "$<" or "${", which parse without
+      // references too; a target that looks like one but is not (e.g. "$<1>") simply got an unused read.
+      const scopes = this.scopes(l.env ?? UNREADABLE);
+      if (!explain) return cb(0, { raw, target: expandTemplate(template, scopes), env: l.env, refs: undefined });
       const { target, refs } = explainTemplate(template, scopes);
-      cb({ target, env, refs });
+      cb(0, { raw, target, env: l.env, refs });
     });
   }
 }
+
+const UNREADABLE: CallerEnvironment = { vars: new Map(), source: 'unreadable', execDenied: false, cached: false };

@@ -14,16 +14,32 @@
 #include <stdio.h>
 #include <stdint.h>
 
-enum op { OP_GETXATTR, OP_SETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_MKNOD, OP_UTIMENS };
+// ---- path operations ---------------------------------------------------------------------------------
+// Every path is relative to the daemon's working directory (the backing root). The parent directory is
+// opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): no symlink in the backing store is ever
+// followed on a caller's behalf, even when one is swapped in for a directory between the kernel's lookup
+// and our call, and nothing outside the backing root is reached. The last component is acted on with a
+// no-follow *at call.
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+enum op {
+  OP_GETXATTR, OP_SETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_MKNOD, OP_UTIMENS,
+  OP_LSTAT, OP_READLINK, OP_OPEN, OP_MKDIR, OP_SYMLINK, OP_UNLINK, OP_RMDIR, OP_RENAME, OP_LINK,
+  OP_CHMOD, OP_CHOWN, OP_TRUNCATE, OP_ACCESS, OP_READDIR
+};
 
 typedef struct {
   enum op op;
   char *path;
-  char *name;
-  void *data;       // value buffer (get/set/list): memory of a JS Buffer kept alive by data_ref
+  char *path2;      // rename/link destination, symlink target, or xattr name
+  void *data;       // output or value buffer: memory of a JS Buffer kept alive by data_ref
   size_t size;
-  int64_t num[4];   // flags / mode, dev / times
+  int64_t num[4];
   ssize_t result;
+  char *extra;      // readdir: NUL-separated names (malloc'd)
+  size_t extra_len;
   napi_ref callback;
   napi_ref data_ref;
   napi_async_work work;
@@ -37,43 +53,192 @@ static char *dup_string (napi_env env, napi_value v) {
   return s;
 }
 
-static void execute (napi_env env, void *arg) {
-  call_t *c = arg;
-  ssize_t r = 0;
+#define SAFE_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+// Opens `path` beneath the working directory without following any symlink.
+static int safe_open (const char *path, int flags, mode_t mode) {
+  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0, .resolve = SAFE_RESOLVE };
+  long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  return fd < 0 ? -errno : (int) fd;
+}
+
+// Splits "a/b/c" into a safely opened parent ("a/b") and the last name ("c"). "." and "x" use the working
+// directory itself. *pfd is AT_FDCWD or an fd to close.
+static int open_parent (const char *path, int *pfd, const char **name) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) { *pfd = AT_FDCWD; *name = path; return 0; }
+  char *parent = strndup(path, (size_t) (slash - path));
+  int fd = safe_open(parent, O_PATH | O_DIRECTORY, 0);
+  free(parent);
+  if (fd < 0) return fd;
+  *pfd = fd;
+  *name = slash + 1;
+  return 0;
+}
+
+static void close_parent (int pfd) { if (pfd != AT_FDCWD) close(pfd); }
+
+static void put64 (uint32_t *ints, int i, uint64_t v) { ints[i] = (uint32_t) v; ints[i + 1] = (uint32_t) (v >> 32); }
+
+// The stat layout of the patched fuse-native (fuse-native.c populate_stat).
+static void encode_stat (const struct stat *st, uint32_t *ints) {
+  ints[0] = st->st_mode; ints[1] = st->st_uid; ints[2] = st->st_gid;
+  put64(ints, 3, (uint64_t) st->st_size);
+  ints[5] = (uint32_t) st->st_dev; ints[6] = (uint32_t) st->st_nlink;
+  put64(ints, 7, st->st_ino);
+  ints[9] = (uint32_t) st->st_rdev; ints[10] = (uint32_t) st->st_blksize;
+  put64(ints, 11, (uint64_t) st->st_blocks);
+  put64(ints, 13, (uint64_t) st->st_atim.tv_sec); ints[15] = (uint32_t) st->st_atim.tv_nsec;
+  put64(ints, 16, (uint64_t) st->st_mtim.tv_sec); ints[18] = (uint32_t) st->st_mtim.tv_nsec;
+  put64(ints, 19, (uint64_t) st->st_ctim.tv_sec); ints[21] = (uint32_t) st->st_ctim.tv_nsec;
+}
+
+// xattrs have no *at calls before Linux 6.13: act through /proc/self/fd of a safely opened O_PATH fd.
+static ssize_t xattr_op (call_t *c) {
+  int pfd; const char *name;
+  int r = open_parent(c->path, &pfd, &name);
+  if (r < 0) return r;
+  int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  close_parent(pfd);
+  if (fd < 0) return -errno;
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  ssize_t n;
   switch (c->op) {
-    case OP_GETXATTR: r = lgetxattr(c->path, c->name, c->data, c->size); break;
-    case OP_SETXATTR: r = lsetxattr(c->path, c->name, c->data, c->size, (int) c->num[0]); break;
-    case OP_LISTXATTR: r = llistxattr(c->path, c->data, c->size); break;
-    case OP_REMOVEXATTR: r = lremovexattr(c->path, c->name); break;
-    case OP_MKNOD: r = mknod(c->path, (mode_t) c->num[0], (dev_t) c->num[1]); break;
+    case OP_GETXATTR: n = getxattr(proc, c->path2, c->data, c->size); break;
+    case OP_SETXATTR: n = setxattr(proc, c->path2, c->data, c->size, (int) c->num[0]); break;
+    case OP_LISTXATTR: n = listxattr(proc, c->data, c->size); break;
+    default: n = removexattr(proc, c->path2); break;
+  }
+  n = n < 0 ? -errno : n;
+  close(fd);
+  return n;
+}
+
+static ssize_t readdir_op (call_t *c) {
+  int fd = safe_open(c->path, O_RDONLY | O_DIRECTORY, 0);
+  if (fd < 0) return fd;
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) { int e = errno; close(fd); return -e; }
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  struct dirent *de;
+  errno = 0;
+  while ((de = readdir(dir)) != NULL) {
+    size_t n = strlen(de->d_name) + 1;
+    while (len + n > cap) { cap *= 2; buf = realloc(buf, cap); }
+    memcpy(buf + len, de->d_name, n);
+    len += n;
+  }
+  int e = errno;
+  closedir(dir);
+  if (e) { free(buf); return -e; }
+  c->extra = buf;
+  c->extra_len = len;
+  return 0;
+}
+
+static ssize_t path_op (call_t *c) {
+  if (c->op <= OP_REMOVEXATTR) return xattr_op(c);
+  if (c->op == OP_READDIR) return readdir_op(c);
+  int pfd; const char *name;
+  int r = open_parent(c->path, &pfd, &name);
+  if (r < 0) return r;
+  ssize_t n = 0;
+  switch (c->op) {
+    case OP_MKNOD: n = mknodat(pfd, name, (mode_t) c->num[0], (dev_t) c->num[1]); break;
     case OP_UTIMENS: {
       struct timespec ts[2] = { { c->num[0], c->num[1] }, { c->num[2], c->num[3] } };
-      r = utimensat(AT_FDCWD, c->path, ts, AT_SYMLINK_NOFOLLOW);
+      n = utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
       break;
     }
+    case OP_LSTAT: {
+      struct stat st;
+      n = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
+      if (n == 0) encode_stat(&st, c->data);
+      break;
+    }
+    case OP_READLINK: n = readlinkat(pfd, name, c->data, c->size); break;
+    case OP_OPEN: n = openat(pfd, name, (int) c->num[0] | O_NOFOLLOW | O_CLOEXEC, (mode_t) c->num[1]); break;
+    case OP_MKDIR: n = mkdirat(pfd, name, (mode_t) c->num[0]); break;
+    case OP_SYMLINK: n = symlinkat(c->path2, pfd, name); break;
+    case OP_UNLINK: n = unlinkat(pfd, name, 0); break;
+    case OP_RMDIR: n = unlinkat(pfd, name, AT_REMOVEDIR); break;
+    case OP_RENAME:
+    case OP_LINK: {
+      int pfd2; const char *name2;
+      int r2 = open_parent(c->path2, &pfd2, &name2);
+      if (r2 < 0) { close_parent(pfd); return r2; }
+      n = c->op == OP_RENAME ? renameat(pfd, name, pfd2, name2) : linkat(pfd, name, pfd2, name2, 0);
+      if (n < 0) n = -errno;
+      close_parent(pfd2);
+      close_parent(pfd);
+      return n;
+    }
+    case OP_CHMOD: {
+      // fchmodat cannot refuse a symlink before Linux 6.6's fchmodat2; chmod the exact inode through an
+      // O_PATH fd instead (the kernel never sends chmod for a symlink).
+      int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) { n = -1; break; }
+      struct stat st;
+      if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) { close(fd); close_parent(pfd); return -EOPNOTSUPP; }
+      char proc[64];
+      snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+      n = chmod(proc, (mode_t) c->num[0]);
+      int e = errno;
+      close(fd);
+      errno = e;
+      break;
+    }
+    case OP_CHOWN: n = fchownat(pfd, name, (uid_t) c->num[0], (gid_t) c->num[1], AT_SYMLINK_NOFOLLOW); break;
+    case OP_TRUNCATE: {
+      int fd = openat(pfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) { n = -1; break; }
+      n = ftruncate(fd, (off_t) c->num[0]);
+      int e = errno;
+      close(fd);
+      errno = e;
+      break;
+    }
+    case OP_ACCESS: n = faccessat(pfd, name, (int) c->num[0], AT_SYMLINK_NOFOLLOW); break;
+    default: n = -1; errno = EINVAL;
   }
-  c->result = r < 0 ? -errno : r;
+  if (n < 0) n = -errno;
+  close_parent(pfd);
+  return n;
+}
+
+static void execute (napi_env env, void *arg) {
+  call_t *c = arg;
+  c->result = path_op(c);
 }
 
 static void complete (napi_env env, napi_status status, void *arg) {
   call_t *c = arg;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, result;
+  napi_value cb, global, argv[2];
   napi_get_reference_value(env, c->callback, &cb);
   napi_get_global(env, &global);
-  napi_create_int64(env, status == napi_ok ? (int64_t) c->result : -EIO, &result);
-  napi_call_function(env, global, cb, 1, &result, NULL);
+  napi_create_int64(env, status == napi_ok ? (int64_t) c->result : -EIO, &argv[0]);
+  if (c->extra != NULL) {
+    void *d;
+    napi_create_buffer_copy(env, c->extra_len, c->extra, &d, &argv[1]);
+  } else {
+    napi_get_null(env, &argv[1]);
+  }
+  napi_call_function(env, global, cb, 2, argv, NULL);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, c->callback);
   if (c->data_ref) napi_delete_reference(env, c->data_ref);
   napi_delete_async_work(env, c->work);
   free(c->path);
-  free(c->name);
+  free(c->path2);
+  free(c->extra);
   free(c);
 }
 
-// start(op, path, name|null, buffer|null, [n0, n1, n2, n3], callback)
+// start(op, path, path2|null, buffer|null, [n0, n1, n2, n3], callback(result, extraBuffer|null))
 static napi_value start (napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -85,7 +250,7 @@ static napi_value start (napi_env env, napi_callback_info info) {
   c->path = dup_string(env, argv[1]);
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
-  if (t == napi_string) c->name = dup_string(env, argv[2]);
+  if (t == napi_string) c->path2 = dup_string(env, argv[2]);
   bool is_buffer = false;
   napi_is_buffer(env, argv[3], &is_buffer);
   if (is_buffer) {
@@ -119,6 +284,8 @@ static napi_value start (napi_env env, napi_callback_info info) {
 #define PROBE_FRESH 2
 #define PROBE_EXEC 3
 #define PROBE_UNREADABLE 4
+#define PROBE_PLAIN 5        // the link holds no reference: no environment needed
+#define PROBE_LINK_ERROR 6   // reading the link failed: link_result is -errno
 #define ENV_MAX_BYTES (16u << 20)
 #define EXEC_ENV_MAX_VARS 65536u
 
@@ -135,6 +302,9 @@ static napi_value start (napi_env env, napi_callback_info info) {
 
 typedef struct {
   int32_t tid;
+  char *link;          // the link to read first (relative to the backing root), or NULL
+  char target[4097];
+  ssize_t link_result;
   int32_t fd;          // in: cached environ fd or -1; out: fd to keep (FRESH) or -1
   int status;
   int exec_denied;     // /proc/<tid>/syscall or mem was not readable (no ptrace-read access)
@@ -221,6 +391,20 @@ done:
 
 static void probe_execute (napi_env env, void *arg) {
   probe_t *p = arg;
+  if (p->link != NULL) {
+    // Reading the link here saves the warm path a second trip through the thread pool.
+    int pfd; const char *name;
+    ssize_t r = open_parent(p->link, &pfd, &name);
+    if (r == 0) {
+      r = readlinkat(pfd, name, p->target, sizeof p->target - 1);
+      if (r < 0) r = -errno;
+      close_parent(pfd);
+    }
+    p->link_result = r;
+    if (r < 0) { p->status = PROBE_LINK_ERROR; return; }
+    p->target[r] = 0;
+    if (strstr(p->target, "$<") == NULL && strstr(p->target, "${") == NULL) { p->status = PROBE_PLAIN; return; }
+  }
   uint64_t envp = 0;
   int ex = p->tid > 0 ? pending_exec_envp(p->tid, &envp) : -ESRCH;
   if (ex == 1) {
@@ -251,7 +435,7 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   probe_t *p = arg;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, argv[4];
+  napi_value cb, global, argv[6];
   napi_get_reference_value(env, p->callback, &cb);
   napi_get_global(env, &global);
   napi_create_int32(env, p->status, &argv[0]);
@@ -263,23 +447,30 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
     napi_get_null(env, &argv[2]);
   }
   napi_get_boolean(env, p->exec_denied, &argv[3]);
-  napi_call_function(env, global, cb, 4, argv, NULL);
+  if (p->link != NULL && p->link_result >= 0) napi_create_string_utf8(env, p->target, (size_t) p->link_result, &argv[4]);
+  else napi_get_null(env, &argv[4]);
+  napi_create_int64(env, (int64_t) p->link_result, &argv[5]);
+  napi_call_function(env, global, cb, 6, argv, NULL);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, p->callback);
   napi_delete_async_work(env, p->work);
   free(p->env);
+  free(p->link);
   free(p);
 }
 
-// probe(tid, cachedFd, callback(status, fd, envBuffer|null, execDenied))
+// probe(tid, cachedFd, linkPath|null, callback(status, fd, envBuffer|null, execDenied, target|null, linkResult))
 static napi_value probe (napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   probe_t *p = calloc(1, sizeof(probe_t));
   napi_get_value_int32(env, argv[0], &p->tid);
   napi_get_value_int32(env, argv[1], &p->fd);
-  napi_create_reference(env, argv[2], 1, &p->callback);
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t == napi_string) p->link = dup_string(env, argv[2]);
+  napi_create_reference(env, argv[3], 1, &p->callback);
   napi_value name;
   napi_create_string_utf8(env, "varsymfs_probe", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, NULL, name, probe_execute, probe_complete, p, &p->work);
