@@ -89,6 +89,25 @@ for (const [label, user] of testUsers()) {
       for (const name of Object.keys(a)) assert.deepEqual(b[name], a[name], name);
     });
 
+    test('timestamps keep their nanoseconds, on the mount as on a plain directory', T, async (t) => {
+      const m = await mount(t, user);
+      const plain = tempDir(t, user);
+      const script = `
+import os, sys
+p = sys.argv[1] + "/f"
+open(p, "w").close()
+os.utime(p, ns=(1700000000123456789, 1600000000987654321))
+st = os.stat(p)
+print(st.st_atime_ns, st.st_mtime_ns)
+os.utime(p, ns=(1500000000000000001, 1400000000000000002), follow_symlinks=False)
+print(os.lstat(p).st_mtime_ns)
+`;
+      const onMount = await m.run('python3', ['-c', script, m.dir]);
+      const onPlain = await m.run('python3', ['-c', script, plain]);
+      assert.equal(onPlain.stdout, '1700000000123456789 1600000000987654321\n1400000000000000002\n');
+      assert.equal(onMount.stdout, onPlain.stdout, onMount.stderr);
+    });
+
     test('FIFOs, devices and extended attributes pass through', T, async (t) => {
       const m = await mount(t, user);
       const r = await m.run('python3', ['-c', `
