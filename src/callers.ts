@@ -1,10 +1,12 @@
-// Per-process environments of the callers, cached exactly: an entry holds an fd on /proc/<tid>/environ,
-// which reads 0 bytes once its program image has exec'd or exited, so one small pread validates it and
-// pid reuse or exec can never be served a stale answer. No time-to-live.
+// Per-process environments of the callers, cached exactly. The fds live in varsymfs_native (one on
+// /proc/<tid>/environ per caller, each with a generation): such an fd reads 0 bytes once its program image
+// has exec'd or exited, so a one-byte pread validates it, and exec or pid reuse can never be served a
+// stale answer. No time-to-live. Here: the parsed copies, keyed by tid and matched by generation, and the
+// slower thread-pool probe for requests that did not come through the FUSE prehook (resolve --explain).
 import { close } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { parseEnviron } from './environ';
-import { type NativeHelpers, ProbeStatus } from './native';
+import { type NativeHelpers, ProbeStatus, SLOT } from './native';
 
 /** What the environment of one caller says, and where it came from. */
 export interface CallerEnvironment {
@@ -17,7 +19,7 @@ export interface CallerEnvironment {
   readonly cached: boolean;
 }
 
-/** A link read together with its caller's environment (one thread-pool job). */
+/** A link read together with its caller's environment. */
 export interface LinkLookup {
   /** -errno when the link could not be read. */
   readonly error: number;
@@ -25,14 +27,6 @@ export interface LinkLookup {
   readonly target: string | undefined;
   /** The caller's environment; undefined when the target holds no reference (not needed). */
   readonly env: CallerEnvironment | undefined;
-}
-
-interface Entry {
-  fd: number;
-  vars: ReadonlyMap<string, string>;
-  /** A probe is using the fd; it is closed only when none is. */
-  busy: boolean;
-  evicted: boolean;
 }
 
 const EMPTY: ReadonlyMap<string, string> = new Map();
@@ -44,85 +38,77 @@ export interface CallerStats {
   unreadable: number;
 }
 
-/** The cache of caller environments; `max` bounds both entries and the fds they hold open. */
+/** Parsed caller environments; `max` matches the native fd table (configure()). */
 export class CallerEnvironments {
   readonly stats: CallerStats = { lookups: 0, hits: 0, execEnvironments: 0, unreadable: 0 };
-  private readonly cache: LRUCache<number, Entry>;
+  private readonly parsed: LRUCache<number, { generation: number; vars: ReadonlyMap<string, string> }>;
 
   constructor(private readonly native: NativeHelpers, max = 1024) {
-    this.cache = new LRUCache<number, Entry>({
-      max,
-      dispose: (entry) => {
-        entry.evicted = true;
-        if (!entry.busy) closeFd(entry);
-      },
-    });
+    this.parsed = new LRUCache({ max });
+    native.configure(max);
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.parsed.size;
+  }
+
+  /**
+   * What the FUSE prehook found for this request (its slot in the request's locals buffer), or undefined
+   * when the hook did not run; `retry` when the cached generation has no parsed copy here (evicted).
+   */
+  fromSlot(slot: Buffer, tid: number): LinkLookup | undefined | 'retry' {
+    const status = slot.readInt32LE(SLOT.status) as ProbeStatus | 0;
+    if (status === 0) return undefined;
+    const linkResult = slot.readInt32LE(SLOT.linkResult);
+    if (status === ProbeStatus.LinkError) return { error: linkResult, target: undefined, env: undefined };
+    const target = slot.toString('utf8', SLOT.target, SLOT.target + linkResult);
+    if (status === ProbeStatus.Plain) return { error: 0, target, env: undefined };
+    const execDenied = slot.readUInt32LE(SLOT.execDenied) !== 0;
+    this.stats.lookups++;
+    switch (status) {
+      case ProbeStatus.Cached: {
+        const p = this.parsed.get(tid);
+        if (p === undefined || p.generation !== slot.readUInt32LE(SLOT.generation)) return 'retry';
+        this.stats.hits++;
+        return { error: 0, target, env: { vars: p.vars, source: 'environment', execDenied, cached: true } };
+      }
+      case ProbeStatus.Fresh: {
+        const vars = parseEnviron(this.native.slotEnv(slot, SLOT.base)!);
+        const generation = slot.readUInt32LE(SLOT.generation);
+        if (generation !== 0) this.parsed.set(tid, { generation, vars });
+        return { error: 0, target, env: { vars, source: 'environment', execDenied, cached: false } };
+      }
+      case ProbeStatus.Exec:
+        this.stats.execEnvironments++;
+        return { error: 0, target, env: { vars: parseEnviron(this.native.slotEnv(slot, SLOT.base)!), source: 'pending exec', execDenied, cached: false } };
+      default:
+        this.stats.unreadable++;
+        return { error: 0, target, env: { vars: EMPTY, source: 'unreadable', execDenied, cached: false } };
+    }
   }
 
   /**
    * Reads the link at `link` (relative to the backing root; null: none) and, when its target holds a
-   * reference, the environment thread `tid` means right now. Never fails on the environment:
-   * unreadable means empty.
+   * reference, the environment of `tid`, on the thread pool, without the cache. For requests that did
+   * not come through the prehook (resolve --explain, a generation evicted here).
    */
   lookup(tid: number, link: string | null, cb: (r: LinkLookup) => void): void {
-    const entry = this.cache.get(tid);
-    // A thread makes one request at a time; a concurrent probe of the same tid (an explain request)
-    // reads afresh rather than share the fd.
-    const usable = entry !== undefined && !entry.busy ? entry : undefined;
-    if (usable) usable.busy = true;
-    this.native.probe(tid, usable?.fd ?? -1, link, (status, fd, block, execDenied, target, linkResult) => {
-      if (usable) {
-        usable.busy = false;
-        // The probe closed a stale fd itself; forget it so that it is never closed twice.
-        if (status === ProbeStatus.Fresh || status === ProbeStatus.Unreadable) usable.fd = -1;
-        if (usable.evicted) closeFd(usable);
-      }
+    this.native.probe(tid, -1, link, (status, fd, block, execDenied, target, linkResult) => {
+      if (fd >= 0) close(fd, () => {});
       if (status === ProbeStatus.LinkError) return cb({ error: linkResult, target: undefined, env: undefined });
       if (status === ProbeStatus.Plain) return cb({ error: 0, target: target ?? undefined, env: undefined });
       this.stats.lookups++;
-      cb({ error: 0, target: target ?? undefined, env: this.settle(tid, usable, entry, status, fd, block, execDenied) });
+      if (status === ProbeStatus.Exec) this.stats.execEnvironments++;
+      if (status === ProbeStatus.Unreadable) this.stats.unreadable++;
+      const env: CallerEnvironment = status === ProbeStatus.Unreadable
+        ? { vars: EMPTY, source: 'unreadable', execDenied, cached: false }
+        : { vars: parseEnviron(block!), source: status === ProbeStatus.Exec ? 'pending exec' : 'environment', execDenied, cached: false };
+      cb({ error: 0, target: target ?? undefined, env });
     });
   }
 
-  private settle(tid: number, usable: Entry | undefined, entry: Entry | undefined, status: ProbeStatus, fd: number, block: Buffer | null, execDenied: boolean): CallerEnvironment {
-    switch (status) {
-      case ProbeStatus.Cached:
-        this.stats.hits++;
-        return { vars: usable!.vars, source: 'environment', execDenied, cached: true };
-      case ProbeStatus.Exec:
-        this.stats.execEnvironments++;
-        return { vars: parseEnviron(block!), source: 'pending exec', execDenied, cached: false };
-      case ProbeStatus.Fresh: {
-        const vars = parseEnviron(block!);
-        if (usable !== undefined || entry === undefined) {
-          if (entry !== undefined) this.cache.delete(tid);
-          this.cache.set(tid, { fd, vars, busy: false, evicted: false });
-        } else {
-          close(fd, () => {}); // read beside a busy entry: not cached
-        }
-        return { vars, source: 'environment', execDenied, cached: false };
-      }
-      default:
-        if (usable !== undefined) this.cache.delete(tid);
-        this.stats.unreadable++;
-        return { vars: EMPTY, source: 'unreadable', execDenied, cached: false };
-    }
-  }
-
-  /** Closes every cached fd (at unmount). */
+  /** Forgets the parsed copies (at unmount; the process exits after). */
   clear(): void {
-    this.cache.clear();
-  }
-}
-
-function closeFd(entry: Entry): void {
-  if (entry.fd >= 0) {
-    const fd = entry.fd;
-    entry.fd = -1;
-    close(fd, () => {});
+    this.parsed.clear();
   }
 }

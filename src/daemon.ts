@@ -108,6 +108,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   const ops = createOps(
     { reservedName: DEFAULTS_FILE, chownToCaller: isRoot() && config.allowOther },
     () => fuse!.context(),
+    () => fuse!.slot(),
     resolver,
     native,
     log,
@@ -124,6 +125,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     `negative_timeout=0`,
   ];
   if (config.allowOther) options.push('allow_other', 'default_permissions');
+  // Links and callers' /proc files are read on the FUSE worker threads, before the hand-off to JS.
+  Fuse.setPrehook(native.prehook());
   fuse = new Fuse(mountPoint, ops, {
     timeout: false,
     options,

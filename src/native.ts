@@ -12,7 +12,14 @@ export const enum ProbeStatus {
   LinkError = 6,
 }
 
+/** Byte offsets of the prehook's slot in a request's locals buffer (hook_slot_t in varsymfs_native.c,
+ * placed at offset 16 of fuse_thread_locals_t by the binding patch). */
+export const SLOT = { base: 16, status: 16, lstatResult: 20, linkResult: 24, generation: 28, execDenied: 32, stat: 48, target: 136 } as const;
+
 export interface NativeHelpers {
+  configure(cacheSize: number): void;
+  prehook(): object;
+  slotEnv(slot: Buffer, offset: number): Buffer | null;
   start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;
   probe(tid: number, fd: number, link: string | null, cb: (status: ProbeStatus, fd: number, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
 }
@@ -37,9 +44,12 @@ export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
   context(): CallerContext;
+  /** The request's locals buffer, holding the prehook's slot. */
+  slot(): Buffer;
 }
 export interface FuseClass {
   new (mnt: string, ops: object, opts: object): FuseInstance;
+  setPrehook(external: object): void;
 }
 
 function explainLoadError(err: unknown, what: string): VarsymfsError {

@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { toErrno, isExpectedErrno } from './errors';
 import type { Logger } from './log';
 import type { CallerContext, NativeHelpers } from './native';
-import { NativeOp } from './native';
+import { NativeOp, SLOT } from './native';
 import { type Resolver, TARGET_MAX_BYTES } from './resolver';
 
 const { ENOENT: E_NOENT, EPERM: E_PERM, ENAMETOOLONG: E_NAMETOOLONG } = osConstants.errno;
@@ -46,6 +46,7 @@ type Reply = (result: number, ...values: unknown[]) => void;
 export function createOps(
   config: OpsConfig,
   context: () => CallerContext,
+  slot: () => Buffer,
   resolver: Resolver,
   native: NativeHelpers,
   log: Logger,
@@ -114,7 +115,7 @@ export function createOps(
   }
 
   /** The target a link means for the calling process; the same for getattr's st_size and readlink. */
-  function linkTarget(path: string, pid: number, cb: (errno: number, target?: string) => void) {
+  function linkTarget(path: string, pid: number, locals: Buffer, cb: (errno: number, target?: string) => void) {
     resolver.resolveLink(backingPath(path), pid, debug, (errno, r) => {
       if (errno < 0) return cb(errno);
       if (debug && r!.refs) {
@@ -125,29 +126,37 @@ export function createOps(
         });
       }
       cb(0, r!.target);
-    });
+    }, locals);
   }
 
   return {
     init: (cb: (e: number) => void) => cb(0),
 
     getattr: op('getattr', (reply, path) => {
-      const pid = context().pid;
-      const st = new Uint32Array(22);
-      call(reply, 'getattr', path, NativeOp.lstat, null, Buffer.from(st.buffer), NONE, () => {
+      const locals = slot();
+      const pid = locals.readUInt32LE(0); // the caller's pid, as context().pid without an allocation
+      const withStat = (st: Uint32Array) => {
         if ((st[0]! & S_IFMT) !== S_IFLNK) return reply(0, st);
-        linkTarget(path, pid, (errno, target) => {
+        linkTarget(path, pid, locals, (errno, target) => {
           if (errno < 0) return fail(reply, 'getattr', path, errno);
-          const size = Buffer.byteLength(target!);
-          st[3] = size;
+          st[3] = Buffer.byteLength(target!);
           st[4] = 0;
           reply(0, st);
         });
-      });
+      };
+      if (locals.readInt32LE(SLOT.status) !== 0) {
+        // The prehook already lstat'ed the path (and, for a link, read it and probed the caller).
+        const lstat = locals.readInt32LE(SLOT.lstatResult);
+        if (lstat < 0) return fail(reply, 'getattr', path, lstat);
+        return withStat(new Uint32Array(locals.buffer.slice(locals.byteOffset + SLOT.stat, locals.byteOffset + SLOT.stat + 88)));
+      }
+      const st = new Uint32Array(22);
+      call(reply, 'getattr', path, NativeOp.lstat, null, Buffer.from(st.buffer), NONE, () => withStat(st));
     }),
 
     readlink: op('readlink', (reply, path) => {
-      linkTarget(path, context().pid, (errno, target) => {
+      const locals = slot();
+      linkTarget(path, locals.readUInt32LE(0), locals, (errno, target) => {
         if (errno < 0) return fail(reply, 'readlink', path, errno);
         if (Buffer.byteLength(target!) > TARGET_MAX_BYTES) return reply(ENAMETOOLONG);
         reply(0, target);

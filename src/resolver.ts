@@ -1,6 +1,6 @@
 // Resolution of a variant link for one request: the link's template, the caller's environment, the
 // mount defaults. The one function both getattr (st_size) and readlink call, so they cannot disagree.
-import { CallerEnvironments, type CallerEnvironment } from './callers';
+import { CallerEnvironments, type CallerEnvironment, type LinkLookup } from './callers';
 import { type Template, type Scopes, parseTemplate, expandTemplate, explainTemplate, type Resolved } from './template';
 
 /** Longest target readlink may return: PATH_MAX (4096) less the terminating NUL. */
@@ -56,24 +56,28 @@ export class Resolver {
   }
 
   /**
-   * Reads the link at `link` (a backing path) and expands it for process `pid`: one thread-pool job
-   * reads the link and, only when it holds a reference, the caller's environment. `cb(-errno)` when the
-   * link cannot be read.
+   * Reads the link at `link` (a backing path) and expands it for process `pid`. When the FUSE prehook
+   * already read the link and probed the caller (`slot`), nothing more is read; otherwise one thread-pool
+   * job does it. `cb(-errno)` when the link cannot be read.
    */
-  resolveLink(link: string, pid: number, explain: boolean, cb: (errno: number, r?: Resolution) => void): void {
-    this.callers.lookup(pid, link, (l) => {
-      if (l.error < 0) return cb(l.error);
-      const raw = l.target!;
-      const template = this.templates.get(raw);
-      if (!template.refs) return cb(0, { raw, target: raw, env: undefined, refs: undefined });
-      this.stats.resolutions++;
-      // The probe skips the environment only for targets without "$<" or "${", which parse without
-      // references too; a target that looks like one but is not (e.g. "$<1>") simply got an unused read.
-      const scopes = this.scopes(l.env ?? UNREADABLE);
-      if (!explain) return cb(0, { raw, target: expandTemplate(template, scopes), env: l.env, refs: undefined });
-      const { target, refs } = explainTemplate(template, scopes);
-      cb(0, { raw, target, env: l.env, refs });
-    });
+  resolveLink(link: string, pid: number, explain: boolean, cb: (errno: number, r?: Resolution) => void, slot?: Buffer): void {
+    const fromSlot = slot === undefined ? undefined : this.callers.fromSlot(slot, pid);
+    if (fromSlot !== undefined && fromSlot !== 'retry') return this.finish(fromSlot, explain, cb);
+    this.callers.lookup(pid, link, (l) => this.finish(l, explain, cb));
+  }
+
+  private finish(l: LinkLookup, explain: boolean, cb: (errno: number, r?: Resolution) => void): void {
+    if (l.error < 0) return cb(l.error);
+    const raw = l.target!;
+    const template = this.templates.get(raw);
+    if (!template.refs) return cb(0, { raw, target: raw, env: undefined, refs: undefined });
+    this.stats.resolutions++;
+    // The native side skips the environment only for targets without "$<" or "${", which parse without
+    // references too; a target that looks like one but is not (e.g. "$<1>") simply got an unused read.
+    const scopes = this.scopes(l.env ?? UNREADABLE);
+    if (!explain) return cb(0, { raw, target: expandTemplate(template, scopes), env: l.env, refs: undefined });
+    const { target, refs } = explainTemplate(template, scopes);
+    cb(0, { raw, target, env: l.env, refs });
   }
 }
 

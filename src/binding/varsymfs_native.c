@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <pthread.h>
 
 // ---- path operations ---------------------------------------------------------------------------------
 // Every path is relative to the daemon's working directory (the backing root). The parent directory is
@@ -306,6 +307,7 @@ typedef struct {
   char target[4097];
   ssize_t link_result;
   int32_t fd;          // in: cached environ fd or -1; out: fd to keep (FRESH) or -1
+  int32_t sfd;         // in/out: fd on /proc/<tid>/syscall, or -1
   int status;
   int exec_denied;     // /proc/<tid>/syscall or mem was not readable (no ptrace-read access)
   char *env;
@@ -334,15 +336,17 @@ static int read_all_fd (int fd, char **out, size_t *out_len) {
 }
 
 // Returns 1 and fills envp when the thread is in execve/execveat, 0 when not, -errno when unreadable.
-static int pending_exec_envp (int32_t tid, uint64_t *envp) {
-  char path[64], text[512];
-  snprintf(path, sizeof path, "/proc/%d/syscall", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  ssize_t n = read(fd, text, sizeof text - 1);
-  int err = errno;
-  close(fd);
-  if (n < 0) return -err;
+// *sfd is an fd on /proc/<tid>/syscall, opened here when -1 (the caller keeps or closes it).
+static int pending_exec_envp (int32_t tid, int32_t *sfd, uint64_t *envp) {
+  char text[512];
+  if (*sfd < 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", tid);
+    *sfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*sfd < 0) return -errno;
+  }
+  ssize_t n = pread(*sfd, text, sizeof text - 1, 0);
+  if (n < 0) return -errno;
   text[n] = 0;
   long nr;
   unsigned long long a[6];
@@ -406,7 +410,7 @@ static void probe_execute (napi_env env, void *arg) {
     if (strstr(p->target, "$<") == NULL && strstr(p->target, "${") == NULL) { p->status = PROBE_PLAIN; return; }
   }
   uint64_t envp = 0;
-  int ex = p->tid > 0 ? pending_exec_envp(p->tid, &envp) : -ESRCH;
+  int ex = p->tid > 0 ? pending_exec_envp(p->tid, &p->sfd, &envp) : -ESRCH;
   if (ex == 1) {
     if (read_exec_env(p->tid, envp, &p->env, &p->env_len) == 0) { p->status = PROBE_EXEC; return; }
     p->exec_denied = 1;
@@ -418,6 +422,8 @@ static void probe_execute (napi_env env, void *arg) {
     if (pread(p->fd, &c, 1, 0) == 1) { p->status = PROBE_CACHED; return; }
     close(p->fd);
     p->fd = -1;
+    // The program image is gone (exec, exit, pid reuse): the syscall fd may be of a gone task too.
+    if (p->sfd >= 0) { close(p->sfd); p->sfd = -1; }
   }
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/environ", p->tid);
@@ -454,6 +460,7 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, p->callback);
   napi_delete_async_work(env, p->work);
+  if (p->sfd >= 0) close(p->sfd);
   free(p->env);
   free(p->link);
   free(p);
@@ -467,6 +474,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
   probe_t *p = calloc(1, sizeof(probe_t));
   napi_get_value_int32(env, argv[0], &p->tid);
   napi_get_value_int32(env, argv[1], &p->fd);
+  p->sfd = -1;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   if (t == napi_string) p->link = dup_string(env, argv[2]);
@@ -478,11 +486,200 @@ static napi_value probe (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- the prehook: getattr and readlink on the FUSE worker thread ---------------------------------------
+// fuse-native (patched) calls varsymfs_prehook on the FUSE thread that received the request, before it
+// hands the request to JS. For getattr it lstats the path; for readlink, and getattr of a symlink, it
+// reads the link and, when the target holds a reference, probes the caller (as probe_execute does). The
+// results go into the request's slot; the JS handler only parses, expands and replies. A blocked call
+// here holds only that request's FUSE thread, never the JS thread.
+//
+// Callers' environ fds live in a small table (bounded by configure()), each entry with a generation that
+// JS uses to match its parsed copy of the environment. An entry in use by one thread is not shared: a
+// second request of the same tid reads afresh without caching.
+#define FUSE_OP_GETATTR 5
+#define FUSE_OP_READLINK 13
+
+typedef struct {
+  int32_t status;        // 0: nothing done; else a PROBE_* code
+  int32_t lstat_result;  // getattr: 0 or -errno
+  int32_t link_result;   // target length or -errno
+  uint32_t generation;   // PROBE_CACHED / PROBE_FRESH: the cache entry's generation
+  uint32_t exec_denied;
+  uint32_t env_len;
+  uint64_t env_ptr;      // PROBE_FRESH / PROBE_EXEC: malloc'd environment block, owned by the slot
+  uint32_t stat[22];
+  char target[4097];
+} hook_slot_t;
+
+typedef struct {
+  int32_t tid;
+  int32_t fd;
+  int32_t sfd;
+  uint32_t generation;
+  uint32_t busy;
+  uint64_t used;
+} cache_entry_t;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry_t *cache = NULL;
+static uint32_t cache_max = 0;
+static uint32_t cache_generation = 0;
+static uint64_t cache_clock = 0;
+
+// Claims the entry of `tid` (or a new one, evicting the least recently used): returns its index and fd
+// (-1 when new), or -1 when the entry is busy or there is no cache.
+static int cache_claim (int32_t tid, int32_t *fd, int32_t *sfd) {
+  if (cache == NULL) return -1;
+  pthread_mutex_lock(&cache_mu);
+  int found = -1, free_slot = -1, lru = -1;
+  for (uint32_t i = 0; i < cache_max; i++) {
+    if (cache[i].tid == tid && cache[i].fd >= 0) { found = (int) i; break; }
+    if (cache[i].fd < 0) { if (free_slot < 0) free_slot = (int) i; }
+    else if (!cache[i].busy && (lru < 0 || cache[i].used < cache[lru].used)) lru = (int) i;
+  }
+  int idx = -1;
+  if (found >= 0) {
+    if (!cache[found].busy) { idx = found; *fd = cache[found].fd; *sfd = cache[found].sfd; }
+  } else {
+    idx = free_slot >= 0 ? free_slot : lru;
+    if (idx >= 0) {
+      if (cache[idx].fd >= 0) close(cache[idx].fd);
+      if (cache[idx].sfd >= 0) close(cache[idx].sfd);
+      cache[idx].fd = -1;
+      cache[idx].sfd = -1;
+      cache[idx].tid = tid;
+      *fd = -1;
+      *sfd = -1;
+    }
+  }
+  if (idx >= 0) { cache[idx].busy = 1; cache[idx].used = ++cache_clock; }
+  pthread_mutex_unlock(&cache_mu);
+  return idx;
+}
+
+static uint32_t cache_release (int idx, int32_t fd, int32_t sfd, int fresh) {
+  pthread_mutex_lock(&cache_mu);
+  cache[idx].fd = fd;
+  cache[idx].sfd = fd >= 0 ? sfd : -1;
+  if (fd < 0 && sfd >= 0) close(sfd);
+  if (fresh) cache[idx].generation = ++cache_generation;
+  uint32_t g = cache[idx].generation;
+  cache[idx].busy = 0;
+  if (fd < 0) cache[idx].tid = 0;
+  pthread_mutex_unlock(&cache_mu);
+  return g;
+}
+
+// Probe the caller as probe_execute does, with the cache above.
+static void hook_probe (int32_t tid, hook_slot_t *slot) {
+  probe_t p;
+  memset(&p, 0, sizeof p);
+  p.tid = tid;
+  int32_t fd = -1, sfd = -1;
+  int idx = tid > 0 ? cache_claim(tid, &fd, &sfd) : -1;
+  p.fd = fd;
+  p.sfd = sfd;
+  probe_execute(NULL, &p);
+  if (idx >= 0) {
+    int keep = p.status == PROBE_FRESH || p.status == PROBE_CACHED || p.status == PROBE_EXEC;
+    if (!keep && p.fd >= 0) close(p.fd);
+    slot->generation = cache_release(idx, keep ? p.fd : -1, p.sfd, p.status == PROBE_FRESH);
+  } else {
+    if (p.status == PROBE_FRESH && p.fd >= 0) close(p.fd);  // read beside a busy entry: not cached
+    if (p.sfd >= 0) close(p.sfd);
+    slot->generation = 0;
+  }
+  slot->status = p.status;
+  slot->exec_denied = (uint32_t) p.exec_denied;
+  slot->env_ptr = (uint64_t) (uintptr_t) p.env;
+  slot->env_len = (uint32_t) p.env_len;
+}
+
+static void varsymfs_prehook (uint32_t op, const char *path, uint32_t pid, char *raw) {
+  hook_slot_t *slot = (hook_slot_t *) raw;
+  free((void *) (uintptr_t) slot->env_ptr);
+  slot->env_ptr = 0;
+  slot->status = 0;
+  if ((op != FUSE_OP_GETATTR && op != FUSE_OP_READLINK) || path == NULL) return;
+  const char *rel = path[0] == '/' && path[1] != 0 ? path + 1 : (path[0] == '/' ? "." : path);
+  int pfd; const char *name;
+  int r = open_parent(rel, &pfd, &name);
+  if (r < 0) { slot->lstat_result = r; slot->link_result = r; slot->status = PROBE_LINK_ERROR; return; }
+  if (op == FUSE_OP_GETATTR) {
+    struct stat st;
+    if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      slot->lstat_result = -errno;
+      slot->status = PROBE_LINK_ERROR;
+      close_parent(pfd);
+      return;
+    }
+    slot->lstat_result = 0;
+    encode_stat(&st, slot->stat);
+    if (!S_ISLNK(st.st_mode)) { slot->status = PROBE_PLAIN; slot->link_result = -EINVAL; close_parent(pfd); return; }
+  }
+  ssize_t n = readlinkat(pfd, name, slot->target, sizeof slot->target - 1);
+  close_parent(pfd);
+  if (n < 0) { slot->link_result = -errno; slot->status = PROBE_LINK_ERROR; return; }
+  slot->target[n] = 0;
+  slot->link_result = (int32_t) n;
+  if (strstr(slot->target, "$<") == NULL && strstr(slot->target, "${") == NULL) { slot->status = PROBE_PLAIN; return; }
+  hook_probe((int32_t) pid, slot);
+}
+
+// prehook(): the external to hand to fuse-native's setPrehook.
+static napi_value get_prehook (napi_env env, napi_callback_info info) {
+  napi_value ext;
+  napi_create_external(env, (void *) varsymfs_prehook, NULL, NULL, &ext);
+  return ext;
+}
+
+// configure(cacheSize): the number of callers whose environ fds are kept.
+static napi_value configure (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t max = 1024;
+  napi_get_value_uint32(env, argv[0], &max);
+  pthread_mutex_lock(&cache_mu);
+  if (cache == NULL && max > 0) {
+    cache = calloc(max, sizeof(cache_entry_t));
+    for (uint32_t i = 0; i < max; i++) cache[i].fd = cache[i].sfd = -1;
+    cache_max = max;
+  }
+  pthread_mutex_unlock(&cache_mu);
+  return NULL;
+}
+
+// slotEnv(localsBuffer, offset): a copy of the environment block the prehook left in the slot.
+static napi_value slot_env (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *data;
+  size_t len;
+  uint32_t offset;
+  napi_get_buffer_info(env, argv[0], (void **) &data, &len);
+  napi_get_value_uint32(env, argv[1], &offset);
+  napi_value out;
+  if (offset + sizeof(hook_slot_t) > len) { napi_get_null(env, &out); return out; }
+  hook_slot_t *slot = (hook_slot_t *) (data + offset);
+  void *copy;
+  if (slot->env_ptr == 0) napi_create_buffer(env, 0, &copy, &out);
+  else napi_create_buffer_copy(env, slot->env_len, (void *) (uintptr_t) slot->env_ptr, &copy, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT () {
   napi_value fn;
   napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, NULL, &fn);
   napi_set_named_property(env, exports, "start", fn);
   napi_create_function(env, "probe", NAPI_AUTO_LENGTH, probe, NULL, &fn);
   napi_set_named_property(env, exports, "probe", fn);
+  napi_create_function(env, "prehook", NAPI_AUTO_LENGTH, get_prehook, NULL, &fn);
+  napi_set_named_property(env, exports, "prehook", fn);
+  napi_create_function(env, "configure", NAPI_AUTO_LENGTH, configure, NULL, &fn);
+  napi_set_named_property(env, exports, "configure", fn);
+  napi_create_function(env, "slotEnv", NAPI_AUTO_LENGTH, slot_env, NULL, &fn);
+  napi_set_named_property(env, exports, "slotEnv", fn);
   return exports;
 }

@@ -1,0 +1,330 @@
+// The benchmark suite (`npm run bench [-- --quick]`): the hot path of a variant link against the physical
+// limit, a plain symlink, the FUSE floors (C libfuse2 and fuse-native constant readlink) and bindfs; exec
+// through a link against shims; passthrough data and metadata against direct access and bindfs; and the
+// daemon's own CPU and memory. Every figure is measured in this run; ratios are against this run's
+// baselines. Writes a table to stdout and bench/results/<date>-<host>.json.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import pidusage from 'pidusage';
+
+const exec = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const BENCH = path.join(ROOT, 'bench');
+const BUILD = path.join(BENCH, 'build');
+const QUICK = process.argv.includes('--quick');
+const N = QUICK ? 20000 : 200000; // stats per hot-path repeat
+const REPEATS = 5;
+const COLD_N = QUICK ? 1000 : 5000;
+const RESOLUTIONS = QUICK ? 100000 : 1000000;
+const FILE_MIB = QUICK ? 64 : 256;
+const META_FILES = QUICK ? 2000 : 10000;
+
+type Stats = { median: number; min: number; max: number };
+const results: Record<string, any> = {};
+const cleanups: Array<() => Promise<void> | void> = [];
+const log = (s: string) => process.stdout.write(s + '\n');
+
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin', '/sbin'])) {
+    const p = path.join(dir, cmd);
+    if (dir && fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+async function waitMounted(dir: string, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${dir} did not mount`);
+}
+
+async function build(): Promise<void> {
+  if (!which('gcc')) throw new Error('gcc is not installed (apt-get install gcc): the bench compiles its C client and floor');
+  fs.mkdirSync(BUILD, { recursive: true });
+  await exec('gcc', ['-O2', '-o', path.join(BUILD, 'statloop'), path.join(BENCH, 'statloop.c')]);
+  const include = path.join(ROOT, 'node_modules', 'fuse-shared-library-linux', 'libfuse', 'include');
+  const libfuse = ['/lib/x86_64-linux-gnu/libfuse.so.2', '/usr/lib/x86_64-linux-gnu/libfuse.so.2', '/lib/aarch64-linux-gnu/libfuse.so.2'].find((p) => fs.existsSync(p));
+  if (!libfuse) throw new Error('libfuse.so.2 not found (apt-get install libfuse2)');
+  await exec('gcc', ['-O2', '-D_FILE_OFFSET_BITS=64', '-I', include, '-o', path.join(BUILD, 'constfs'), path.join(BENCH, 'constfs.c'), libfuse, '-lpthread']);
+}
+
+/** Runs statloop; returns ns per operation. */
+async function statloop(target: string, n: number, env: NodeJS.ProcessEnv, fork = false): Promise<number> {
+  const { stdout } = await exec(path.join(BUILD, 'statloop'), [...(fork ? ['--fork'] : []), target, String(n)], { env });
+  return Number(stdout.trim()) / n;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await build();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-'));
+  cleanups.push(() => fs.rmSync(ws, { recursive: true, force: true }));
+  const store = path.join(ws, 'store');
+  for (const v of ['go1.0.3', 'go1.2.1']) {
+    fs.mkdirSync(path.join(store, v, 'bin'), { recursive: true });
+    fs.copyFileSync('/usr/bin/true', path.join(store, v, 'bin', 'go'));
+    fs.chmodSync(path.join(store, v, 'bin', 'go'), 0o755);
+  }
+  const target = path.join(store, 'go1.2.1');
+  fs.symlinkSync(target, path.join(store, 'plain'));
+  fs.symlinkSync(path.join(store, '$<GO_VERSION>'), path.join(store, 'go'));
+  const env = { ...process.env, GO_VERSION: 'go1.2.1' };
+
+  // The mounts under test.
+  const mnt = (name: string) => (fs.mkdirSync(path.join(ws, name)), path.join(ws, name));
+  const vs = mnt('vs');
+  const bin = path.join(ROOT, 'bin', 'varsymfs');
+  const vsEnv = { ...process.env, XDG_STATE_HOME: path.join(ws, 'state'), XDG_RUNTIME_DIR: path.join(ws, 'run') };
+  const mounted = await exec(bin, ['mount', vs, '--source', store], { env: vsEnv });
+  cleanups.push(async () => void (await exec(bin, ['unmount', '--lazy', vs]).catch(() => undefined)));
+  const daemonPid = Number(/daemon pid (\d+)/.exec(mounted.stdout)![1]);
+  const cc = mnt('constfs');
+  await exec(path.join(BUILD, 'constfs'), [cc, '-o', `target=${target}`, '-o', 'entry_timeout=1,attr_timeout=0']);
+  cleanups.push(async () => void (await exec('fusermount3', ['-u', '-z', cc]).catch(() => undefined)));
+  const cn = mnt('constfs-native');
+  const native: ChildProcess = spawn(process.execPath, [path.join(BENCH, 'constfs-native.js'), cn, target], { stdio: 'ignore' });
+  cleanups.push(() => void native.kill('SIGTERM'));
+  await waitMounted(cn);
+  let bind: string | undefined;
+  if (which('bindfs')) {
+    bind = mnt('bindfs');
+    await exec('bindfs', [store, bind]);
+    cleanups.push(async () => void (await exec('fusermount3', ['-u', '-z', bind!]).catch(() => undefined)));
+  } else log('# bindfs is not installed (apt-get install bindfs): its rows are skipped');
+
+  // 1. Hot path: stat <x>/go/bin/go in one process, repeated.
+  const configs: Array<[string, string]> = [
+    ['direct (no link)', path.join(target, 'bin', 'go')],
+    ['plain kernel symlink', path.join(store, 'plain', 'bin', 'go')],
+    ['libfuse2 C constant readlink', path.join(cc, 'go', 'bin', 'go')],
+    ['fuse-native constant readlink', path.join(cn, 'go', 'bin', 'go')],
+    ...(bind ? [['bindfs plain symlink', path.join(bind, 'plain', 'bin', 'go')] as [string, string]] : []),
+    ['varsymfs variant link (warm)', path.join(vs, 'go', 'bin', 'go')],
+  ];
+  const hot: Record<string, Stats & { opsPerSec: number }> = {};
+  for (const [name, p] of configs) {
+    await statloop(p, 1000, env); // warm up
+    const runs: number[] = [];
+    for (let i = 0; i < REPEATS; i++) runs.push((await statloop(p, N, env)) / 1000);
+    const s = stats(runs);
+    hot[name] = { ...s, opsPerSec: 1e6 / s.median };
+  }
+  results.hotPath = { unit: 'µs/op', iterations: N, repeats: REPEATS, rows: hot };
+
+  // Cold: a new process each time (cache miss), against the same fork loop on the direct path.
+  const cold: Record<string, Stats> = {};
+  for (const [name, p] of [['direct (no link)', path.join(target, 'bin', 'go')], ['fuse-native constant readlink', path.join(cn, 'go', 'bin', 'go')], ['varsymfs variant link (cold)', path.join(vs, 'go', 'bin', 'go')]] as const) {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push((await statloop(p, COLD_N, env, true)) / 1000);
+    cold[name] = stats(runs);
+  }
+  results.cold = { unit: 'µs per fork+stat+exit', iterations: COLD_N, rows: cold };
+
+  // Concurrency: K processes at once, aggregate operations per second.
+  const conc: Record<string, Record<string, number>> = {};
+  for (const [name, p] of configs) {
+    conc[name] = {};
+    for (const k of [1, 2, 8]) {
+      const per = Math.floor(N / k);
+      const t0 = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: k }, () => statloop(p, per, env)));
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      conc[name]![`${k}`] = (per * k) / secs;
+    }
+  }
+  results.concurrency = { unit: 'ops/s (all clients together)', rows: conc };
+
+  // 2. Exec through a link, against the alternatives.
+  results.exec = await execBench(ws, store, vs, env);
+
+  // 3. Passthrough data and metadata.
+  results.passthrough = await passthroughBench(ws, store, vs, bind);
+
+  // 4. The daemon's own cost under the hot-path load.
+  const before = await pidusage(daemonPid);
+  const cpu0 = cpuSeconds(daemonPid);
+  let peak = before.memory;
+  const sampler = setInterval(() => void pidusage(daemonPid).then((u) => (peak = Math.max(peak, u.memory)), () => {}), 200);
+  const clients = 4;
+  await Promise.all(Array.from({ length: clients }, () => statloop(path.join(vs, 'go', 'bin', 'go'), RESOLUTIONS / clients, env)));
+  clearInterval(sampler);
+  const cpu1 = cpuSeconds(daemonPid);
+  const after = await pidusage(daemonPid);
+  results.daemon = {
+    resolutions: RESOLUTIONS,
+    cpuSecondsPer100k: ((cpu1 - cpu0) / RESOLUTIONS) * 100000,
+    rssMiB: { before: before.memory / 1048576, peak: peak / 1048576, after: after.memory / 1048576 },
+  };
+
+  results.ratios = ratios(hot, cold);
+  results.machine = await machine();
+  results.commit = (await exec('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).catch(() => ({ stdout: 'unknown' }))).stdout.trim();
+  results.date = new Date().toISOString();
+  results.mode = QUICK ? 'quick' : 'full';
+  results.seconds = Math.round((Date.now() - started) / 1000);
+  report();
+}
+
+function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
+}
+
+function ratios(hot: Record<string, Stats>, cold: Record<string, Stats>): Record<string, number> {
+  const warm = hot['varsymfs variant link (warm)']!.median;
+  const out: Record<string, number> = {};
+  for (const [name, s] of Object.entries(hot)) if (!name.startsWith('varsymfs')) out[`warm / ${name}`] = warm / s.median;
+  const d = cold['direct (no link)']!.median;
+  out['cold extra µs over direct'] = cold['varsymfs variant link (cold)']!.median - d;
+  out['cold extra / fuse-native cold extra'] = (cold['varsymfs variant link (cold)']!.median - d) / (cold['fuse-native constant readlink']!.median - d);
+  return out;
+}
+
+async function execBench(ws: string, store: string, vs: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  if (!which('hyperfine')) {
+    log('# hyperfine is not installed (apt-get install hyperfine): exec rows are skipped');
+    return { skipped: 'hyperfine not installed' };
+  }
+  // A pyenv/rbenv/asdf-style shim: a shell script that reads a version file and execs the real binary.
+  const shims = path.join(ws, 'shims');
+  fs.mkdirSync(shims);
+  fs.writeFileSync(path.join(ws, '.go-version'), 'go1.2.1\n');
+  fs.writeFileSync(path.join(shims, 'go'), `#!/bin/sh\nversion=$(cat "${ws}/.go-version")\nexec "${store}/$version/bin/go" "$@"\n`, { mode: 0o755 });
+  const cmds: Array<[string, string]> = [
+    ['direct', path.join(store, 'go1.2.1', 'bin', 'go')],
+    ['plain symlink', path.join(store, 'plain', 'bin', 'go')],
+    ['variant link', path.join(vs, 'go', 'bin', 'go')],
+    ['shell shim (asdf/pyenv style)', path.join(shims, 'go')],
+  ];
+  const mise = [path.join(ROOT, 'node_modules', '@jdxcode', 'mise-linux-x64', 'bin', 'mise'), which('mise')].find((p) => p && fs.existsSync(p));
+  const miseEnv: NodeJS.ProcessEnv = {};
+  if (mise) {
+    // mise shims pointed at a local directory, no network: go@path:<dir>.
+    const home = path.join(ws, 'mise-home');
+    fs.mkdirSync(home);
+    Object.assign(miseEnv, { HOME: home, MISE_DATA_DIR: path.join(home, 'data'), MISE_CONFIG_DIR: path.join(home, 'config'), MISE_CACHE_DIR: path.join(home, 'cache'), MISE_OFFLINE: '1', MISE_YES: '1' });
+    fs.mkdirSync(path.join(home, 'config'), { recursive: true });
+    fs.writeFileSync(path.join(home, 'config', 'config.toml'), `[tools]\ngo = "path:${path.join(store, 'go1.2.1')}"\n`);
+    const r = await exec(mise, ['reshim'], { env: { ...env, ...miseEnv }, cwd: ws }).then(() => true, (e: Error) => (log(`# mise reshim failed (${e.message.split('\n')[0]}): mise row skipped`), false));
+    const shim = path.join(home, 'data', 'shims', 'go');
+    if (r && fs.existsSync(shim)) cmds.push(['mise shim', shim]);
+    else if (r) log('# mise made no shim for go: mise row skipped');
+  } else log('# mise is not installed (npm install --no-save @jdxcode/mise-linux-x64): its row is skipped');
+  const json = path.join(ws, 'hyperfine.json');
+  await exec('hyperfine', ['-N', '--warmup', '20', '--runs', QUICK ? '200' : '1000', '--export-json', json, ...cmds.map(([, c]) => `${c} version`)], { env: { ...env, ...miseEnv }, cwd: ws, maxBuffer: 1 << 24 });
+  const data = JSON.parse(fs.readFileSync(json, 'utf8')) as { results: Array<{ median: number; min: number; max: number }> };
+  const rows: Record<string, Stats> = {};
+  cmds.forEach(([name], i) => {
+    const r = data.results[i]!;
+    rows[name] = { median: r.median * 1000, min: r.min * 1000, max: r.max * 1000 };
+  });
+  const direct = rows.direct!.median;
+  return { unit: 'ms per exec (hyperfine, median)', rows, addedOverDirectMs: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.median - direct])) };
+}
+
+async function passthroughBench(ws: string, store: string, vs: string, bind: string | undefined): Promise<Record<string, unknown>> {
+  const dirs: Array<[string, string]> = [['direct', store], ['varsymfs', vs], ...(bind ? [['bindfs', bind] as [string, string]] : [])];
+  const out: Record<string, unknown> = {};
+  if (which('fio')) {
+    const fio: Record<string, Record<string, number>> = {};
+    for (const [name, dir] of dirs) {
+      fio[name] = {};
+      for (const [job, args] of [
+        ['seq write MiB/s', ['--rw=write', '--bs=1M', '--end_fsync=1']],
+        ['seq read MiB/s', ['--rw=read', '--bs=1M']],
+        ['4k random read IOPS', ['--rw=randread', '--bs=4k', '--runtime=' + (QUICK ? 5 : 15), '--time_based']],
+      ] as const) {
+        const { stdout } = await exec('fio', ['--name=b', `--directory=${dir}`, `--size=${FILE_MIB}M`, '--ioengine=psync', '--output-format=json', ...args]);
+        const j = JSON.parse(stdout) as { jobs: Array<{ read: { bw: number; iops: number }; write: { bw: number } }> };
+        const jj = j.jobs[0]!;
+        fio[name]![job] = job.startsWith('seq write') ? jj.write.bw / 1024 : job.startsWith('seq read') ? jj.read.bw / 1024 : jj.read.iops;
+      }
+      fs.rmSync(path.join(store, 'b.0.0'), { force: true });
+    }
+    out.fio = { fileMiB: FILE_MIB, rows: fio };
+  } else {
+    log('# fio is not installed (apt-get install fio): data rows are skipped');
+    out.fio = { skipped: 'fio not installed' };
+  }
+  const macro = `
+import os, sys, time
+d = sys.argv[1] + "/meta"; n = int(sys.argv[2]); os.mkdir(d); t = {}
+s = time.perf_counter()
+for i in range(n):
+    with open("%s/f%d" % (d, i), "w") as f: f.write("x")
+t["create"] = time.perf_counter() - s; s = time.perf_counter()
+for i in range(n): os.stat("%s/f%d" % (d, i))
+t["stat"] = time.perf_counter() - s; s = time.perf_counter()
+assert len(os.listdir(d)) == n
+t["readdir"] = time.perf_counter() - s; s = time.perf_counter()
+for i in range(n): os.unlink("%s/f%d" % (d, i))
+t["delete"] = time.perf_counter() - s
+os.rmdir(d)
+t["total"] = sum(t.values())
+print(" ".join("%s=%f" % kv for kv in t.items()))
+`;
+  const meta: Record<string, Record<string, number>> = {};
+  for (const [name, dir] of dirs) {
+    const { stdout } = await exec('python3', ['-c', macro, dir, String(META_FILES)]);
+    meta[name] = Object.fromEntries(stdout.trim().split(' ').map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
+  }
+  out.metadata = { files: META_FILES, unit: 'seconds', rows: meta };
+  return out;
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1];
+  const libfuse = (await exec('dpkg-query', ['-W', '-f', '${Version}', 'libfuse2']).catch(() => ({ stdout: '?' }))).stdout;
+  const fuse3 = (await exec('dpkg-query', ['-W', '-f', '${Version}', 'fuse3']).catch(() => ({ stdout: '?' }))).stdout;
+  return { host: os.hostname(), cpu, cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, libfuse2: libfuse, fuse3 };
+}
+
+function report(): void {
+  const f = (x: number, d = 1) => x.toFixed(d);
+  log(`\nvarsymfs bench (${results.mode}), ${results.machine.cpu}, ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}, commit ${String(results.commit).slice(0, 10)}`);
+  log(`\n1. Hot path: stat <x>/go/bin/go, one process, ${N} iterations x ${REPEATS} (µs/op: median [min, max]; ops/s)`);
+  for (const [name, s] of Object.entries(results.hotPath.rows as Record<string, Stats & { opsPerSec: number }>)) log(`   ${name.padEnd(32)} ${f(s.median, 2).padStart(8)} [${f(s.min, 2)}, ${f(s.max, 2)}]  ${Math.round(s.opsPerSec)}/s`);
+  log('   cold (a new process per stat; µs per fork+stat+exit, median of 3):');
+  for (const [name, s] of Object.entries(results.cold.rows as Record<string, Stats>)) log(`   ${name.padEnd(32)} ${f(s.median, 1).padStart(8)} [${f(s.min, 1)}, ${f(s.max, 1)}]`);
+  log('   concurrency (ops/s, all clients): 1 / 2 / 8 clients');
+  for (const [name, r] of Object.entries(results.concurrency.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(32)} ${Math.round(r['1']!)} / ${Math.round(r['2']!)} / ${Math.round(r['8']!)}`);
+  log('   ratios:');
+  for (const [k, v] of Object.entries(results.ratios as Record<string, number>)) log(`   ${k.padEnd(48)} ${f(v, 2)}`);
+  if (results.exec.rows) {
+    log('\n2. Exec through a link (ms per run, hyperfine median [min, max]; added over direct)');
+    for (const [name, s] of Object.entries(results.exec.rows as Record<string, Stats>)) log(`   ${name.padEnd(32)} ${f(s.median, 3).padStart(8)} [${f(s.min, 3)}, ${f(s.max, 3)}]  +${f(results.exec.addedOverDirectMs[name], 3)}`);
+  }
+  if (results.passthrough.fio.rows) {
+    log(`\n3. Passthrough data (fio, ${FILE_MIB} MiB file)`);
+    for (const [name, r] of Object.entries(results.passthrough.fio.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
+  }
+  log(`   metadata macro (${META_FILES} files, seconds)`);
+  for (const [name, r] of Object.entries(results.passthrough.metadata.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
+  const d = results.daemon;
+  log(`\n4. Daemon: ${f(d.cpuSecondsPer100k, 2)} CPU s per 100k resolutions; RSS MiB before ${f(d.rssMiB.before)}, peak ${f(d.rssMiB.peak)}, after ${f(d.rssMiB.after)} (${d.resolutions} resolutions)`);
+  const dir = path.join(BENCH, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${results.date.slice(0, 10)}-${results.machine.host}${QUICK ? '-quick' : ''}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  log(`\nresults: ${path.relative(ROOT, file)} (${results.seconds} s)`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
