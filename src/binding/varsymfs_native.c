@@ -356,8 +356,23 @@ static int pending_exec_envp (int32_t tid, int32_t *sfd, uint64_t *envp) {
   return 0;
 }
 
+// Reads `len` bytes at `addr` of the thread's memory into a window, shrinking the read when the range runs
+// into unmapped memory (an envp array or a string near the end of a mapping).
+static ssize_t read_window (int fd, uint64_t addr, char *buf, size_t len) {
+  while (len >= 64) {
+    ssize_t n = pread(fd, buf, len, (off_t) addr);
+    if (n > 0) return n;
+    len /= 4;
+  }
+  return pread(fd, buf, len, (off_t) addr);
+}
+
+#define WINDOW (64u * 1024u)
+
 // Reads the NULL-terminated envp array and its strings from the thread's memory, as NUL-separated bytes
-// (the format of /proc/<pid>/environ). Bounded in count and size; anything malformed is an error.
+// (the format of /proc/<pid>/environ). Reads in 64 KiB windows (the pointers are contiguous, and the
+// strings usually are), so a typical environment costs a few preads. Bounded in count and size; anything
+// malformed is an error.
 static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/mem", tid);
@@ -365,28 +380,41 @@ static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_le
   if (fd < 0) return -errno;
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
+  char *ptrs = malloc(WINDOW), *win = malloc(WINDOW);
+  uint64_t ptrs_at = 0, win_at = 0;
+  ssize_t ptrs_len = 0, win_len = 0;
   int rc = 0;
   if (envp == 0) goto done;  // execve with envp NULL: an empty environment
   for (uint32_t i = 0; i < EXEC_ENV_MAX_VARS; i++) {
-    uint64_t ptr;
-    if (pread(fd, &ptr, sizeof ptr, (off_t) (envp + 8u * i)) != (ssize_t) sizeof ptr) { rc = -EFAULT; break; }
+    uint64_t at = envp + 8u * i, ptr;
+    if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
+      ptrs_at = at;
+      ptrs_len = read_window(fd, at, ptrs, WINDOW);
+      if (ptrs_len < 8) { rc = -EFAULT; break; }
+    }
+    memcpy(&ptr, ptrs + (at - ptrs_at), 8);
     if (ptr == 0) break;
-    for (;;) {  // one string, read in chunks until its NUL
-      if (cap - len < 256) {
-        if (cap >= ENV_MAX_BYTES) { rc = -E2BIG; goto done; }
-        cap *= 2;
-        buf = realloc(buf, cap);
+    for (;;) {  // one string, until its NUL, through the window
+      if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
+        win_at = ptr;
+        win_len = read_window(fd, ptr, win, WINDOW);
+        if (win_len <= 0) { rc = -EFAULT; goto done; }
       }
-      ssize_t n = pread(fd, buf + len, 256, (off_t) ptr);
-      if (n <= 0) { rc = -EFAULT; goto done; }
-      char *nul = memchr(buf + len, 0, (size_t) n);
-      if (nul != NULL) { len = (size_t) (nul - buf) + 1; break; }
-      len += (size_t) n;
-      ptr += (uint64_t) n;
+      size_t off = (size_t) (ptr - win_at), avail = (size_t) win_len - off;
+      char *nul = memchr(win + off, 0, avail);
+      size_t take = nul != NULL ? (size_t) (nul - (win + off)) + 1 : avail;
+      if (len + take > ENV_MAX_BYTES) { rc = -E2BIG; goto done; }
+      while (cap - len < take) { cap *= 2; buf = realloc(buf, cap); }
+      memcpy(buf + len, win + off, take);
+      len += take;
+      ptr += take;
+      if (nul != NULL) break;
     }
   }
 done:
   close(fd);
+  free(ptrs);
+  free(win);
   if (rc < 0) { free(buf); return rc; }
   *out = buf;
   *out_len = len;
