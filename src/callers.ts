@@ -43,9 +43,9 @@ export class CallerEnvironments {
   readonly stats: CallerStats = { lookups: 0, hits: 0, execEnvironments: 0, unreadable: 0 };
   private readonly parsed: LRUCache<number, { generation: number; vars: ReadonlyMap<string, string> }>;
 
-  constructor(private readonly native: NativeHelpers, max = 1024) {
+  constructor(private readonly native: NativeHelpers, max = 1024, reservedName = '') {
     this.parsed = new LRUCache({ max });
-    native.configure(max);
+    native.configure(max, reservedName);
   }
 
   get size(): number {

@@ -87,7 +87,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     await new Promise<void>((resolve, reject) => saveDefaults(DEFAULTS_FILE, defaults, (err) => (err ? reject(new VarsymfsError(`cannot store mount defaults: ${err.message}`, { cause: err })) : resolve())));
   }
 
-  const callers = new CallerEnvironments(native, config.cacheSize);
+  const callers = new CallerEnvironments(native, config.cacheSize, DEFAULTS_FILE);
   const stats: OpStats = {};
   const daemon: Daemon = {
     config,

@@ -14,10 +14,10 @@ export const enum ProbeStatus {
 
 /** Byte offsets of the prehook's slot in a request's locals buffer (hook_slot_t in varsymfs_native.c,
  * placed at offset 16 of fuse_thread_locals_t by the binding patch). */
-export const SLOT = { base: 16, status: 16, lstatResult: 20, linkResult: 24, generation: 28, execDenied: 32, stat: 48, target: 136 } as const;
+export const SLOT = { base: 16, status: 16, lstatResult: 20, result: 20, linkResult: 24, generation: 28, execDenied: 32, stat: 48, target: 136 } as const;
 
 export interface NativeHelpers {
-  configure(cacheSize: number): void;
+  configure(cacheSize: number, reservedName: string): void;
   prehook(): object;
   slotEnv(slot: Buffer, offset: number): Buffer | null;
   start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;

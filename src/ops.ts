@@ -23,6 +23,7 @@ const OPEN_FLAGS_DROPPED = C.O_CREAT | C.O_EXCL | C.O_NOCTTY;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const NONE = [0, 0, 0, 0];
+const HOOK_DONE = 7;
 
 export interface OpsConfig {
   /** The name, in the backing root, of varsymfs's own data file; hidden from the mount. */
@@ -96,6 +97,20 @@ export function createOps(
     return (err: NodeJS.ErrnoException | null) => (err ? fail(reply, name, path, err) : reply(0));
   }
 
+  /**
+   * When the prehook already did this op on the FUSE thread (no thread-pool trip), replies with its
+   * result (or hands a non-negative one to `then`) and returns true; else the caller does the op.
+   */
+  function viaHook(reply: Reply, name: string, path: string, then?: (r: number) => void): boolean {
+    const l = slot();
+    if (l.readInt32LE(SLOT.status) !== HOOK_DONE) return false;
+    const r = l.readInt32LE(SLOT.result);
+    if (r < 0) fail(reply, name, path, r);
+    else if (then) then(r);
+    else reply(0);
+    return true;
+  }
+
   /** One varsymfs_native path operation; `then` gets a non-negative result, errors reply at once. */
   function call(reply: Reply, name: string, path: string, opcode: number, path2: string | null, data: Buffer | null, nums: readonly number[], then?: (r: number, extra: Buffer | null) => void) {
     native.start(opcode, backingPath(path), path2, data, nums as number[], (r, extra) => {
@@ -163,7 +178,7 @@ export function createOps(
       });
     }),
 
-    access: op('access', (reply, path, mode: number) => call(reply, 'access', path, NativeOp.access, null, null, [mode, 0, 0, 0])),
+    access: op('access', (reply, path, mode: number) => viaHook(reply, 'access', path) || call(reply, 'access', path, NativeOp.access, null, null, [mode, 0, 0, 0])),
 
     statfs: op('statfs', (reply, path) => {
       fs.statfs('.', (err, s) => {
@@ -181,31 +196,37 @@ export function createOps(
     }),
 
     open: op('open', (reply, path, flags: number) => {
+      if (viaHook(reply, 'open', path, (fd) => reply(0, fd))) return;
       call(reply, 'open', path, NativeOp.open, null, null, [flags & ~OPEN_FLAGS_DROPPED, 0, 0, 0], (fd) => reply(0, fd));
     }),
 
     create: op('create', (reply, path, mode: number, flags: number) => {
       const ctx = context();
-      call(reply, 'create', path, NativeOp.open, null, null, [flags | C.O_CREAT, mode, 0, 0], (fd) => {
+      const created = (fd: number) => {
         if (!config.chownToCaller || ctx.uid === 0) return reply(0, fd);
         fs.fchown(fd, ctx.uid, ctx.gid, (err) => {
           if (!err) return reply(0, fd);
           fs.close(fd, () => native.start(NativeOp.unlink, backingPath(path), null, null, NONE as number[], () => fail(reply, 'create', path, err)));
         });
-      });
+      };
+      if (viaHook(reply, 'create', path, created)) return;
+      call(reply, 'create', path, NativeOp.open, null, null, [flags | C.O_CREAT, mode, 0, 0], created);
     }),
 
     read: op('read', (reply, path, fd: number, buf: Buffer, len: number, pos: number) => {
+      if (viaHook(reply, 'read', path, (n) => reply(n))) return;
       fs.read(fd, buf, 0, len, pos, (err, n) => (err ? fail(reply, 'read', path, err) : reply(n)));
     }),
 
     write: op('write', (reply, path, fd: number, buf: Buffer, len: number, pos: number) => {
+      if (viaHook(reply, 'write', path, (n) => reply(n))) return;
       fs.write(fd, buf, 0, len, pos, (err, n) => (err ? fail(reply, 'write', path, err) : reply(n)));
     }),
 
     flush: op('flush', (reply) => reply(0)),
 
     fsync: op('fsync', (reply, path, datasync: number, fd: number) => {
+      if (viaHook(reply, 'fsync', path)) return;
       (datasync ? fs.fdatasync : fs.fsync)(fd, done(reply, 'fsync', path));
     }),
 
@@ -215,29 +236,33 @@ export function createOps(
       });
     }),
 
-    release: op('release', (reply, path, fd: number) => fs.close(fd, done(reply, 'release', path))),
+    release: op('release', (reply, path, fd: number) => viaHook(reply, 'release', path) || fs.close(fd, done(reply, 'release', path))),
 
-    truncate: op('truncate', (reply, path, size: number) => call(reply, 'truncate', path, NativeOp.truncate, null, null, [size, 0, 0, 0])),
+    truncate: op('truncate', (reply, path, size: number) => viaHook(reply, 'truncate', path) || call(reply, 'truncate', path, NativeOp.truncate, null, null, [size, 0, 0, 0])),
 
-    ftruncate: op('ftruncate', (reply, path, fd: number, size: number) => fs.ftruncate(fd, size, done(reply, 'ftruncate', path))),
+    ftruncate: op('ftruncate', (reply, path, fd: number, size: number) => viaHook(reply, 'ftruncate', path) || fs.ftruncate(fd, size, done(reply, 'ftruncate', path))),
 
     utimens: op('utimens', (reply, path, atime: [number, number], mtime: [number, number]) => {
+      if (viaHook(reply, 'utimens', path)) return;
       call(reply, 'utimens', path, NativeOp.utimens, null, null, [atime[0], atime[1], mtime[0], mtime[1]]);
     }),
 
-    chmod: op('chmod', (reply, path, mode: number) => call(reply, 'chmod', path, NativeOp.chmod, null, null, [mode, 0, 0, 0])),
+    chmod: op('chmod', (reply, path, mode: number) => viaHook(reply, 'chmod', path) || call(reply, 'chmod', path, NativeOp.chmod, null, null, [mode, 0, 0, 0])),
 
     chown: op('chown', (reply, path, uid: number, gid: number) => {
+      if (viaHook(reply, 'chown', path)) return;
       call(reply, 'chown', path, NativeOp.chown, null, null, [uid === NO_ID ? -1 : uid, gid === NO_ID ? -1 : gid, 0, 0]);
     }),
 
     mknod: op('mknod', (reply, path, mode: number, dev: number) => {
       const ctx = context();
+      if (viaHook(reply, 'mknod', path, () => own(reply, 'mknod', path, ctx))) return;
       call(reply, 'mknod', path, NativeOp.mknod, null, null, [mode, dev, 0, 0], () => own(reply, 'mknod', path, ctx));
     }),
 
     mkdir: op('mkdir', (reply, path, mode: number) => {
       const ctx = context();
+      if (viaHook(reply, 'mkdir', path, () => own(reply, 'mkdir', path, ctx))) return;
       call(reply, 'mkdir', path, NativeOp.mkdir, null, null, [mode, 0, 0, 0], () => own(reply, 'mkdir', path, ctx));
     }),
 
@@ -245,13 +270,14 @@ export function createOps(
       // fuse-native passes (target, link path): the first argument is link content, not a path.
       if (isReserved(path)) return reply(EPERM);
       const ctx = context();
+      if (viaHook(reply, 'symlink', path, () => own(reply, 'symlink', path, ctx))) return;
       call(reply, 'symlink', path, NativeOp.symlink, target, null, NONE, () => own(reply, 'symlink', path, ctx));
     }),
 
-    unlink: op('unlink', (reply, path) => call(reply, 'unlink', path, NativeOp.unlink, null, null, NONE)),
-    rmdir: op('rmdir', (reply, path) => call(reply, 'rmdir', path, NativeOp.rmdir, null, null, NONE)),
-    rename: op('rename', (reply, path, dest: string) => call(reply, 'rename', path, NativeOp.rename, backingPath(dest), null, NONE)),
-    link: op('link', (reply, path, dest: string) => call(reply, 'link', path, NativeOp.link, backingPath(dest), null, NONE)),
+    unlink: op('unlink', (reply, path) => viaHook(reply, 'unlink', path) || call(reply, 'unlink', path, NativeOp.unlink, null, null, NONE)),
+    rmdir: op('rmdir', (reply, path) => viaHook(reply, 'rmdir', path) || call(reply, 'rmdir', path, NativeOp.rmdir, null, null, NONE)),
+    rename: op('rename', (reply, path, dest: string) => viaHook(reply, 'rename', path) || call(reply, 'rename', path, NativeOp.rename, backingPath(dest), null, NONE)),
+    link: op('link', (reply, path, dest: string) => viaHook(reply, 'link', path) || call(reply, 'link', path, NativeOp.link, backingPath(dest), null, NONE)),
 
     setxattr: op('setxattr', (reply, path, name: string, value: Buffer, _position: number, flags: number) => {
       call(reply, 'setxattr', path, NativeOp.setxattr, name, Buffer.from(value), [flags, 0, 0, 0]);

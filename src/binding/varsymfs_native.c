@@ -524,12 +524,37 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 // Callers' environ fds live in a small table (bounded by configure()), each entry with a generation that
 // JS uses to match its parsed copy of the environment. An entry in use by one thread is not shared: a
 // second request of the same tid reads afresh without caching.
-#define FUSE_OP_GETATTR 5
-#define FUSE_OP_READLINK 13
+// fuse-native's op codes (fuse-native.c) and its prehook arguments (keep identical to the patch's).
+enum {
+  FUSE_OP_ACCESS = 2, FUSE_OP_GETATTR = 5, FUSE_OP_FLUSH = 6, FUSE_OP_FSYNC = 7, FUSE_OP_TRUNCATE = 10,
+  FUSE_OP_FTRUNCATE = 11, FUSE_OP_UTIMENS = 12, FUSE_OP_READLINK = 13, FUSE_OP_CHOWN = 14, FUSE_OP_CHMOD = 15,
+  FUSE_OP_MKNOD = 16, FUSE_OP_OPEN = 21, FUSE_OP_READ = 23, FUSE_OP_WRITE = 24, FUSE_OP_RELEASE = 25,
+  FUSE_OP_CREATE = 27, FUSE_OP_UNLINK = 28, FUSE_OP_RENAME = 29, FUSE_OP_LINK = 30, FUSE_OP_SYMLINK = 31,
+  FUSE_OP_MKDIR = 32, FUSE_OP_RMDIR = 33
+};
+typedef struct {
+  uint32_t op;
+  uint32_t pid;
+  const char *path;
+  const char *dest;
+  char *buf;
+  uint64_t len;
+  int64_t offset;
+  uint64_t fh;
+  int32_t flags;
+  uint32_t mode;
+  uint32_t uid;
+  uint32_t gid;
+  uint64_t dev;
+  struct timespec times[2];
+} fuse_native_prehook_args_t;
+
+#define HOOK_DONE 7          // a passthrough op was done here: its result is in the slot's `result`
+static char reserved_name[256] = "";
 
 typedef struct {
-  int32_t status;        // 0: nothing done; else a PROBE_* code
-  int32_t lstat_result;  // getattr: 0 or -errno
+  int32_t status;        // 0: nothing done (JS does the op); HOOK_DONE; or a PROBE_* code
+  int32_t lstat_result;  // getattr: 0 or -errno; HOOK_DONE: the op's result (fd, count, 0) or -errno
   int32_t link_result;   // target length or -errno
   uint32_t generation;   // PROBE_CACHED / PROBE_FRESH: the cache entry's generation
   uint32_t exec_denied;
@@ -623,13 +648,81 @@ static void hook_probe (int32_t tid, hook_slot_t *slot) {
   slot->env_len = (uint32_t) p.env_len;
 }
 
-static void varsymfs_prehook (uint32_t op, const char *path, uint32_t pid, char *raw) {
+// "/a/b" -> "a/b", "/" -> "."
+static const char *relative (const char *path) {
+  return path[0] == '/' && path[1] != 0 ? path + 1 : (path[0] == '/' ? "." : path);
+}
+
+// varsymfs's own data file (and its temporary siblings) at the root: JS refuses those ops itself.
+static int is_reserved (const char *path) {
+  if (path == NULL || reserved_name[0] == 0 || path[0] != '/') return 0;
+  return strncmp(path + 1, reserved_name, strlen(reserved_name)) == 0 && strchr(path + 1, '/') == NULL;
+}
+
+// A passthrough op on this FUSE thread: the same calls as the thread-pool path (path_op), no hop.
+static int hook_passthrough (const fuse_native_prehook_args_t *a, hook_slot_t *slot) {
+  call_t c;
+  memset(&c, 0, sizeof c);
+  ssize_t r;
+  switch (a->op) {
+    case FUSE_OP_READ: r = pread((int) a->fh, a->buf, a->len, a->offset); break;
+    case FUSE_OP_WRITE: r = pwrite((int) a->fh, a->buf, a->len, a->offset); break;
+    case FUSE_OP_RELEASE: r = close((int) a->fh); break;
+    case FUSE_OP_FLUSH: r = 0; break;
+    case FUSE_OP_FSYNC: r = a->mode ? fdatasync((int) a->fh) : fsync((int) a->fh); break;
+    case FUSE_OP_FTRUNCATE: r = ftruncate((int) a->fh, a->offset); break;
+    case FUSE_OP_OPEN: c.op = OP_OPEN; c.num[0] = a->flags & ~(O_CREAT | O_EXCL | O_NOCTTY); goto path;
+    case FUSE_OP_CREATE: c.op = OP_OPEN; c.num[0] = a->flags | O_CREAT; c.num[1] = a->mode; goto path;
+    case FUSE_OP_ACCESS: c.op = OP_ACCESS; c.num[0] = a->mode; goto path;
+    case FUSE_OP_TRUNCATE: c.op = OP_TRUNCATE; c.num[0] = a->offset; goto path;
+    case FUSE_OP_UTIMENS:
+      c.op = OP_UTIMENS;
+      c.num[0] = a->times[0].tv_sec; c.num[1] = a->times[0].tv_nsec; c.num[2] = a->times[1].tv_sec; c.num[3] = a->times[1].tv_nsec;
+      goto path;
+    case FUSE_OP_CHOWN: c.op = OP_CHOWN; c.num[0] = (int32_t) a->uid; c.num[1] = (int32_t) a->gid; goto path;
+    case FUSE_OP_CHMOD: c.op = OP_CHMOD; c.num[0] = a->mode; goto path;
+    case FUSE_OP_MKNOD: c.op = OP_MKNOD; c.num[0] = a->mode; c.num[1] = (int64_t) a->dev; goto path;
+    case FUSE_OP_MKDIR: c.op = OP_MKDIR; c.num[0] = a->mode; goto path;
+    case FUSE_OP_UNLINK: c.op = OP_UNLINK; goto path;
+    case FUSE_OP_RMDIR: c.op = OP_RMDIR; goto path;
+    case FUSE_OP_RENAME: c.op = OP_RENAME; goto two;
+    case FUSE_OP_LINK: c.op = OP_LINK; goto two;
+    case FUSE_OP_SYMLINK:
+      // fuse-native passes (target, link path)
+      if (a->dest == NULL || is_reserved(a->dest)) return 0;
+      c.op = OP_SYMLINK; c.path = (char *) relative(a->dest); c.path2 = (char *) a->path;
+      r = path_op(&c);
+      goto out;
+    default: return 0;
+  }
+  if (r < 0) r = -errno;
+  goto out;
+two:
+  if (a->dest == NULL || is_reserved(a->dest)) return 0;
+  c.path2 = (char *) relative(a->dest);
+path:
+  if (a->path == NULL || is_reserved(a->path)) return 0;
+  c.path = (char *) relative(a->path);
+  r = path_op(&c);
+out:
+  slot->lstat_result = (int32_t) r;
+  slot->status = HOOK_DONE;
+  return 1;
+}
+
+static void varsymfs_prehook (const fuse_native_prehook_args_t *a, char *raw) {
   hook_slot_t *slot = (hook_slot_t *) raw;
   free((void *) (uintptr_t) slot->env_ptr);
   slot->env_ptr = 0;
   slot->status = 0;
-  if ((op != FUSE_OP_GETATTR && op != FUSE_OP_READLINK) || path == NULL) return;
-  const char *rel = path[0] == '/' && path[1] != 0 ? path + 1 : (path[0] == '/' ? "." : path);
+  uint32_t op = a->op;
+  if (op != FUSE_OP_GETATTR && op != FUSE_OP_READLINK) {
+    hook_passthrough(a, slot);
+    return;
+  }
+  if (a->path == NULL || is_reserved(a->path)) return;
+  const char *rel = relative(a->path);
+  uint32_t pid = a->pid;
   int pfd; const char *name;
   int r = open_parent(rel, &pfd, &name);
   if (r < 0) { slot->lstat_result = r; slot->link_result = r; slot->status = PROBE_LINK_ERROR; return; }
@@ -661,11 +754,14 @@ static napi_value get_prehook (napi_env env, napi_callback_info info) {
   return ext;
 }
 
-// configure(cacheSize): the number of callers whose environ fds are kept.
+// configure(cacheSize, reservedName): the number of callers whose environ fds are kept, and the root
+// entry the prehook must leave to JS (which hides it).
 static napi_value configure (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t rlen = 0;
+  napi_get_value_string_utf8(env, argv[1], reserved_name, sizeof reserved_name, &rlen);
   uint32_t max = 1024;
   napi_get_value_uint32(env, argv[0], &max);
   pthread_mutex_lock(&cache_mu);
