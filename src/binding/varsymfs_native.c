@@ -356,21 +356,16 @@ static int pending_exec_envp (int32_t tid, int32_t *sfd, uint64_t *envp) {
   return 0;
 }
 
-// Reads `len` bytes at `addr` of the thread's memory into a window, shrinking the read when the range runs
-// into unmapped memory (an envp array or a string near the end of a mapping).
+// Reads the rest of the page at `addr` of the thread's memory: one page per read never runs into an
+// unmapped neighbour, and the kernel copies a single page.
+#define WINDOW 4096u
 static ssize_t read_window (int fd, uint64_t addr, char *buf, size_t len) {
-  while (len >= 64) {
-    ssize_t n = pread(fd, buf, len, (off_t) addr);
-    if (n > 0) return n;
-    len /= 4;
-  }
-  return pread(fd, buf, len, (off_t) addr);
+  (void) len;
+  return pread(fd, buf, WINDOW - (size_t) (addr & (WINDOW - 1)), (off_t) addr);
 }
 
-#define WINDOW (64u * 1024u)
-
 // Reads the NULL-terminated envp array and its strings from the thread's memory, as NUL-separated bytes
-// (the format of /proc/<pid>/environ). Reads in 64 KiB windows (the pointers are contiguous, and the
+// (the format of /proc/<pid>/environ). Reads a page at a time (the pointers are contiguous, and the
 // strings usually are), so a typical environment costs a few preads. Bounded in count and size; anything
 // malformed is an error.
 static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
