@@ -196,7 +196,7 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
             pid: req.pid,
             variant: r!.refs !== undefined,
             environment: r!.env?.source ?? (r!.refs !== undefined ? 'unreadable' : 'not needed'),
-            pendingExecCheck: r!.env === undefined ? 'not needed' : r!.env.execDenied ? 'denied (no ptrace-read access: the process\'s own environment was used)' : 'available',
+            pendingExecCheck: r!.env === undefined ? 'not needed' : !r!.env.execDenied ? 'available' : r!.env.source === 'unreadable' ? 'denied (no ptrace-read access)' : 'denied (no ptrace-read access: the process\'s own environment was used)',
             refs: r!.refs ?? [],
           });
         });

@@ -284,6 +284,7 @@ export function createOps(
     }),
 
     getxattr: op('getxattr', (reply, path, name: string) => {
+      if (viaHook(reply, 'getxattr', path)) return; // the prehook answers only "no such attribute"
       const buf = Buffer.allocUnsafe(XATTR_SIZE_MAX);
       call(reply, 'getxattr', path, NativeOp.getxattr, name, buf, NONE, (n) => reply(0, buf.subarray(0, n)));
     }),

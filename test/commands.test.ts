@@ -81,6 +81,7 @@ for (const [label, user] of testUsers()) {
       assert.match(r.stdout, /resolves to {2}baz/);
       assert.match(r.stdout, /environment {2}pending exec/);
       assert.match(r.stdout, /\$<XXX> +pending exec +"baz"/);
+      t.diagnostic(`\n${r.stdout}`);
       slow.release();
     });
 
@@ -136,6 +137,26 @@ describe('environments that cannot be read count as empty', () => {
     assert.equal((await m.run('cat', [path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar', 'the owner\'s own environment');
     const r = await run(root!, 'cat', [path.join(m.dir, 'foo')], { XXX: 'bar' });
     assert.equal(r.stdout, 'baz', `root's environment is unreadable to the user's daemon: ${r.stderr}`);
+  });
+
+  test('a setuid program (non-dumpable, its /proc files root\'s): mount defaults apply; resolve --explain says so', { ...T, skip: !root || !plain ? 'needs root and the unprivileged test user' : false }, async (t) => {
+    const m = await mount(t, plain!, { args: ['--allow-other', '--default', 'XXX=baz'], setup: populate });
+    // A setuid-root copy of cat, outside the mount (the mount is nosuid).
+    const bin = tempDir(t, root!, 'varsymfs-suid-');
+    fs.copyFileSync('/usr/bin/cat', path.join(bin, 'suidcat'));
+    fs.chmodSync(path.join(bin, 'suidcat'), 0o4755);
+    const r = await run(plain!, path.join(bin, 'suidcat'), [path.join(m.dir, 'foo')], { XXX: 'bar' });
+    assert.equal(r.stdout, 'baz', r.stderr);
+    // The same case seen through resolve --explain: a process of another user (root) has an unreadable
+    // environment for this user's daemon.
+    const [file, argv] = asUser(root!, 'sleep', ['30']);
+    const sleeper = spawn(file, argv, { env: { XXX: 'bar' }, stdio: 'ignore' });
+    t.after(() => sleeper.kill('SIGKILL'));
+    const ex = await m.cli(['resolve', '--explain', '--pid', String(sleeper.pid), path.join(m.dir, 'foo')]);
+    assert.equal(ex.code, 0, ex.stderr);
+    t.diagnostic(`\n${ex.stdout}`);
+    assert.match(ex.stdout, /environment {2}unreadable/);
+    assert.match(ex.stdout, /\$<XXX> +mount default +"baz"/);
   });
 
   test('pid 0 (a caller outside the daemon\'s pid namespace): mount defaults apply', { ...T, skip: !root ? 'needs root' : false }, async (t) => {

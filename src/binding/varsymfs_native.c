@@ -523,7 +523,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 enum {
   FUSE_OP_ACCESS = 2, FUSE_OP_GETATTR = 5, FUSE_OP_FLUSH = 6, FUSE_OP_FSYNC = 7, FUSE_OP_TRUNCATE = 10,
   FUSE_OP_FTRUNCATE = 11, FUSE_OP_UTIMENS = 12, FUSE_OP_READLINK = 13, FUSE_OP_CHOWN = 14, FUSE_OP_CHMOD = 15,
-  FUSE_OP_MKNOD = 16, FUSE_OP_OPEN = 21, FUSE_OP_READ = 23, FUSE_OP_WRITE = 24, FUSE_OP_RELEASE = 25,
+  FUSE_OP_MKNOD = 16, FUSE_OP_GETXATTR = 18, FUSE_OP_OPEN = 21, FUSE_OP_READ = 23, FUSE_OP_WRITE = 24, FUSE_OP_RELEASE = 25,
   FUSE_OP_CREATE = 27, FUSE_OP_UNLINK = 28, FUSE_OP_RENAME = 29, FUSE_OP_LINK = 30, FUSE_OP_SYMLINK = 31,
   FUSE_OP_MKDIR = 32, FUSE_OP_RMDIR = 33
 };
@@ -542,6 +542,8 @@ typedef struct {
   uint32_t gid;
   uint64_t dev;
   struct timespec times[2];
+  const char *name;
+  uint64_t size;
 } fuse_native_prehook_args_t;
 
 #define HOOK_DONE 7          // a passthrough op was done here: its result is in the slot's `result`
@@ -682,6 +684,15 @@ static int hook_passthrough (const fuse_native_prehook_args_t *a, hook_slot_t *s
     case FUSE_OP_RMDIR: c.op = OP_RMDIR; goto path;
     case FUSE_OP_RENAME: c.op = OP_RENAME; goto two;
     case FUSE_OP_LINK: c.op = OP_LINK; goto two;
+    case FUSE_OP_GETXATTR: {
+      // Only the common "no such attribute" answer (the kernel asks for security.capability on every
+      // write): a value goes back through JS, which has the reply buffer.
+      if (a->name == NULL || a->path == NULL || is_reserved(a->path)) return 0;
+      c.op = OP_GETXATTR; c.path = (char *) relative(a->path); c.path2 = (char *) a->name;
+      r = path_op(&c);
+      if (r != -ENODATA) return 0;
+      goto out;
+    }
     case FUSE_OP_SYMLINK:
       // fuse-native passes (target, link path)
       if (a->dest == NULL || is_reserved(a->dest)) return 0;
