@@ -1,8 +1,10 @@
-// The FUSE operations: each maps the path into the backing directory (the daemon's working directory,
-// taken before the mount covered it), makes one call on the thread pool, and replies through reply(),
-// which converts every error once and answers every request exactly once. Path operations go through
-// varsymfs_native, which never follows a symlink in the backing store (openat2 RESOLVE_NO_SYMLINKS |
-// RESOLVE_BENEATH for the parent, no-follow *at calls for the last name); fd operations use Node's fs.
+// The FUSE operations. The prehook (varsymfs_native.c) has already done each passthrough operation's
+// system call on the FUSE worker thread, in the backing directory (the daemon's working directory, taken
+// before the mount covered it), never following a symlink there (openat2 RESOLVE_NO_SYMLINKS |
+// RESOLVE_BENEATH for the parent, no-follow *at calls for the last name). Here each handler counts the
+// request, expands variant links, makes the few calls the hook leaves to JS (readdir, statfs, xattrs) on
+// the thread pool, and replies through reply(), which converts every error once and answers every
+// request exactly once.
 import * as fs from 'node:fs';
 import { constants as C } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -16,10 +18,8 @@ const { ENOENT: E_NOENT, EPERM: E_PERM, ENAMETOOLONG: E_NAMETOOLONG } = osConsta
 const ENOENT = -E_NOENT;
 const EPERM = -E_PERM;
 const ENAMETOOLONG = -E_NAMETOOLONG;
-const NO_ID = 0xffffffff;
 const XATTR_SIZE_MAX = 65536;
 const XATTR_LIST_MAX = 65536;
-const OPEN_FLAGS_DROPPED = C.O_CREAT | C.O_EXCL | C.O_NOCTTY;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const NONE = [0, 0, 0, 0];
@@ -34,6 +34,11 @@ export interface OpsConfig {
 
 export interface OpStats {
   [op: string]: number;
+}
+
+/** A copy of the stat the prehook left in the request's slot. */
+function slotStat(locals: Buffer): Uint32Array {
+  return new Uint32Array(locals.buffer.slice(locals.byteOffset + SLOT.stat, locals.byteOffset + SLOT.stat + 88));
 }
 
 /** Maps a FUSE path ("/a/b") to the backing path relative to the daemon's cwd ("a/b"). */
@@ -73,7 +78,8 @@ export function createOps(
         replied = true;
         cb(result, ...values);
       };
-      if (isReserved(path) || ((name === 'rename' || name === 'link') && isReserved(rest[0] as string))) {
+      // path is null for an open file that was unlinked (hard_remove): only handle-based ops get one.
+      if ((path !== null && isReserved(path)) || ((name === 'rename' || name === 'link' || name === 'symlink') && isReserved(rest[0] as string))) {
         reply(name === 'getattr' || name === 'readlink' || name === 'access' ? ENOENT : EPERM);
         return;
       }
@@ -90,11 +96,6 @@ export function createOps(
     const errno = toErrno(err);
     if (!isExpectedErrno(errno)) log.log('warn', `${name} ${path}: ${String(err)}`);
     reply(errno);
-  }
-
-  /** Node-style fd callbacks: reply 0, or the errno. */
-  function done(reply: Reply, name: string, path: string) {
-    return (err: NodeJS.ErrnoException | null) => (err ? fail(reply, name, path, err) : reply(0));
   }
 
   /**
@@ -144,29 +145,36 @@ export function createOps(
     }, locals);
   }
 
+  /** An operation the prehook always does on the FUSE thread; JS counts it and replies with its result. */
+  function passthrough(name: string, then?: (reply: Reply, r: number, path: string, args: any[]) => void) {
+    return op(name, (reply, path, ...args: any[]) => {
+      if (viaHook(reply, name, path, then && ((r) => then(reply, r, path, args)))) return;
+      // Only a request the hook declined reaches here: a NULL path (never sent with our options).
+      log.log('error', `${name} ${path}: not done by the prehook`);
+      reply(-osConstants.errno.EIO);
+    });
+  }
+
   return {
     init: (cb: (e: number) => void) => cb(0),
+
+    fgetattr: passthrough('fgetattr', (reply) => reply(0, slotStat(slot()))),
 
     getattr: op('getattr', (reply, path) => {
       const locals = slot();
       const pid = locals.readUInt32LE(0); // the caller's pid, as context().pid without an allocation
-      const withStat = (st: Uint32Array) => {
-        if ((st[0]! & S_IFMT) !== S_IFLNK) return reply(0, st);
-        linkTarget(path, pid, locals, (errno, target) => {
-          if (errno < 0) return fail(reply, 'getattr', path, errno);
-          st[3] = Buffer.byteLength(target!);
-          st[4] = 0;
-          reply(0, st);
-        });
-      };
-      if (locals.readInt32LE(SLOT.status) !== 0) {
-        // The prehook already lstat'ed the path (and, for a link, read it and probed the caller).
-        const lstat = locals.readInt32LE(SLOT.lstatResult);
-        if (lstat < 0) return fail(reply, 'getattr', path, lstat);
-        return withStat(new Uint32Array(locals.buffer.slice(locals.byteOffset + SLOT.stat, locals.byteOffset + SLOT.stat + 88)));
-      }
-      const st = new Uint32Array(22);
-      call(reply, 'getattr', path, NativeOp.lstat, null, Buffer.from(st.buffer), NONE, () => withStat(st));
+      // The prehook lstat'ed the path (and, for a link, read it and probed the caller).
+      if (locals.readInt32LE(SLOT.status) === 0) return reply(-osConstants.errno.EIO);
+      const lstat = locals.readInt32LE(SLOT.lstatResult);
+      if (lstat < 0) return fail(reply, 'getattr', path, lstat);
+      const st = slotStat(locals);
+      if ((st[0]! & S_IFMT) !== S_IFLNK) return reply(0, st);
+      linkTarget(path, pid, locals, (errno, target) => {
+        if (errno < 0) return fail(reply, 'getattr', path, errno);
+        st[3] = Buffer.byteLength(target!);
+        st[4] = 0;
+        reply(0, st);
+      });
     }),
 
     readlink: op('readlink', (reply, path) => {
@@ -177,8 +185,6 @@ export function createOps(
         reply(0, target);
       });
     }),
-
-    access: op('access', (reply, path, mode: number) => viaHook(reply, 'access', path) || call(reply, 'access', path, NativeOp.access, null, null, [mode, 0, 0, 0])),
 
     statfs: op('statfs', (reply, path) => {
       fs.statfs('.', (err, s) => {
@@ -195,89 +201,41 @@ export function createOps(
       });
     }),
 
-    open: op('open', (reply, path, flags: number) => {
-      if (viaHook(reply, 'open', path, (fd) => reply(0, fd))) return;
-      call(reply, 'open', path, NativeOp.open, null, null, [flags & ~OPEN_FLAGS_DROPPED, 0, 0, 0], (fd) => reply(0, fd));
-    }),
-
-    create: op('create', (reply, path, mode: number, flags: number) => {
+    open: passthrough('open', (reply, fd) => reply(0, fd)),
+    create: passthrough('create', (reply, fd, path) => {
       const ctx = context();
-      const created = (fd: number) => {
-        if (!config.chownToCaller || ctx.uid === 0) return reply(0, fd);
-        fs.fchown(fd, ctx.uid, ctx.gid, (err) => {
-          if (!err) return reply(0, fd);
-          fs.close(fd, () => native.start(NativeOp.unlink, backingPath(path), null, null, NONE as number[], () => fail(reply, 'create', path, err)));
-        });
-      };
-      if (viaHook(reply, 'create', path, created)) return;
-      call(reply, 'create', path, NativeOp.open, null, null, [flags | C.O_CREAT, mode, 0, 0], created);
+      if (!config.chownToCaller || ctx.uid === 0) return reply(0, fd);
+      fs.fchown(fd, ctx.uid, ctx.gid, (err) => {
+        if (!err) return reply(0, fd);
+        fs.close(fd, () => native.start(NativeOp.unlink, backingPath(path), null, null, NONE as number[], () => fail(reply, 'create', path, err)));
+      });
     }),
-
-    read: op('read', (reply, path, fd: number, buf: Buffer, len: number, pos: number) => {
-      if (viaHook(reply, 'read', path, (n) => reply(n))) return;
-      fs.read(fd, buf, 0, len, pos, (err, n) => (err ? fail(reply, 'read', path, err) : reply(n)));
-    }),
-
-    write: op('write', (reply, path, fd: number, buf: Buffer, len: number, pos: number) => {
-      if (viaHook(reply, 'write', path, (n) => reply(n))) return;
-      fs.write(fd, buf, 0, len, pos, (err, n) => (err ? fail(reply, 'write', path, err) : reply(n)));
-    }),
-
-    flush: op('flush', (reply) => reply(0)),
-
-    fsync: op('fsync', (reply, path, datasync: number, fd: number) => {
-      if (viaHook(reply, 'fsync', path)) return;
-      (datasync ? fs.fdatasync : fs.fsync)(fd, done(reply, 'fsync', path));
-    }),
+    read: passthrough('read', (reply, n) => reply(n)),
+    write: passthrough('write', (reply, n) => reply(n)),
+    flush: passthrough('flush'),
+    fsync: passthrough('fsync'),
+    release: passthrough('release'),
+    access: passthrough('access'),
+    truncate: passthrough('truncate'),
+    ftruncate: passthrough('ftruncate'),
+    utimens: passthrough('utimens'),
+    chmod: passthrough('chmod'),
+    chown: passthrough('chown'),
+    unlink: passthrough('unlink'),
+    rmdir: passthrough('rmdir'),
+    rename: passthrough('rename'),
+    link: passthrough('link'),
+    // New objects go to the caller when the daemon is root serving someone else.
+    mknod: passthrough('mknod', (reply, _r, path) => own(reply, 'mknod', path, context())),
+    mkdir: passthrough('mkdir', (reply, _r, path) => own(reply, 'mkdir', path, context())),
+    // fuse-native passes symlink (target, link path): the link is the second argument.
+    symlink: passthrough('symlink', (reply, _r, _target, args) => own(reply, 'symlink', args[0] as string, context())),
 
     fsyncdir: op('fsyncdir', (reply, path) => {
       call(reply, 'fsyncdir', path, NativeOp.open, null, null, [C.O_RDONLY | C.O_DIRECTORY, 0, 0, 0], (fd) => {
         fs.fsync(fd, (err) => fs.close(fd, () => (err ? fail(reply, 'fsyncdir', path, err) : reply(0))));
       });
     }),
-
-    release: op('release', (reply, path, fd: number) => viaHook(reply, 'release', path) || fs.close(fd, done(reply, 'release', path))),
-
-    truncate: op('truncate', (reply, path, size: number) => viaHook(reply, 'truncate', path) || call(reply, 'truncate', path, NativeOp.truncate, null, null, [size, 0, 0, 0])),
-
-    ftruncate: op('ftruncate', (reply, path, fd: number, size: number) => viaHook(reply, 'ftruncate', path) || fs.ftruncate(fd, size, done(reply, 'ftruncate', path))),
-
-    utimens: op('utimens', (reply, path, atime: [number, number], mtime: [number, number]) => {
-      if (viaHook(reply, 'utimens', path)) return;
-      call(reply, 'utimens', path, NativeOp.utimens, null, null, [atime[0], atime[1], mtime[0], mtime[1]]);
-    }),
-
-    chmod: op('chmod', (reply, path, mode: number) => viaHook(reply, 'chmod', path) || call(reply, 'chmod', path, NativeOp.chmod, null, null, [mode, 0, 0, 0])),
-
-    chown: op('chown', (reply, path, uid: number, gid: number) => {
-      if (viaHook(reply, 'chown', path)) return;
-      call(reply, 'chown', path, NativeOp.chown, null, null, [uid === NO_ID ? -1 : uid, gid === NO_ID ? -1 : gid, 0, 0]);
-    }),
-
-    mknod: op('mknod', (reply, path, mode: number, dev: number) => {
-      const ctx = context();
-      if (viaHook(reply, 'mknod', path, () => own(reply, 'mknod', path, ctx))) return;
-      call(reply, 'mknod', path, NativeOp.mknod, null, null, [mode, dev, 0, 0], () => own(reply, 'mknod', path, ctx));
-    }),
-
-    mkdir: op('mkdir', (reply, path, mode: number) => {
-      const ctx = context();
-      if (viaHook(reply, 'mkdir', path, () => own(reply, 'mkdir', path, ctx))) return;
-      call(reply, 'mkdir', path, NativeOp.mkdir, null, null, [mode, 0, 0, 0], () => own(reply, 'mkdir', path, ctx));
-    }),
-
-    symlink: op('symlink', (reply, target: string, path: string) => {
-      // fuse-native passes (target, link path): the first argument is link content, not a path.
-      if (isReserved(path)) return reply(EPERM);
-      const ctx = context();
-      if (viaHook(reply, 'symlink', path, () => own(reply, 'symlink', path, ctx))) return;
-      call(reply, 'symlink', path, NativeOp.symlink, target, null, NONE, () => own(reply, 'symlink', path, ctx));
-    }),
-
-    unlink: op('unlink', (reply, path) => viaHook(reply, 'unlink', path) || call(reply, 'unlink', path, NativeOp.unlink, null, null, NONE)),
-    rmdir: op('rmdir', (reply, path) => viaHook(reply, 'rmdir', path) || call(reply, 'rmdir', path, NativeOp.rmdir, null, null, NONE)),
-    rename: op('rename', (reply, path, dest: string) => viaHook(reply, 'rename', path) || call(reply, 'rename', path, NativeOp.rename, backingPath(dest), null, NONE)),
-    link: op('link', (reply, path, dest: string) => viaHook(reply, 'link', path) || call(reply, 'link', path, NativeOp.link, backingPath(dest), null, NONE)),
 
     setxattr: op('setxattr', (reply, path, name: string, value: Buffer, _position: number, flags: number) => {
       call(reply, 'setxattr', path, NativeOp.setxattr, name, Buffer.from(value), [flags, 0, 0, 0]);

@@ -139,6 +139,32 @@ static ssize_t readdir_op (call_t *c) {
   return 0;
 }
 
+// libfuse renames a file unlinked while still open (its RELEASE comes asynchronously, after close()
+// returns) to .fuse_hiddenXXXX and deletes it at release. So `rm -rf` right after writing can find a
+// directory holding only such files. They are unlinked already as far as anyone can see, and the open
+// file lives on through its fd; remove them (libfuse's later unlink then finds nothing) and say whether
+// the directory held nothing else.
+static int only_hidden_files (int pfd, const char *name) {
+  int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) { close(fd); return 0; }
+  int only = 1;
+  struct dirent *de;
+  while (only && (de = readdir(dir)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (strncmp(de->d_name, ".fuse_hidden", 12) != 0) only = 0;
+  }
+  if (only) {
+    rewinddir(dir);
+    while ((de = readdir(dir)) != NULL) {
+      if (strncmp(de->d_name, ".fuse_hidden", 12) == 0) unlinkat(dirfd(dir), de->d_name, 0);
+    }
+  }
+  closedir(dir);
+  return only;
+}
+
 static ssize_t path_op (call_t *c) {
   if (c->op <= OP_REMOVEXATTR) return xattr_op(c);
   if (c->op == OP_READDIR) return readdir_op(c);
@@ -164,7 +190,10 @@ static ssize_t path_op (call_t *c) {
     case OP_MKDIR: n = mkdirat(pfd, name, (mode_t) c->num[0]); break;
     case OP_SYMLINK: n = symlinkat(c->path2, pfd, name); break;
     case OP_UNLINK: n = unlinkat(pfd, name, 0); break;
-    case OP_RMDIR: n = unlinkat(pfd, name, AT_REMOVEDIR); break;
+    case OP_RMDIR:
+      n = unlinkat(pfd, name, AT_REMOVEDIR);
+      if (n < 0 && errno == ENOTEMPTY && only_hidden_files(pfd, name)) n = unlinkat(pfd, name, AT_REMOVEDIR);
+      break;
     case OP_RENAME:
     case OP_LINK: {
       int pfd2; const char *name2;
@@ -521,7 +550,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 // second request of the same tid reads afresh without caching.
 // fuse-native's op codes (fuse-native.c) and its prehook arguments (keep identical to the patch's).
 enum {
-  FUSE_OP_ACCESS = 2, FUSE_OP_GETATTR = 5, FUSE_OP_FLUSH = 6, FUSE_OP_FSYNC = 7, FUSE_OP_TRUNCATE = 10,
+  FUSE_OP_ACCESS = 2, FUSE_OP_FGETATTR = 4, FUSE_OP_GETATTR = 5, FUSE_OP_FLUSH = 6, FUSE_OP_FSYNC = 7, FUSE_OP_TRUNCATE = 10,
   FUSE_OP_FTRUNCATE = 11, FUSE_OP_UTIMENS = 12, FUSE_OP_READLINK = 13, FUSE_OP_CHOWN = 14, FUSE_OP_CHMOD = 15,
   FUSE_OP_MKNOD = 16, FUSE_OP_GETXATTR = 18, FUSE_OP_OPEN = 21, FUSE_OP_READ = 23, FUSE_OP_WRITE = 24, FUSE_OP_RELEASE = 25,
   FUSE_OP_CREATE = 27, FUSE_OP_UNLINK = 28, FUSE_OP_RENAME = 29, FUSE_OP_LINK = 30, FUSE_OP_SYMLINK = 31,
@@ -668,6 +697,13 @@ static int hook_passthrough (const fuse_native_prehook_args_t *a, hook_slot_t *s
     case FUSE_OP_FLUSH: r = 0; break;
     case FUSE_OP_FSYNC: r = a->mode ? fdatasync((int) a->fh) : fsync((int) a->fh); break;
     case FUSE_OP_FTRUNCATE: r = ftruncate((int) a->fh, a->offset); break;
+    case FUSE_OP_FGETATTR: {
+      // An open file, perhaps unlinked (hard_remove): its handle names it.
+      struct stat st;
+      r = fstat((int) a->fh, &st);
+      if (r == 0) encode_stat(&st, slot->stat);
+      break;
+    }
     case FUSE_OP_OPEN: c.op = OP_OPEN; c.num[0] = a->flags & ~(O_CREAT | O_EXCL | O_NOCTTY); goto path;
     case FUSE_OP_CREATE: c.op = OP_OPEN; c.num[0] = a->flags | O_CREAT; c.num[1] = a->mode; goto path;
     case FUSE_OP_ACCESS: c.op = OP_ACCESS; c.num[0] = a->mode; goto path;

@@ -92,6 +92,17 @@ export const CASES: Record<string, Case> = {
     fs.closeSync(fd);
     return [buf.toString(), fs.existsSync(`${d}/f`)];
   },
+  'fstat and write of an unlinked open file, then rmdir': (d) => {
+    fs.mkdirSync(`${d}/sub`);
+    const fd = fs.openSync(`${d}/sub/f`, 'w+');
+    fs.writeSync(fd, 'abc');
+    fs.unlinkSync(`${d}/sub/f`);
+    fs.writeSync(fd, 'def');
+    const size = fs.fstatSync(fd).size;
+    fs.rmdirSync(`${d}/sub`); // nothing is left behind in the directory
+    fs.closeSync(fd);
+    return size;
+  },
   'statfs': (d) => fs.statfsSync(d).bsize > 0,
 };
 
