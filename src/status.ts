@@ -38,6 +38,9 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
     const pid = r.pid as number;
     let usage: { cpu: number; memory: number } | undefined;
     try {
+      // pidusage reports CPU % between two calls for the same pid: sample over a quarter second.
+      await pidusage(pid);
+      await new Promise((r) => setTimeout(r, 250));
       usage = await pidusage(pid);
     } catch {
       usage = undefined;
