@@ -155,6 +155,20 @@ except OSError as e:
       assert.match(again.stderr, /already mounted/);
     });
 
+    // Root is never denied /dev/fuse; only the suite running as root can take it away from the user.
+    if (user.uid !== 0 && process.geteuid?.() === 0) test('/dev/fuse not accessible: one line that says what to do', T, async (t) => {
+      const dir = tempDir(t, user);
+      const mode = fs.statSync('/dev/fuse').mode & 0o777;
+      fs.chmodSync('/dev/fuse', 0o600); // as on these machines before the suite's setup
+      try {
+        const r = await run(user, user.bin, ['mount', dir], { XDG_STATE_HOME: path.join(dir, '.state') });
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, 'Error: /dev/fuse is not accessible to this user: make it mode 0666 (`chmod 666 /dev/fuse`, as most distributions ship it)\n');
+      } finally {
+        fs.chmodSync('/dev/fuse', mode);
+      }
+    });
+
     test('recovers a stale mount left by a killed daemon; clients get errors, not hangs', T, async (t) => {
       const m = await mount(t, user, { setup: (d) => fs.writeFileSync(path.join(d, 'kept'), 'kept') });
       process.kill(m.pid, 'SIGKILL');
