@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   results.exec = await execBench(ws, store, vs, env);
 
   // 3. Passthrough data and metadata.
-  results.passthrough = await passthroughBench(ws, store, vs, bind);
+  results.passthrough = await passthroughBench(store, vs, bind);
 
   // 4. The daemon's own cost under the hot-path load.
   const before = await pidusage(daemonPid);
@@ -237,7 +237,7 @@ async function execBench(ws: string, store: string, vs: string, env: NodeJS.Proc
   return { unit: 'ms per exec (hyperfine, median)', rows, addedOverDirectMs: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.median - direct])) };
 }
 
-async function passthroughBench(ws: string, store: string, vs: string, bind: string | undefined): Promise<Record<string, unknown>> {
+async function passthroughBench(store: string, vs: string, bind: string | undefined): Promise<Record<string, unknown>> {
   const dirs: Array<[string, string]> = [['direct', store], ['varsymfs', vs], ...(bind ? [['bindfs', bind] as [string, string]] : [])];
   const out: Record<string, unknown> = {};
   if (which('fio')) {

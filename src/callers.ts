@@ -3,7 +3,6 @@
 // has exec'd or exited, so a one-byte pread validates it, and exec or pid reuse can never be served a
 // stale answer. No time-to-live. Here: the parsed copies, keyed by tid and matched by generation, and the
 // slower thread-pool probe for requests that did not come through the FUSE prehook (resolve --explain).
-import { close } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { parseEnviron } from './environ';
 import { type NativeHelpers, ProbeStatus, SLOT } from './native';
@@ -93,8 +92,7 @@ export class CallerEnvironments {
    * not come through the prehook (resolve --explain, a generation evicted here).
    */
   lookup(tid: number, link: string | null, cb: (r: LinkLookup) => void): void {
-    this.native.probe(tid, -1, link, (status, fd, block, execDenied, target, linkResult) => {
-      if (fd >= 0) close(fd, () => {});
+    this.native.probe(tid, link, (status, block, execDenied, target, linkResult) => {
       if (status === ProbeStatus.LinkError) return cb({ error: linkResult, target: undefined, env: undefined });
       if (status === ProbeStatus.Plain) return cb({ error: 0, target: target ?? undefined, env: undefined });
       this.stats.lookups++;

@@ -89,19 +89,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
 
   const callers = new CallerEnvironments(native, config.cacheSize, DEFAULTS_FILE);
   const stats: OpStats = {};
+  // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
+  const resolver = new Resolver(callers, () => daemon.defaults);
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),
     stats,
-    resolver: undefined as unknown as Resolver,
+    resolver,
     defaults,
     stop: async () => {
       const r = await unmountFuse(mountPoint, true);
       if (r.code !== 0) log.log('error', `unmount failed: ${r.stderr || `exit ${r.code}`}`);
     },
   };
-  const resolver = new Resolver(callers, () => daemon.defaults);
-  (daemon as { resolver: Resolver }).resolver = resolver;
 
   const socket = socketPath(mountPoint);
   let fuse: InstanceType<typeof Fuse> | undefined;

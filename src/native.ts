@@ -21,7 +21,8 @@ export interface NativeHelpers {
   prehook(): object;
   slotEnv(slot: Buffer, offset: number): Buffer | null;
   start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;
-  probe(tid: number, fd: number, link: string | null, cb: (status: ProbeStatus, fd: number, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
+  /** The uncached caller probe on the thread pool (requests that did not come through the prehook). */
+  probe(tid: number, link: string | null, cb: (status: ProbeStatus, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
 }
 
 /** Operation codes of varsymfs_native's start() (enum op in varsymfs_native.c). */

@@ -493,44 +493,45 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   probe_t *p = arg;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, argv[6];
+  napi_value cb, global, argv[5];
   napi_get_reference_value(env, p->callback, &cb);
   napi_get_global(env, &global);
   napi_create_int32(env, p->status, &argv[0]);
-  napi_create_int32(env, p->fd, &argv[1]);
   if (p->env != NULL) {
     void *data;
-    napi_create_buffer_copy(env, p->env_len, p->env, &data, &argv[2]);
+    napi_create_buffer_copy(env, p->env_len, p->env, &data, &argv[1]);
   } else {
-    napi_get_null(env, &argv[2]);
+    napi_get_null(env, &argv[1]);
   }
-  napi_get_boolean(env, p->exec_denied, &argv[3]);
-  if (p->link != NULL && p->link_result >= 0) napi_create_string_utf8(env, p->target, (size_t) p->link_result, &argv[4]);
-  else napi_get_null(env, &argv[4]);
-  napi_create_int64(env, (int64_t) p->link_result, &argv[5]);
-  napi_call_function(env, global, cb, 6, argv, NULL);
+  napi_get_boolean(env, p->exec_denied, &argv[2]);
+  if (p->link != NULL && p->link_result >= 0) napi_create_string_utf8(env, p->target, (size_t) p->link_result, &argv[3]);
+  else napi_get_null(env, &argv[3]);
+  napi_create_int64(env, (int64_t) p->link_result, &argv[4]);
+  napi_call_function(env, global, cb, 5, argv, NULL);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, p->callback);
   napi_delete_async_work(env, p->work);
+  if (p->fd >= 0) close(p->fd);  // not cached: the prehook's table is the cache
   if (p->sfd >= 0) close(p->sfd);
   free(p->env);
   free(p->link);
   free(p);
 }
 
-// probe(tid, cachedFd, linkPath|null, callback(status, fd, envBuffer|null, execDenied, target|null, linkResult))
+// probe(tid, linkPath|null, callback(status, envBuffer|null, execDenied, target|null, linkResult)): the
+// uncached probe on the thread pool, for requests that did not come through the prehook.
 static napi_value probe (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   probe_t *p = calloc(1, sizeof(probe_t));
   napi_get_value_int32(env, argv[0], &p->tid);
-  napi_get_value_int32(env, argv[1], &p->fd);
+  p->fd = -1;
   p->sfd = -1;
   napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
-  if (t == napi_string) p->link = dup_string(env, argv[2]);
-  napi_create_reference(env, argv[3], 1, &p->callback);
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_string) p->link = dup_string(env, argv[1]);
+  napi_create_reference(env, argv[2], 1, &p->callback);
   napi_value name;
   napi_create_string_utf8(env, "varsymfs_probe", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, NULL, name, probe_execute, probe_complete, p, &p->work);
