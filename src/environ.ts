@@ -1,18 +1,20 @@
 // Environment blocks as the kernel stores them (/proc/<pid>/environ, an execve envp): NUL-separated
-// NAME=VALUE entries. Pure.
+// NAME=VALUE entries, bytes. Pure.
 
-/** Parses an environment block; the first entry of a name wins, as with getenv(3). */
-export function parseEnviron(block: Buffer | string): Map<string, string> {
-  const text = typeof block === 'string' ? block : block.toString('utf8');
-  const vars = new Map<string, string>();
+/**
+ * Parses an environment block; the first entry of a name wins, as with getenv(3). Names are keyed as
+ * latin1 (one character per byte, so no two byte strings share a key); values stay bytes.
+ */
+export function parseEnviron(block: Buffer): Map<string, Buffer> {
+  const vars = new Map<string, Buffer>();
   let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\0', start);
-    if (end < 0) end = text.length;
-    const eq = text.indexOf('=', start);
+  while (start < block.length) {
+    let end = block.indexOf(0, start);
+    if (end < 0) end = block.length;
+    const eq = block.indexOf(0x3d, start);
     if (eq > start && eq < end) {
-      const name = text.slice(start, eq);
-      if (!vars.has(name)) vars.set(name, text.slice(eq + 1, end));
+      const name = block.toString('latin1', start, eq);
+      if (!vars.has(name)) vars.set(name, block.subarray(eq + 1, end));
     }
     start = end + 1;
   }
@@ -20,8 +22,8 @@ export function parseEnviron(block: Buffer | string): Map<string, string> {
 }
 
 /** Serialises variables into an environment block (tests and tools). */
-export function formatEnviron(vars: Iterable<[string, string]>): string {
-  let out = '';
-  for (const [name, value] of vars) out += `${name}=${value}\0`;
-  return out;
+export function formatEnviron(vars: Iterable<[string, string | Buffer]>): Buffer {
+  const pieces: Buffer[] = [];
+  for (const [name, value] of vars) pieces.push(Buffer.from(name, 'latin1'), Buffer.from('='), Buffer.from(value), Buffer.from([0]));
+  return Buffer.concat(pieces);
 }

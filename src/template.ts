@@ -1,18 +1,27 @@
-// Variant-link templates: parsing and expansion. Pure: no fs, no process state.
+// Variant-link templates: parsing and expansion, on bytes (a link target and a variable's value are any
+// bytes but NUL; only variable names are ASCII). Pure: no fs, no process state. The grammar's one owner:
+// the C side only asks whether a target contains one of REFERENCE_OPENERS before sending it here.
 
-/** One piece of a link target: literal text, or a reference to a variable. */
+/** One piece of a link target: literal bytes, or a reference to a variable. */
 export type Part =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'ref'; readonly name: string; readonly fallback: string | undefined; readonly source: string };
+  | { readonly kind: 'text'; readonly text: Buffer }
+  | { readonly kind: 'ref'; readonly name: string; readonly fallback: Buffer | undefined; readonly source: Buffer };
 
 /** A parsed target; `refs` is false when it holds no reference (a plain symlink). */
 export interface Template {
-  readonly raw: string;
+  readonly raw: Buffer;
   readonly parts: readonly Part[];
   readonly refs: boolean;
 }
 
-const CLOSERS: Readonly<Record<string, string>> = { '<': '>', '{': '}' };
+const DOLLAR = 0x24;
+const COLON = 0x3a;
+const DASH = 0x2d;
+/** Reference brackets: `$<…>` and `${…}`. */
+const CLOSERS: ReadonlyMap<number, number> = new Map([[0x3c, 0x3e], [0x7b, 0x7d]]);
+
+/** How every reference starts; a target without any of these is a plain symlink (told to the C side). */
+export const REFERENCE_OPENERS: readonly string[] = [...CLOSERS.keys()].map((open) => '$' + String.fromCharCode(open));
 
 function isNameStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -22,56 +31,61 @@ function isNameChar(c: number): boolean {
   return isNameStart(c) || (c >= 48 && c <= 57);
 }
 
+const lastClosers = new WeakMap<Buffer, Map<number, number>>();
+/** The index of the last `closer` byte in `s` (-1: none), computed once per target. */
+function lastCloser(s: Buffer, closer: number): number {
+  let m = lastClosers.get(s);
+  if (m === undefined) lastClosers.set(s, (m = new Map()));
+  let at = m.get(closer);
+  if (at === undefined) m.set(closer, (at = s.lastIndexOf(closer)));
+  return at;
+}
+
 /**
  * Reads one reference starting at `start` (a '$'): `$<NAME>`, `$<NAME:-fallback>`, `${NAME}`,
- * `${NAME:-fallback}`. Returns the part and the index after it, or undefined when the text there is not a
- * complete reference (it then stays literal).
+ * `${NAME:-fallback}`. Returns the part and the index after it, or undefined when the bytes there are not a
+ * complete reference (they then stay literal).
  */
-function readRef(s: string, start: number): { part: Part; end: number } | undefined {
-  const closer = CLOSERS[s[start + 1] ?? ''];
+function readRef(s: Buffer, start: number): { part: Part; end: number } | undefined {
+  const closer = CLOSERS.get(s[start + 1] ?? -1);
   if (closer === undefined) return undefined;
   let i = start + 2;
-  if (i >= s.length || !isNameStart(s.charCodeAt(i))) return undefined;
-  while (i < s.length && isNameChar(s.charCodeAt(i))) i++;
-  const name = s.slice(start + 2, i);
+  if (i >= s.length || !isNameStart(s[i]!)) return undefined;
+  while (i < s.length && isNameChar(s[i]!)) i++;
+  const name = s.toString('latin1', start + 2, i);
   if (s[i] === closer) {
-    return { part: { kind: 'ref', name, fallback: undefined, source: s.slice(start, i + 1) }, end: i + 1 };
+    return { part: { kind: 'ref', name, fallback: undefined, source: s.subarray(start, i + 1) }, end: i + 1 };
   }
-  if (s[i] !== ':' || s[i + 1] !== '-') return undefined;
+  if (s[i] !== COLON || s[i + 1] !== DASH) return undefined;
+  // Past the last closer nothing can close: answered without a scan, so many unclosed fallbacks stay linear.
+  if (lastCloser(s, closer) < i + 2) return undefined;
   const close = s.indexOf(closer, i + 2);
-  if (close < 0) return undefined;
   return {
-    part: { kind: 'ref', name, fallback: s.slice(i + 2, close), source: s.slice(start, close + 1) },
+    part: { kind: 'ref', name, fallback: s.subarray(i + 2, close), source: s.subarray(start, close + 1) },
     end: close + 1,
   };
 }
 
-/** Parses a symlink target into literal text and references. Never throws; linear in the input. */
-export function parseTemplate(raw: string): Template {
+/** Parses a symlink target into literal bytes and references. Never throws; linear in the input. */
+export function parseTemplate(raw: Buffer): Template {
   const parts: Part[] = [];
-  let text = '';
+  let textStart = 0;
   let refs = false;
   let i = 0;
   while (i < raw.length) {
-    const dollar = raw.indexOf('$', i);
-    if (dollar < 0) {
-      text += raw.slice(i);
-      break;
-    }
-    text += raw.slice(i, dollar);
+    const dollar = raw.indexOf(DOLLAR, i);
+    if (dollar < 0) break;
     const ref = readRef(raw, dollar);
     if (ref === undefined) {
-      text += '$';
       i = dollar + 1;
       continue;
     }
-    if (text !== '') parts.push({ kind: 'text', text });
-    text = '';
+    if (dollar > textStart) parts.push({ kind: 'text', text: raw.subarray(textStart, dollar) });
     parts.push(ref.part);
     refs = true;
-    i = ref.end;
+    i = textStart = ref.end;
   }
-  if (text !== '') parts.push({ kind: 'text', text });
+  if (raw.length > textStart) parts.push({ kind: 'text', text: raw.subarray(textStart) });
   return { raw, parts, refs };
 }
 
@@ -79,7 +93,7 @@ export function parseTemplate(raw: string): Template {
 export type Scope = 'environment' | 'pending exec' | 'mount default' | 'inline fallback' | 'unresolved';
 
 /** A source of variable values; an empty value counts as unset, like the shell's `:-`. */
-export type Lookup = (name: string) => string | undefined;
+export type Lookup = (name: string) => Buffer | undefined;
 
 export interface Scopes {
   /** The caller's environment (or the environment of the program it is exec'ing). */
@@ -93,41 +107,38 @@ export interface Scopes {
 export interface Resolved {
   readonly name: string;
   readonly scope: Scope;
-  readonly value: string;
+  readonly value: Buffer;
 }
 
 /** Resolves one reference: environment → mount defaults → inline fallback → the literal reference. */
 export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes): Resolved {
   const fromEnv = scopes.env(part.name);
-  if (fromEnv !== undefined && fromEnv !== '') return { name: part.name, scope: scopes.envScope, value: fromEnv };
+  if (fromEnv !== undefined && fromEnv.length > 0) return { name: part.name, scope: scopes.envScope, value: fromEnv };
   const fromDefaults = scopes.defaults(part.name);
-  if (fromDefaults !== undefined && fromDefaults !== '') {
+  if (fromDefaults !== undefined && fromDefaults.length > 0) {
     return { name: part.name, scope: 'mount default', value: fromDefaults };
   }
   if (part.fallback !== undefined) return { name: part.name, scope: 'inline fallback', value: part.fallback };
   return { name: part.name, scope: 'unresolved', value: part.source };
 }
 
-/** Expands a template; the string a process following the link sees. */
-export function expandTemplate(template: Template, scopes: Scopes): string {
-  if (!template.refs) return template.raw;
-  let out = '';
-  for (const part of template.parts) out += part.kind === 'text' ? part.text : resolveRef(part, scopes).value;
-  return out;
-}
-
 /** Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). */
-export function explainTemplate(template: Template, scopes: Scopes): { target: string; refs: Resolved[] } {
+export function explainTemplate(template: Template, scopes: Scopes): { target: Buffer; refs: Resolved[] } {
   const refs: Resolved[] = [];
-  let target = '';
+  const pieces: Buffer[] = [];
   for (const part of template.parts) {
     if (part.kind === 'text') {
-      target += part.text;
+      pieces.push(part.text);
       continue;
     }
     const r = resolveRef(part, scopes);
     refs.push(r);
-    target += r.value;
+    pieces.push(r.value);
   }
-  return { target, refs };
+  return { target: Buffer.concat(pieces), refs };
+}
+
+/** Expands a template; the bytes a process following the link sees. */
+export function expandTemplate(template: Template, scopes: Scopes): Buffer {
+  return template.refs ? explainTemplate(template, scopes).target : template.raw;
 }

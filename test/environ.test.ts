@@ -6,12 +6,18 @@ import { parseMountinfo } from '../src/mountinfo';
 
 test('parseEnviron reads NUL-separated NAME=VALUE, first entry wins', () => {
   const env = parseEnviron(Buffer.from('A=1\0B=x=y\0A=2\0noequals\0=empty\0C=\0'));
-  assert.deepEqual([...env], [['A', '1'], ['B', 'x=y'], ['C', '']]);
+  assert.deepEqual([...env].map(([k, v]) => [k, v.toString()]), [['A', '1'], ['B', 'x=y'], ['C', '']]);
+});
+
+test('parseEnviron keeps values as bytes: invalid UTF-8 survives exactly', () => {
+  const env = parseEnviron(Buffer.from([0x56, 0x3d, 0xff, 0xfe, 0x80, 0, 0xe9, 0x3d, 0x31, 0]));
+  assert.deepEqual(env.get('V'), Buffer.from([0xff, 0xfe, 0x80]));
+  assert.deepEqual(env.get('\xe9'), Buffer.from('1'));
 });
 
 test('property: formatEnviron and parseEnviron round-trip', () => {
   fc.assert(fc.property(fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/), fc.string().filter((s) => !s.includes('\0'))), (vars) => {
-    assert.deepEqual([...parseEnviron(Buffer.from(formatEnviron(Object.entries(vars))))], Object.entries(vars));
+    assert.deepEqual([...parseEnviron(formatEnviron(Object.entries(vars)))].map(([k, v]) => [k, v.toString()]), Object.entries(vars));
   }));
 });
 
