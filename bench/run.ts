@@ -21,6 +21,8 @@ const COLD_N = QUICK ? 1000 : 5000;
 const RESOLUTIONS = QUICK ? 100000 : 1000000;
 const FILE_MIB = QUICK ? 64 : 256;
 const META_FILES = QUICK ? 2000 : 10000;
+const SMALL_ENTRIES = 3400;
+const SMALL_REPEATS = QUICK ? 3 : 5;
 
 type Stats = { median: number; min: number; max: number };
 const results: Record<string, any> = {};
@@ -168,6 +170,9 @@ async function main(): Promise<void> {
   };
 
   results.ratios = ratios(hot, cold);
+  const small = results.passthrough.smallFiles.rows as Record<string, Record<string, number>>;
+  if (small.bindfs) results.ratios['small files total / bindfs'] = small.varsymfs!.total! / small.bindfs.total!;
+  results.ratios['small files total / direct'] = small.varsymfs!.total! / small.direct!.total!;
   results.machine = await machine();
   results.commit = (await exec('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).catch(() => ({ stdout: 'unknown' }))).stdout.trim();
   results.date = new Date().toISOString();
@@ -284,7 +289,41 @@ print(" ".join("%s=%f" % kv for kv in t.items()))
     meta[name] = Object.fromEntries(stdout.trim().split(' ').map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
   }
   out.metadata = { files: META_FILES, unit: 'seconds', rows: meta };
+  out.smallFiles = await smallFilesBench(dirs);
   return out;
+}
+
+/**
+ * Small-file work as developers do it: extract a real node_modules tree (this project's own, its first
+ * SMALL_ENTRIES entries), read every file, remove it all. Seconds, median of SMALL_REPEATS.
+ */
+async function smallFilesBench(dirs: Array<[string, string]>): Promise<Record<string, unknown>> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-tar-'));
+  cleanups.push(() => fs.rmSync(work, { recursive: true, force: true }));
+  const list = path.join(work, 'list');
+  const { stdout } = await exec('sh', ['-c', `cd "$0" && find node_modules | LC_ALL=C sort | head -n ${SMALL_ENTRIES}`, ROOT], { maxBuffer: 1 << 26 });
+  fs.writeFileSync(list, stdout);
+  const tarball = path.join(work, 'tree.tar');
+  await exec('tar', ['-cf', tarball, '-C', ROOT, '--no-recursion', '-T', list]);
+  const time = async (cmd: string, args: string[]) => {
+    const s = process.hrtime.bigint();
+    await exec(cmd, args, { maxBuffer: 1 << 26 });
+    return Number(process.hrtime.bigint() - s) / 1e9;
+  };
+  const rows: Record<string, Record<string, number>> = {};
+  for (const [name, dir] of dirs) {
+    const runs: Array<Record<string, number>> = [];
+    for (let i = 0; i < SMALL_REPEATS; i++) {
+      const d = path.join(dir, 'smallfiles');
+      fs.mkdirSync(d);
+      const extract = await time('tar', ['-xf', tarball, '-C', d]);
+      const read = await time('sh', ['-c', 'find "$0" -type f -exec cat {} + > /dev/null', d]);
+      const remove = await time('rm', ['-rf', d]);
+      runs.push({ extract, read, remove, total: extract + read + remove });
+    }
+    rows[name] = Object.fromEntries(Object.keys(runs[0]!).map((k) => [k, stats(runs.map((r) => r[k]!)).median]));
+  }
+  return { entries: stdout.trim().split('\n').length, repeats: SMALL_REPEATS, unit: 'seconds', rows };
 }
 
 async function machine(): Promise<Record<string, unknown>> {
@@ -315,6 +354,9 @@ function report(): void {
   }
   log(`   metadata macro (${META_FILES} files, seconds)`);
   for (const [name, r] of Object.entries(results.passthrough.metadata.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
+  const sf = results.passthrough.smallFiles;
+  log(`   small files: extract, read all, remove ${sf.entries} entries of node_modules (seconds, median of ${sf.repeats})`);
+  for (const [name, r] of Object.entries(sf.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
   const d = results.daemon;
   log(`\n4. Daemon: ${f(d.cpuSecondsPer100k, 2)} CPU s per 100k resolutions; RSS MiB before ${f(d.rssMiB.before)}, peak ${f(d.rssMiB.peak)}, after ${f(d.rssMiB.after)} (${d.resolutions} resolutions)`);
   const dir = path.join(BENCH, 'results');
