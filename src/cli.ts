@@ -96,6 +96,9 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
     throw err;
   }
   ready('ok');
+  // Nothing a caller does may end the daemon: an exception that escaped a request's handler (each
+  // handler already answers EIO for its own) is logged, and the mount goes on serving.
+  process.on('uncaughtException', (err) => log.log('error', `uncaught: ${err instanceof Error ? err.stack : String(err)}`));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

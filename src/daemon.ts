@@ -3,16 +3,16 @@
 // path while mounted: the request would wait for the thread that is making it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CallerEnvironments } from './callers';
 import { serveControl, type Handler } from './control';
 import { DEFAULTS_FILE, checkName, loadDefaults, saveDefaults } from './defaults';
 import { VarsymfsError } from './errors';
 import type { Logger } from './log';
 import { FS_TYPE, mountAt } from './mountinfo';
-import { loadFuse, loadHelpers } from './native';
-import { backingPath, createOps, type OpStats } from './ops';
+import { loadFuse, loadHelpers, type NativeHelpers } from './native';
+import { createOps } from './ops';
 import { socketPath } from './paths';
 import { Resolver } from './resolver';
+import { REFERENCE_OPENERS } from './template';
 import { isRoot, unmountFuse } from './system';
 
 export interface DaemonConfig {
@@ -30,11 +30,31 @@ export interface DaemonConfig {
 export interface Daemon {
   readonly config: DaemonConfig;
   readonly startedAt: number;
-  readonly stats: OpStats;
+  readonly native: NativeHelpers;
   readonly resolver: Resolver;
   defaults: Map<string, string>;
   stop(): Promise<void>;
 }
+
+/** Mount options for libfuse, with default_permissions first: no length of fsname can push it out. */
+export function mountOptions(config: Pick<DaemonConfig, 'mountPoint' | 'source' | 'allowOther' | 'attrTimeout' | 'entryTimeout'>): string[] {
+  const options = config.allowOther ? ['default_permissions', 'allow_other'] : [];
+  options.push(
+    'use_ino',
+    'big_writes',
+    'nonempty', // mounting in place: the directory holds the very files we serve
+    'subtype=varsymfs',
+    `attr_timeout=${config.attrTimeout}`,
+    `entry_timeout=${config.entryTimeout}`,
+    'negative_timeout=0',
+    `fsname=${(config.source ?? config.mountPoint).replace(/[,\\]/g, (c) => '\\' + c)}`,
+  );
+  // The kernel takes a mount's options and source in one page; fusermount adds its own.
+  const length = options.join(',').length;
+  if (length > MOUNT_OPTIONS_MAX) throw new VarsymfsError(`the ${config.source !== undefined ? 'source' : 'mount point'} path is too long to mount (${length} bytes of mount options; at most ${MOUNT_OPTIONS_MAX})`);
+  return options;
+}
+const MOUNT_OPTIONS_MAX = 3072;
 
 /** Clears a stale mount left by a killed daemon ("Transport endpoint is not connected"). */
 async function recoverStale(mountPoint: string, log: Logger): Promise<void> {
@@ -87,14 +107,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     await new Promise<void>((resolve, reject) => saveDefaults(DEFAULTS_FILE, defaults, (err) => (err ? reject(new VarsymfsError(`cannot store mount defaults: ${err.message}`, { cause: err })) : resolve())));
   }
 
-  const callers = new CallerEnvironments(native, config.cacheSize, DEFAULTS_FILE);
-  const stats: OpStats = {};
+  // A root daemon serving other users acts as each caller in the backing store (src/binding/creds.c).
+  const actAsCaller = isRoot() && config.allowOther;
+  const options = mountOptions(config);
+  native.configure({ cacheSize: config.cacheSize, reservedName: DEFAULTS_FILE, actAsCaller, openers: REFERENCE_OPENERS });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
-  const resolver = new Resolver(callers, () => daemon.defaults);
+  const resolver = new Resolver(native, defaults, { cacheSize: config.cacheSize, memo: !log.enabled('debug') });
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),
-    stats,
+    native,
     resolver,
     defaults,
     stop: async () => {
@@ -105,33 +127,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
 
   const socket = socketPath(mountPoint);
   let fuse: InstanceType<typeof Fuse> | undefined;
-  const ops = createOps(
-    { reservedName: DEFAULTS_FILE, chownToCaller: isRoot() && config.allowOther },
-    () => fuse!.context(),
-    () => fuse!.slot(),
-    resolver,
-    native,
-    log,
-    stats,
-  );
-  const options = [
-    'use_ino',
-    'big_writes',
-    'nonempty', // mounting in place: the directory holds the very files we serve
-    `fsname=${(config.source ?? mountPoint).replace(/[,\\]/g, (c) => '\\' + c)}`,
-    'subtype=varsymfs',
-    `attr_timeout=${config.attrTimeout}`,
-    `entry_timeout=${config.entryTimeout}`,
-    `negative_timeout=0`,
-  ];
-  if (config.allowOther) options.push('allow_other', 'default_permissions');
-  // Links and callers' /proc files are read on the FUSE worker threads, before the hand-off to JS.
-  Fuse.setPrehook(native.prehook());
+  const ops = createOps({ locals: () => fuse!.slot(), resolver, native, log });
+  // Requests are answered on the FUSE worker threads by the hook; JS gets only what it passes on.
+  Fuse.setHook(native.hook());
   fuse = new Fuse(mountPoint, ops, {
     timeout: false,
     options,
+    onError: (op: string, err: unknown) => log.log('error', `${op}: ${err instanceof Error ? err.stack : String(err)} (answered EIO)`),
     onExit: () => {
-      callers.clear();
       fs.rmSync(socket, { force: true });
       log.log('info', `${mountPoint}: unmounted`);
       onExit();
@@ -144,7 +147,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     });
   });
   try {
-    await serveControl(socket, controlHandler(daemon, callers, log));
+    await serveControl(socket, controlHandler(daemon, log));
   } catch (err) {
     log.log('warn', `control socket ${socket} unavailable (status and defaults will not reach this daemon): ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -153,11 +156,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
 }
 
 /** Answers the CLI's requests on the control socket. */
-function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger): Handler {
+function controlHandler(daemon: Daemon, log: Logger): Handler {
   return (req, reply) => {
     switch (req.cmd) {
       case 'status': {
-        const c = callers.stats;
+        const c = daemon.native.counters();
+        const names = daemon.native.layout.ops;
+        const requests: Record<string, number> = {};
+        c.ops.forEach((n, i) => {
+          if (names[i] !== 'init' && names[i] !== 'error') requests[names[i]!] = n;
+        });
         reply({
           ok: true,
           pid: process.pid,
@@ -165,9 +173,18 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
           source: daemon.config.source ?? daemon.config.mountPoint,
           startedAt: new Date(daemon.startedAt).toISOString(),
           uptimeSeconds: Math.round((Date.now() - daemon.startedAt) / 1000),
-          requests: { ...daemon.stats },
-          resolutions: daemon.resolver.stats.resolutions,
-          cache: { entries: callers.size, lookups: c.lookups, hits: c.hits, hitRate: c.lookups ? c.hits / c.lookups : 0, pendingExec: c.execEnvironments, unreadable: c.unreadable },
+          requests,
+          resolutions: c.resolutions,
+          cache: {
+            entries: c.cacheEntries,
+            lookups: c.envLookups,
+            hits: c.envCached,
+            hitRate: c.envLookups ? c.envCached / c.envLookups : 0,
+            memoHits: c.memoHits,
+            pendingExec: c.envExec,
+            unreadable: c.envUnreadable,
+            secure: c.envSecure,
+          },
           defaults: Object.fromEntries(daemon.defaults),
         });
         return;
@@ -179,25 +196,28 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
         saveDefaults(DEFAULTS_FILE, next, (err) => {
           if (err) return reply({ ok: false, error: `cannot store mount defaults: ${err.message}` });
           daemon.defaults = next;
+          daemon.resolver.setDefaults(next);
           log.log('info', `mount defaults now ${JSON.stringify(Object.fromEntries(next))}`);
           reply({ ok: true, defaults: Object.fromEntries(next) });
         });
         return;
       }
       case 'resolve': {
-        daemon.resolver.resolveLink(backingPath(req.path), req.pid, true, (errno, r) => {
+        const rel = req.path.length <= 1 ? '.' : req.path.slice(1);
+        daemon.resolver.explain(req.pid, Buffer.from(rel), (errno, r) => {
           const link = path.join(daemon.config.mountPoint, req.path);
           if (errno < 0) return reply({ ok: false, error: `${link} ${errno === -22 ? 'is not a symlink' : errno === -2 ? 'does not exist' : `cannot be read (errno ${-errno})`}` });
+          const env = r!.env;
           reply({
             ok: true,
             link,
-            raw: r!.raw,
-            target: r!.target,
+            raw: r!.raw.toString(),
+            target: r!.target.toString(),
             pid: req.pid,
             variant: r!.refs !== undefined,
-            environment: r!.env?.source ?? (r!.refs !== undefined ? 'unreadable' : 'not needed'),
-            pendingExecCheck: r!.env === undefined ? 'not needed' : !r!.env.execDenied ? 'available' : r!.env.source === 'unreadable' ? 'denied (no ptrace-read access)' : 'denied (no ptrace-read access: the process\'s own environment was used)',
-            refs: r!.refs ?? [],
+            environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
+            pendingExecCheck: env === undefined ? 'not needed' : EXEC_CHECK[env.execCheck],
+            refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString() })),
           });
         });
         return;
@@ -207,3 +227,17 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
     }
   };
 }
+
+const ENVIRONMENT = {
+  cached: 'environment',
+  fresh: 'environment',
+  exec: 'pending exec',
+  unreadable: 'unreadable',
+  secure: 'not used: a secure exec (setuid, setgid or file capabilities) or changed credentials',
+} as const;
+
+const EXEC_CHECK = {
+  checked: 'available',
+  denied: "denied (no ptrace access to the process: its own environment was used; see docs/troubleshooting.md)",
+  refused: 'refused (its new environment lies outside anonymous memory or past the exec size limit: not used)',
+} as const;

@@ -1,5 +1,6 @@
 // Mount defaults: values used when the caller's environment lacks a variable. Stored with the mount's own
 // data, in a file in the backing directory that the mount hides, so they persist across remounts.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { VarsymfsError } from './errors';
 
@@ -44,12 +45,23 @@ export function loadDefaults(file: string): Map<string, string> {
   }
 }
 
-/** Writes the defaults atomically (temp file + rename), so a crash never leaves half a file. */
+/**
+ * Writes the defaults atomically (temp file + rename), so a crash never leaves half a file. The temp name is
+ * random and created with O_EXCL | O_NOFOLLOW in the backing directory (the daemon's working directory):
+ * nothing planted there, a symlink above all, is ever written through.
+ */
 export function saveDefaults(file: string, defaults: ReadonlyMap<string, string>, cb: (err: Error | null) => void): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${randomBytes(16).toString('hex')}.tmp`;
   const text = JSON.stringify(Object.fromEntries([...defaults].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), null, 2) + '\n';
-  fs.writeFile(tmp, text, { mode: 0o644 }, (err) => {
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  fs.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644, (err, fd) => {
     if (err) return cb(err);
-    fs.rename(tmp, file, (err2) => cb(err2));
+    fs.write(fd, text, (err2) => {
+      fs.close(fd, (err3) => {
+        const failed = err2 ?? err3;
+        if (failed) return fs.unlink(tmp, () => cb(failed));
+        fs.rename(tmp, file, (err4) => cb(err4));
+      });
+    });
   });
 }

@@ -1,36 +1,104 @@
-// Loads the two compiled bindings (the patched fuse-native and varsymfs_native) with errors a user can act on.
+// Loads the two compiled bindings (the patched fuse-native and varsymfs_native) with errors a user can act
+// on, and decodes what the C side leaves for JS. Every offset and code comes from the addon's `layout`
+// (src/binding/varsymfs.h): nothing here is a hand-copied number.
 import * as path from 'node:path';
 import { VarsymfsError } from './errors';
 
-/** Results of probe(): which environment a request's process means (see varsymfs_native.c). */
-export const enum ProbeStatus {
-  Cached = 1,
-  Fresh = 2,
-  Exec = 3,
-  Unreadable = 4,
-  Plain = 5,
-  LinkError = 6,
+/** The slot layout and codes of src/binding/varsymfs.h, as the addon exports them. */
+export interface Layout {
+  readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; stat: number; statInts: number; target: number; bytes: number };
+  readonly status: { none: number; resolve: number };
+  readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number };
+  readonly execCheck: { checked: number; denied: number; refused: number };
+  readonly noEnvGeneration: number;
+  readonly targetMax: number;
+  /** fuse-native op names by op number. */
+  readonly ops: readonly string[];
 }
 
-/** Byte offsets of the prehook's slot in a request's locals buffer (hook_slot_t in varsymfs_native.c,
- * placed at offset 16 of fuse_thread_locals_t by the binding patch). */
-export const SLOT = { base: 16, status: 16, lstatResult: 20, result: 20, linkResult: 24, generation: 28, execDenied: 32, stat: 48, target: 136 } as const;
+/** Native counters (atomics on the request path), read by `status`. */
+export interface NativeCounters {
+  /** Requests per fuse-native op number. */
+  ops: number[];
+  resolutions: number;
+  memoHits: number;
+  envLookups: number;
+  envCached: number;
+  envExec: number;
+  envUnreadable: number;
+  envSecure: number;
+  execRefused: number;
+  passedToJs: number;
+  cacheEntries: number;
+}
+
+export interface NativeConfig {
+  cacheSize: number;
+  reservedName: string;
+  /** A root daemon serving other users: path operations run with the caller's credentials. */
+  actAsCaller: boolean;
+  /** How a reference starts (template.ts REFERENCE_OPENERS). */
+  openers: readonly string[];
+}
 
 export interface NativeHelpers {
-  configure(cacheSize: number, reservedName: string): void;
-  prehook(): object;
-  slotEnv(slot: Buffer, offset: number): Buffer | null;
-  start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;
-  /** The uncached caller probe on the thread pool (requests that did not come through the prehook). */
-  probe(tid: number, link: string | null, cb: (status: ProbeStatus, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
+  readonly layout: Layout;
+  configure(config: NativeConfig): void;
+  /** The hook for fuse-native's setHook. */
+  hook(): object;
+  slotEnv(locals: Buffer): Buffer;
+  memoPut(generation: number, defaultsGeneration: number, target: Buffer, expansion: Buffer): void;
+  /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
+  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, expansion: Buffer): void;
+  defaultsChanged(): number;
+  defaultsGeneration(): number;
+  counters(): NativeCounters;
+  /** The uncached caller probe on the thread pool (resolve --explain). */
+  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number) => void): void;
 }
 
-/** Operation codes of varsymfs_native's start() (enum op in varsymfs_native.c). */
-export const NativeOp = {
-  getxattr: 0, setxattr: 1, listxattr: 2, removexattr: 3, mknod: 4, utimens: 5,
-  lstat: 6, readlink: 7, open: 8, mkdir: 9, symlink: 10, unlink: 11, rmdir: 12, rename: 13, link: 14,
-  chmod: 15, chown: 16, truncate: 17, access: 18, readdir: 19,
-} as const;
+/** Where a caller's environment came from. */
+export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
+/** Whether the pending-exec check ran. */
+export type ExecCheck = 'checked' | 'denied' | 'refused';
+
+/** What the hook left for JS: a variant link to expand for the caller of this request. */
+export interface PassedLink {
+  readonly pid: number;
+  readonly target: Buffer;
+  readonly source: EnvSource;
+  readonly execCheck: ExecCheck;
+  /** The environment's cache generation (0: not cacheable). */
+  readonly generation: number;
+  /** getattr: the link's lstat in fuse-native's encoding (a copy). */
+  readonly stat: Uint32Array;
+}
+
+function nameOf<T extends string>(codes: Readonly<Record<T, number>>, code: number): T {
+  for (const [name, value] of Object.entries(codes) as Array<[T, number]>) if (value === code) return name;
+  throw new Error(`unknown code ${code}`);
+}
+
+/** Decodes a request's locals (caller context, then the slot); undefined when the hook left nothing. */
+export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefined {
+  const s = layout.slot;
+  const base = s.offset;
+  if (locals.readInt32LE(base + s.status) !== layout.status.resolve) return undefined;
+  const statAt = locals.byteOffset + base + s.stat;
+  return {
+    pid: locals.readUInt32LE(0),
+    target: Buffer.from(locals.subarray(base + s.target, base + s.target + locals.readUInt32LE(base + s.targetLen))),
+    source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
+    execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
+    generation: locals.readUInt32LE(base + s.generation),
+    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),
+  };
+}
+
+/** Decodes a probe's codes. */
+export function decodeProbe(layout: Layout, source: number, execCheck: number): { source: EnvSource; execCheck: ExecCheck } {
+  return { source: nameOf(layout.source, source), execCheck: nameOf(layout.execCheck, execCheck) };
+}
 
 /** The caller of the FUSE request being handled. */
 export interface CallerContext {
@@ -45,12 +113,12 @@ export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
   context(): CallerContext;
-  /** The request's locals buffer, holding the prehook's slot. */
+  /** The request's locals buffer (caller context, then the hook's slot). */
   slot(): Buffer;
 }
 export interface FuseClass {
   new (mnt: string, ops: object, opts: object): FuseInstance;
-  setPrehook(external: object): void;
+  setHook(external: object): void;
 }
 
 function explainLoadError(err: unknown, what: string): VarsymfsError {
@@ -67,8 +135,8 @@ const root = path.resolve(__dirname, '..', '..');
 export function loadFuse(): FuseClass {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const Fuse = require(path.join(root, 'node_modules', 'fuse-native')) as FuseClass & { prototype: { context?: unknown } };
-    if (typeof Fuse.prototype.context !== 'function') {
+    const Fuse = require(path.join(root, 'node_modules', 'fuse-native')) as FuseClass;
+    if (typeof Fuse.setHook !== 'function') {
       throw new Error('fuse-native is not patched (run npm ci, which applies src/binding/fuse-native+2.2.6.patch)');
     }
     return Fuse;
@@ -79,7 +147,7 @@ export function loadFuse(): FuseClass {
 }
 
 let helpers: NativeHelpers | undefined;
-/** The varsymfs_native helpers (xattrs, mknod, utimensat, caller probe). */
+/** The varsymfs_native addon. */
 export function loadHelpers(): NativeHelpers {
   if (helpers) return helpers;
   try {

@@ -1,84 +1,124 @@
-// Resolution of a variant link for one request: the link's template, the caller's environment, the
-// mount defaults. The one function both getattr (st_size) and readlink call, so they cannot disagree.
-import { CallerEnvironments, type CallerEnvironment, type LinkLookup } from './callers';
-import { type Template, type Scopes, parseTemplate, expandTemplate, explainTemplate, type Resolved } from './template';
+// Resolution of a variant link for one caller: the link's template, the caller's environment, the mount
+// defaults. The C hook answers every request whose answer it already has (the memo); what reaches here is
+// the cold case, and the answer computed here goes back into the memo keyed by exactly what it depends on.
+// getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
+import { LRUCache } from 'lru-cache';
+import { parseEnviron } from './environ';
+import { decodeProbe, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink } from './native';
+import { type Template, type Scopes, parseTemplate, explainTemplate, type Resolved } from './template';
 
-/** Longest target readlink may return: PATH_MAX (4096) less the terminating NUL. */
-export const TARGET_MAX_BYTES = 4095;
-
-/** A parsed-template cache keyed by raw target: the warm path never parses the same target twice. */
+/** A parsed-template cache keyed by raw target bytes: the same target is never parsed twice. */
 export class TemplateCache {
   private readonly map = new Map<string, Template>();
   constructor(private readonly max = 4096) {}
-  get(raw: string): Template {
-    let t = this.map.get(raw);
+  get(raw: Buffer): Template {
+    const key = raw.toString('latin1');
+    let t = this.map.get(key);
     if (t === undefined) {
       t = parseTemplate(raw);
       if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-      this.map.set(raw, t);
+      this.map.set(key, t);
     }
     return t;
   }
 }
 
-export interface ResolverStats {
-  resolutions: number;
+/** The caller's environment as one resolution used it. */
+export interface CallerEnvironment {
+  readonly source: EnvSource;
+  readonly execCheck: ExecCheck;
 }
 
 /** What a link resolved to for one caller, with the scope of each reference. */
 export interface Resolution {
   /** The link's own target, as stored. */
-  readonly raw: string;
+  readonly raw: Buffer;
   /** What the caller sees. */
-  readonly target: string;
-  /** The caller's environment, when a reference needed it. */
+  readonly target: Buffer;
+  /** Where the caller's environment came from; undefined when the target holds no reference. */
   readonly env: CallerEnvironment | undefined;
-  /** Each reference's scope and value (only when asked to explain). */
+  /** Each reference's scope and value. */
   readonly refs: Resolved[] | undefined;
 }
 
-/** Expands variant-link targets for callers, by pid (the FUSE request's thread id). */
+const EMPTY: ReadonlyMap<string, Buffer> = new Map();
+
+export interface ResolverOptions {
+  /** Parsed environments kept, by generation (the native caller table's size). */
+  readonly cacheSize: number;
+  /** Leave answers in the native memo (off at --log-level debug, so that every resolution is logged). */
+  readonly memo: boolean;
+}
+
+/** Expands variant-link targets for callers. */
 export class Resolver {
   readonly templates = new TemplateCache();
-  readonly stats: ResolverStats = { resolutions: 0 };
-  constructor(
-    readonly callers: CallerEnvironments,
-    private readonly defaults: () => ReadonlyMap<string, string>,
-  ) {}
+  private readonly parsed: LRUCache<number, ReadonlyMap<string, Buffer>>;
+  private defaultBytes: ReadonlyMap<string, Buffer> = EMPTY;
+  private defaultsGeneration: number;
 
-  private scopes(env: CallerEnvironment): Scopes {
-    const defaults = this.defaults();
-    return {
-      env: (name) => env.vars.get(name),
-      envScope: env.source === 'pending exec' ? 'pending exec' : 'environment',
+  constructor(private readonly native: NativeHelpers, defaults: ReadonlyMap<string, string>, private readonly options: ResolverOptions) {
+    this.parsed = new LRUCache({ max: Math.max(1, options.cacheSize) });
+    this.defaultsGeneration = native.defaultsGeneration();
+    this.setDefaults(defaults);
+  }
+
+  /** New mount defaults: every memoized answer made with the old ones stops matching. */
+  setDefaults(defaults: ReadonlyMap<string, string>): void {
+    this.defaultBytes = new Map([...defaults].map(([k, v]) => [k, Buffer.from(v)]));
+    this.defaultsGeneration = this.native.defaultsChanged();
+  }
+
+  private vars(source: EnvSource, generation: number, block: () => Buffer): ReadonlyMap<string, Buffer> {
+    if (source === 'unreadable' || source === 'secure') return EMPTY;
+    if (source === 'exec' || generation === 0) return parseEnviron(block());
+    let vars = this.parsed.get(generation);
+    if (vars === undefined) {
+      vars = parseEnviron(block());
+      this.parsed.set(generation, vars);
+    }
+    return vars;
+  }
+
+  private expand(raw: Buffer, env: CallerEnvironment, vars: ReadonlyMap<string, Buffer>): Resolution {
+    const template = this.templates.get(raw);
+    if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined };
+    const defaults = this.defaultBytes;
+    const scopes: Scopes = {
+      env: (name) => vars.get(name),
+      envScope: env.source === 'exec' ? 'pending exec' : 'environment',
       defaults: (name) => defaults.get(name),
     };
+    const { target, refs } = explainTemplate(template, scopes);
+    return { raw, target, env, refs };
   }
 
   /**
-   * Reads the link at `link` (a backing path) and expands it for process `pid`. When the FUSE prehook
-   * already read the link and probed the caller (`slot`), nothing more is read; otherwise one thread-pool
-   * job does it. `cb(-errno)` when the link cannot be read.
+   * The answer for a link the hook passed on (`locals`: its request's locals); left in the memo for the
+   * next such request: by environment generation, or for a pending exec by the values of exactly the
+   * variables the target names.
    */
-  resolveLink(link: string, pid: number, explain: boolean, cb: (errno: number, r?: Resolution) => void, slot?: Buffer): void {
-    const fromSlot = slot === undefined ? undefined : this.callers.fromSlot(slot, pid);
-    if (fromSlot !== undefined && fromSlot !== 'retry') return this.finish(fromSlot, explain, cb);
-    this.callers.lookup(pid, link, (l) => this.finish(l, explain, cb));
+  resolve(link: PassedLink, locals: Buffer): Resolution {
+    const env = { source: link.source, execCheck: link.execCheck };
+    const r = this.expand(link.target, env, this.vars(link.source, link.generation, () => this.native.slotEnv(locals)));
+    if (!this.options.memo) return r;
+    if (link.source === 'exec') {
+      const names = [...new Set((r.refs ?? []).map((x) => x.name))];
+      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, r.target);
+      return r;
+    }
+    const noEnv = link.source === 'unreadable' || link.source === 'secure';
+    const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
+    if (generation !== 0) this.native.memoPut(generation, this.defaultsGeneration, link.target, r.target);
+    return r;
   }
 
-  private finish(l: LinkLookup, explain: boolean, cb: (errno: number, r?: Resolution) => void): void {
-    if (l.error < 0) return cb(l.error);
-    const raw = l.target!;
-    const template = this.templates.get(raw);
-    if (!template.refs) return cb(0, { raw, target: raw, env: undefined, refs: undefined });
-    this.stats.resolutions++;
-    // The native side skips the environment only for targets without "$<" or "${", which parse without
-    // references too; a target that looks like one but is not (e.g. "$<1>") simply got an unused read.
-    const scopes = this.scopes(l.env ?? UNREADABLE);
-    if (!explain) return cb(0, { raw, target: expandTemplate(template, scopes), env: l.env, refs: undefined });
-    const { target, refs } = explainTemplate(template, scopes);
-    cb(0, { raw, target, env: l.env, refs });
+  /** Reads the link at `link` (a backing path) and expands it for `pid`, on the thread pool, uncached. */
+  explain(pid: number, link: Buffer, cb: (errno: number, r?: Resolution) => void): void {
+    this.native.probe(pid, link, (source, execCheck, block, target, linkResult) => {
+      if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
+      const env = decodeProbe(this.native.layout, source, execCheck);
+      cb(0, this.expand(target, env, this.vars(env.source, 0, () => block ?? Buffer.alloc(0))));
+    });
   }
 }
-
-const UNREADABLE: CallerEnvironment = { vars: new Map(), source: 'unreadable', execDenied: false, cached: false };

@@ -17,7 +17,7 @@ export interface MountStatus {
   rssBytes?: number;
   requests?: Record<string, number>;
   resolutions?: number;
-  cache?: { entries: number; lookups: number; hits: number; hitRate: number; pendingExec: number; unreadable: number };
+  cache?: { entries: number; lookups: number; hits: number; hitRate: number; memoHits: number; pendingExec: number; unreadable: number; secure: number };
   defaults?: Record<string, string>;
   log: string;
 }
@@ -83,7 +83,8 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
       const reqs = Object.entries(s.requests ?? {}).filter(([, n]) => n > 0).sort(([, a], [, b]) => b - a);
       out.push(`  requests     ${reqs.length ? reqs.map(([k, n]) => `${k} ${n}`).join(', ') : 'none yet'}`);
       const c = s.cache!;
-      out.push(`  resolutions  ${s.resolutions} (environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable)`);
+      const answered = s.resolutions ? (100 * c.memoHits) / s.resolutions : 0;
+      out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec)`);
       const d = Object.entries(s.defaults ?? {});
       out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
     }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { loadFuse } from '../src/native';
+import { loadFuse, loadHelpers } from '../src/native';
 import { asUser, plainUser, rootUser, type TestUser } from './helpers/users';
 
 function output(user: TestUser, cmd: string, args: string[]): Promise<string> {
@@ -60,4 +60,21 @@ test('a handler sees the pid, uid and gid of the process that made the call', { 
     assert.equal(pids.size, 8, 'eight different processes');
   }
   assert.ok(checked >= 8);
+});
+
+test('the contract (src/binding/varsymfs.h) agrees with the patched fuse-native: op numbers, names, slot', () => {
+  const native = loadHelpers();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const binding = require('node-gyp-build')(path.resolve(__dirname, '..', '..', 'node_modules', 'fuse-native')) as Record<string, unknown>;
+  const { layout } = native;
+  assert.equal(layout.ops.length, 34);
+  layout.ops.forEach((name, i) => assert.equal(binding[`op_${name}`], i, `op_${name}`));
+  // The slot sits after the caller context (4 x uint32) and inside the room the patch reserves.
+  assert.equal(layout.slot.offset, 16);
+  assert.ok(layout.slot.bytes <= 4352);
+  assert.ok(layout.slot.target + layout.targetMax + 1 <= layout.slot.bytes);
+  assert.ok(layout.slot.stat + 4 * layout.slot.statInts <= layout.slot.target);
+  const codes = [...Object.values(layout.source), ...Object.values(layout.status)];
+  assert.ok(codes.every((c) => Number.isInteger(c)));
+  assert.equal(new Set(Object.values(layout.source)).size, 5, 'environment sources are distinct');
 });

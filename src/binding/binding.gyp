@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "varsymfs_native",
-    "sources": ["varsymfs_native.c"],
-    "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    "sources": ["addon.c", "ops.c", "paths.c", "callers.c", "memo.c", "creds.c"],
+    "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
   }]
 }

@@ -24,7 +24,7 @@ function run (cmd, args, cwd) {
 
 if (!fs.existsSync(fuseNative)) fail('node_modules/fuse-native is missing; run npm ci')
 
-const patched = fs.readFileSync(path.join(fuseNative, 'fuse-native.c'), 'utf8').includes('varsymfs patch')
+const patched = fs.readFileSync(path.join(fuseNative, 'fuse-native.c'), 'utf8').includes('varsymfs.h')
 if (!patched) {
   const patchPackage = require.resolve('patch-package/index.js', { paths: [root] })
   if (!run(process.execPath, [patchPackage, '--patch-dir', 'src/binding', '--error-on-fail'], root)) {
@@ -39,6 +39,8 @@ const nodedir = process.env.npm_config_nodedir ||
   [path.resolve(path.dirname(process.execPath), '..')].find(p => fs.existsSync(path.join(p, 'include', 'node', 'node_api.h')))
 if (nodedir) gypArgs.push(`--nodedir=${nodedir}`)
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] })
+// The patched fuse-native.c includes src/binding/varsymfs.h, the one contract between the two bindings.
+process.env.CPPFLAGS = `${process.env.CPPFLAGS || ''} -I${__dirname}`.trim()
 if (!run(process.execPath, [nodeGyp, ...gypArgs], fuseNative)) {
   fail('compiling the patched fuse-native binding failed (it needs python3, make and a C compiler: apt-get install -y python3 make gcc g++)')
 }

@@ -1,0 +1,281 @@
+// varsymfs_native: what JS sees of the C side. The hook (handed to fuse-native's setHook), its
+// configuration, the slot layout and codes (so that TS copies no number by hand), the memo JS fills, the
+// counters `status` reads, and the uncached caller probe on libuv's thread pool for `resolve --explain`.
+#include "internal.h"
+#include <errno.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, "EINVAL", "varsymfs_native: bad arguments"); return NULL; } } while (0)
+
+static napi_value hook (napi_env env, napi_callback_info info) {
+  napi_value ext;
+  CHECK(napi_create_external(env, (void *) vsf_hook, NULL, NULL, &ext));
+  return ext;
+}
+
+static char *string_arg (napi_env env, napi_value v, char *buf, size_t size) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok || len >= size - 1) return NULL;
+  return buf;
+}
+
+// configure({ cacheSize, reservedName, actAsCaller, openers: ['$<', '${'] }): once, before mounting.
+static napi_value configure (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t cache = 0;
+  bool act = false;
+  CHECK(napi_get_named_property(env, argv[0], "cacheSize", &v));
+  CHECK(napi_get_value_uint32(env, v, &cache));
+  CHECK(napi_get_named_property(env, argv[0], "actAsCaller", &v));
+  CHECK(napi_get_value_bool(env, v, &act));
+  CHECK(napi_get_named_property(env, argv[0], "reservedName", &v));
+  if (string_arg(env, v, vsf_config.reserved, sizeof vsf_config.reserved) == NULL) { napi_throw_error(env, "EINVAL", "reservedName too long"); return NULL; }
+  vsf_config.reserved_len = strlen(vsf_config.reserved);
+  CHECK(napi_get_named_property(env, argv[0], "openers", &v));
+  uint32_t n = 0;
+  CHECK(napi_get_array_length(env, v, &n));
+  if (n > VSF_OPENERS_MAX) { napi_throw_error(env, "EINVAL", "too many reference openers"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value o;
+    CHECK(napi_get_element(env, v, i, &o));
+    if (string_arg(env, o, vsf_config.openers[i], sizeof vsf_config.openers[i]) == NULL) { napi_throw_error(env, "EINVAL", "reference opener too long"); return NULL; }
+  }
+  vsf_config.openers_count = n;
+  vsf_config.act_as_caller = act;
+  vsf_config.cache_max = cache;
+  int r = vsf_cache_init(cache);
+  if (r == 0 && act) r = vsf_creds_init();
+  if (r < 0) { napi_throw_error(env, "ENOMEM", "varsymfs_native: cannot set up the caller table"); return NULL; }
+  return NULL;
+}
+
+static void set_u32 (napi_env env, napi_value obj, const char *name, uint32_t value) {
+  napi_value v;
+  napi_create_uint32(env, value, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+// The slot layout and codes of varsymfs.h, for src/native.ts.
+static napi_value layout (napi_env env) {
+  napi_value o, slot, status, source, exec;
+  napi_create_object(env, &o);
+  napi_create_object(env, &slot);
+  set_u32(env, slot, "offset", VSF_SLOT_OFFSET);
+  set_u32(env, slot, "status", offsetof(vsf_slot_t, status));
+  set_u32(env, slot, "source", offsetof(vsf_slot_t, source));
+  set_u32(env, slot, "execCheck", offsetof(vsf_slot_t, exec_check));
+  set_u32(env, slot, "generation", offsetof(vsf_slot_t, generation));
+  set_u32(env, slot, "targetLen", offsetof(vsf_slot_t, target_len));
+  set_u32(env, slot, "stat", offsetof(vsf_slot_t, stat));
+  set_u32(env, slot, "statInts", sizeof ((vsf_slot_t *) 0)->stat / sizeof(uint32_t));
+  set_u32(env, slot, "target", offsetof(vsf_slot_t, target));
+  set_u32(env, slot, "bytes", sizeof(vsf_slot_t));
+  napi_set_named_property(env, o, "slot", slot);
+  napi_create_object(env, &status);
+  set_u32(env, status, "none", VSF_NONE);
+  set_u32(env, status, "resolve", VSF_RESOLVE);
+  napi_set_named_property(env, o, "status", status);
+  napi_create_object(env, &source);
+  set_u32(env, source, "cached", VSF_ENV_CACHED);
+  set_u32(env, source, "fresh", VSF_ENV_FRESH);
+  set_u32(env, source, "exec", VSF_ENV_EXEC);
+  set_u32(env, source, "unreadable", VSF_ENV_UNREADABLE);
+  set_u32(env, source, "secure", VSF_ENV_SECURE);
+  napi_set_named_property(env, o, "source", source);
+  napi_create_object(env, &exec);
+  set_u32(env, exec, "checked", VSF_EXEC_CHECKED);
+  set_u32(env, exec, "denied", VSF_EXEC_DENIED);
+  set_u32(env, exec, "refused", VSF_EXEC_REFUSED);
+  napi_set_named_property(env, o, "execCheck", exec);
+  set_u32(env, o, "noEnvGeneration", VSF_GEN_NO_ENV);
+  set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);
+  static const char *op_names[VSF_OP_COUNT] = VSF_OP_NAMES;
+  napi_value names, v;
+  napi_create_array_with_length(env, VSF_OP_COUNT, &names);
+  for (uint32_t i = 0; i < VSF_OP_COUNT; i++) {
+    napi_create_string_utf8(env, op_names[i], NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, names, i, v);
+  }
+  napi_set_named_property(env, o, "ops", names);
+  return o;
+}
+
+// slotEnv(locals): a copy of the environment block the hook left in the request's slot (empty if none).
+static napi_value slot_env (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *data;
+  size_t len;
+  void *copy;
+  CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
+  if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
+  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
+  if (slot->env_ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
+  else CHECK(napi_create_buffer_copy(env, slot->env_len, (void *) (uintptr_t) slot->env_ptr, &copy, &out));
+  return out;
+}
+
+// memoPut(generation, defaultsGeneration, target, expansion): the answer for the next such request.
+static napi_value memo_put (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t gen, dgen;
+  char *target, *exp;
+  size_t tlen, elen;
+  CHECK(napi_get_value_uint32(env, argv[0], &gen));
+  CHECK(napi_get_value_uint32(env, argv[1], &dgen));
+  CHECK(napi_get_buffer_info(env, argv[2], (void **) &target, &tlen));
+  CHECK(napi_get_buffer_info(env, argv[3], (void **) &exp, &elen));
+  vsf_memo_put(gen, dgen, target, tlen, exp, elen);
+  return NULL;
+}
+
+// memoPutExec(locals, names, defaultsGeneration, expansion): the answer for a pending exec whose
+// environment gives the variables `names` (NUL-separated) the values the slot's environment gives them.
+static napi_value memo_put_exec (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *data, *names, *exp;
+  size_t len, names_len, elen;
+  uint32_t dgen;
+  CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
+  CHECK(napi_get_buffer_info(env, argv[1], (void **) &names, &names_len));
+  CHECK(napi_get_value_uint32(env, argv[2], &dgen));
+  CHECK(napi_get_buffer_info(env, argv[3], (void **) &exp, &elen));
+  if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
+  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
+  if (slot->status != VSF_RESOLVE || slot->source != VSF_ENV_EXEC || slot->env_ptr == 0 || slot->target_len >= VSF_TARGET_MAX) return NULL;
+  vsf_memo_put_exec(slot->target, slot->target_len, names, names_len, (const char *) (uintptr_t) slot->env_ptr, slot->env_len, dgen, exp, elen);
+  return NULL;
+}
+
+static napi_value defaults_changed (napi_env env, napi_callback_info info) {
+  napi_value v;
+  CHECK(napi_create_uint32(env, vsf_defaults_changed(), &v));
+  return v;
+}
+
+static napi_value defaults_generation (napi_env env, napi_callback_info info) {
+  napi_value v;
+  CHECK(napi_create_uint32(env, vsf_defaults_generation(), &v));
+  return v;
+}
+
+// counters(): { ops: [count per fuse-native op number], resolutions, memoHits, ..., cacheEntries }
+static napi_value counters (napi_env env, napi_callback_info info) {
+  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs" };
+  napi_value o, ops, v;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_array_with_length(env, VSF_OP_COUNT, &ops));
+  for (uint32_t i = 0; i < VSF_OP_COUNT; i++) {
+    napi_create_double(env, (double) atomic_load(&vsf_op_counts[i]), &v);
+    napi_set_element(env, ops, i, v);
+  }
+  napi_set_named_property(env, o, "ops", ops);
+  for (int i = 0; i < VSF_C_COUNT; i++) {
+    napi_create_double(env, (double) atomic_load(&vsf_counts[i]), &v);
+    napi_set_named_property(env, o, names[i], v);
+  }
+  set_u32(env, o, "cacheEntries", vsf_cache_entries());
+  return o;
+}
+
+// ---- probe(tid, linkPath: Buffer | null, cb(source, execCheck, env | null, target | null, linkResult)) -----
+
+typedef struct {
+  uint32_t tid;
+  char *link;
+  char target[VSF_TARGET_MAX];
+  ssize_t link_result;
+  vsf_probe_t p;
+  napi_ref callback;
+  napi_async_work work;
+} probe_job_t;
+
+static void probe_execute (napi_env env, void *arg) {
+  probe_job_t *j = arg;
+  if (j->link != NULL) {
+    int pfd; const char *name;
+    ssize_t r = vsf_open_parent(j->link, &pfd, &name);
+    if (r == 0) {
+      r = readlinkat(pfd, name, j->target, sizeof j->target - 1);
+      if (r < 0) r = -errno;
+      vsf_close_parent(pfd);
+    }
+    j->link_result = r;
+    if (r < 0) return;
+    j->target[r] = 0;
+  }
+  vsf_probe_uncached(j->tid, &j->p);
+}
+
+static void probe_complete (napi_env env, napi_status status, void *arg) {
+  probe_job_t *j = arg;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, global, argv[5];
+  void *copy;
+  napi_get_reference_value(env, j->callback, &cb);
+  napi_get_global(env, &global);
+  napi_create_int32(env, j->p.source, &argv[0]);
+  napi_create_int32(env, j->p.exec_check, &argv[1]);
+  if (j->p.env != NULL) napi_create_buffer_copy(env, j->p.env_len, j->p.env, &copy, &argv[2]);
+  else napi_get_null(env, &argv[2]);
+  if (j->link != NULL && j->link_result >= 0) napi_create_buffer_copy(env, (size_t) j->link_result, j->target, &copy, &argv[3]);
+  else napi_get_null(env, &argv[3]);
+  napi_create_int64(env, status == napi_ok ? (int64_t) j->link_result : -EIO, &argv[4]);
+  napi_call_function(env, global, cb, 5, argv, NULL);
+  napi_close_handle_scope(env, scope);
+  napi_delete_reference(env, j->callback);
+  napi_delete_async_work(env, j->work);
+  free(j->p.env);
+  free(j->link);
+  free(j);
+}
+
+static napi_value probe (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  probe_job_t *j = calloc(1, sizeof *j);
+  if (j == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  napi_get_value_uint32(env, argv[0], &j->tid);
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[1], &is_buffer);
+  if (is_buffer) {
+    char *data; size_t len;
+    napi_get_buffer_info(env, argv[1], (void **) &data, &len);
+    j->link = calloc(1, len + 1);
+    if (j->link == NULL || memchr(data, 0, len) != NULL) { free(j->link); free(j); napi_throw_error(env, "EINVAL", "bad link path"); return NULL; }
+    memcpy(j->link, data, len);
+  }
+  napi_create_reference(env, argv[2], 1, &j->callback);
+  napi_create_string_utf8(env, "varsymfs_probe", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, probe_execute, probe_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return NULL;
+}
+
+NAPI_MODULE_INIT () {
+  static const struct { const char *name; napi_callback fn; } fns[] = {
+    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
+    { "defaultsChanged", defaults_changed }, { "defaultsGeneration", defaults_generation }, { "counters", counters },
+    { "probe", probe },
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
+  napi_set_named_property(env, exports, "layout", layout(env));
+  return exports;
+}

@@ -1,0 +1,463 @@
+// Which environment a caller means, exactly, and fast.
+//
+// The FUSE request names its caller by thread id. A number is not an identity: a thread exits and its
+// number can be given to a new process. So each cached caller holds an *anchor*, an fd on a file of its
+// /proc/<tid> directory whose reads go through the task itself: /proc/<tid>/syscall (also the pending-exec
+// check) or, where ptrace access is denied, /proc/<tid>/comm. Once that thread is gone, the anchor fails
+// (ESRCH), even if a new thread has the same number. The environment fd (/proc/<tid>/environ) is bound to
+// the program image it was opened on and reads 0 bytes once that image has exec'd or exited. A cached entry
+// is used only while its anchor still reads, its environment fd still reads, and the request carries the
+// same fs uid/gid as when it was read; any failure means "read afresh", never "skip a check".
+//
+// Reads happen on the FUSE worker thread of the request: a caller that stalls them (its envp in a page of
+// a file on a FUSE mount it serves itself) holds only its own request.
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/kcmp.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// The kernel's own limit on what execve copies (argv and envp strings and their pointers): 3/4 of
+// _STK_LIM (8 MiB), reached with an unlimited stack rlimit. An environment past it cannot be exec'd, so
+// past it the daemon reads nothing more (the caller's environment counts as unreadable).
+#define ENV_MAX_BYTES (6u << 20)
+
+#if defined(__x86_64__)
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#elif defined(__aarch64__)
+#define NR_EXECVE 221
+#define NR_EXECVEAT 281
+#else
+#define NR_EXECVE -1
+#define NR_EXECVEAT -1
+#endif
+
+typedef struct {
+  int32_t tid;          // 0: free
+  int anchor;           // -1: nothing cached
+  int anchor_is_syscall;
+  int envfd;
+  uint32_t uid, gid;    // the request's fs ids when the environment was read
+  uint32_t generation;
+  int secure;
+  int shared_memory;    // its memory is its parent's too (vfork): read afresh every time, never cached
+  int busy;
+  uint64_t used;
+} entry_t;
+
+#define WAYS 4
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static entry_t *table;
+static uint32_t sets;
+static uint64_t clock_;
+static _Atomic uint32_t next_generation = 1;
+
+int vsf_cache_init (uint32_t max) {
+  pthread_mutex_lock(&mu);
+  if (table == NULL && max > 0) {
+    sets = (max + WAYS - 1) / WAYS;
+    table = calloc((size_t) sets * WAYS, sizeof(entry_t));
+    if (table != NULL) for (uint32_t i = 0; i < sets * WAYS; i++) table[i].anchor = table[i].envfd = -1;
+  }
+  pthread_mutex_unlock(&mu);
+  return table != NULL || max == 0 ? 0 : -ENOMEM;
+}
+
+static void forget (entry_t *e) {
+  if (e->anchor >= 0) close(e->anchor);
+  if (e->envfd >= 0) close(e->envfd);
+  e->anchor = e->envfd = -1;
+  e->anchor_is_syscall = 0;
+  e->secure = 0;
+  e->shared_memory = 0;
+  e->generation = 0;
+}
+
+// The entry of `tid`, claimed for this thread (or a new one, evicting the least recently used of its set);
+// NULL when it is in use by another request of the same tid or every way is busy: read without caching.
+static entry_t *claim (int32_t tid) {
+  if (table == NULL) return NULL;
+  entry_t *set = table + ((uint32_t) tid * 2654435761u % sets) * WAYS, *e = NULL, *victim = NULL;
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < WAYS; i++) {
+    if (set[i].tid == tid) { e = &set[i]; break; }
+    if (set[i].busy) continue;
+    if (victim == NULL || set[i].tid == 0 || (victim->tid != 0 && set[i].used < victim->used)) victim = &set[i];
+  }
+  if (e != NULL && e->busy) e = NULL;
+  else if (e == NULL && victim != NULL) { e = victim; forget(e); e->tid = tid; }
+  if (e != NULL) { e->busy = 1; e->used = ++clock_; }
+  pthread_mutex_unlock(&mu);
+  return e;
+}
+
+static void release (entry_t *e) {
+  pthread_mutex_lock(&mu);
+  if (e->anchor < 0) e->tid = 0;
+  e->busy = 0;
+  pthread_mutex_unlock(&mu);
+}
+
+static int open_proc (int32_t tid, const char *file) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", tid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+// Reads a /proc file whole (bounded); -errno or the length.
+static ssize_t read_bounded (int fd, char **out, size_t max) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (buf == NULL) return -ENOMEM;
+  for (;;) {
+    if (len == cap) {
+      if (cap >= max) { free(buf); return -E2BIG; }
+      char *b = realloc(buf, cap * 2);
+      if (b == NULL) { free(buf); return -ENOMEM; }
+      buf = b;
+      cap *= 2;
+    }
+    ssize_t n = pread(fd, buf + len, cap - len, (off_t) len);
+    if (n < 0) { if (errno == EINTR) continue; int e = errno; free(buf); return -e; }
+    if (n == 0) break;
+    len += (size_t) n;
+  }
+  *out = buf;
+  return (ssize_t) len;
+}
+
+// 1 with *envp set when the thread is inside execve/execveat, 0 when not, -errno when the anchor is dead
+// (the thread is gone) or unreadable.
+static int syscall_state (int sfd, uint64_t *envp) {
+  char text[512];
+  ssize_t n = pread(sfd, text, sizeof text - 1, 0);
+  if (n <= 0) return n < 0 ? -errno : -ESRCH;
+  text[n] = 0;
+  long nr;
+  unsigned long long a[6];
+  if (sscanf(text, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 5) return 0;
+  if (nr == NR_EXECVE) { *envp = a[2]; return 1; }
+  if (nr == NR_EXECVEAT) { *envp = a[3]; return 1; }
+  return 0;
+}
+
+static int anchor_alive (const entry_t *e, int *in_exec, uint64_t *envp) {
+  if (e->anchor_is_syscall) {
+    int s = syscall_state(e->anchor, envp);
+    if (s < 0) return 0;
+    *in_exec = s;
+    return 1;
+  }
+  char c;
+  *in_exec = 0;
+  return pread(e->anchor, &c, 1, 0) == 1;
+}
+
+// A secure exec (setuid/setgid/file capabilities: AT_SECURE) or credentials that differ from the real
+// ids: the environment was chosen by someone less privileged than the program, so it is not used
+// (DragonFly's varsym clears process variables on a setuid exec for the same reason).
+// Also says (*ppid) who its parent is.
+static int is_secure (int32_t tid, int32_t *ppid) {
+  char *buf = NULL;
+  *ppid = 0;
+  int fd = open_proc(tid, "status");
+  if (fd < 0) return 1;
+  ssize_t n = read_bounded(fd, &buf, 1 << 20);
+  close(fd);
+  if (n <= 0) { free(buf); return 1; }
+  char *pp = memmem(buf, (size_t) n, "\nPPid:", 6);
+  if (pp != NULL) *ppid = (int32_t) strtol(pp + 6, NULL, 10);
+  unsigned u[4] = { 0 }, g[4] = { 0 };
+  char *uid = memmem(buf, (size_t) n, "\nUid:", 5), *gid = memmem(buf, (size_t) n, "\nGid:", 5);
+  int differs = uid == NULL || gid == NULL ||
+    sscanf(uid + 5, "%u %u %u %u", &u[0], &u[1], &u[2], &u[3]) != 4 || sscanf(gid + 5, "%u %u %u %u", &g[0], &g[1], &g[2], &g[3]) != 4 ||
+    u[1] != u[0] || u[2] != u[0] || u[3] != u[0] || g[1] != g[0] || g[2] != g[0] || g[3] != g[0];
+  free(buf);
+  if (differs) return 1;
+  fd = open_proc(tid, "auxv");
+  if (fd < 0) return 1;
+  n = read_bounded(fd, &buf, 1 << 16);
+  close(fd);
+  if (n <= 0) { free(buf); return 1; }
+  int secure = 1;  // unless AT_SECURE is found and 0
+  for (size_t i = 0; i + 2 * sizeof(uint64_t) <= (size_t) n; i += 2 * sizeof(uint64_t)) {
+    uint64_t kv[2];
+    memcpy(kv, buf + i, sizeof kv);
+    if (kv[0] == AT_SECURE) { secure = kv[1] != 0; break; }
+    if (kv[0] == AT_NULL) break;
+  }
+  free(buf);
+  return secure;
+}
+
+// ---- the pending exec's environment -------------------------------------------------------------------
+
+// The caller's anonymous memory (stack, heap, private anonymous maps): the only memory read for envp. A
+// page of a file could be on a FUSE mount the caller serves, which could stall the read without end.
+typedef struct { uint64_t start, end; } range_t;
+
+static int anonymous_ranges (int32_t tid, range_t **out, size_t *count) {
+  int fd = open_proc(tid, "maps");
+  if (fd < 0) return fd;
+  char *text = NULL;
+  ssize_t n = read_bounded(fd, &text, 8u << 20);
+  close(fd);
+  if (n < 0) return (int) n;
+  size_t cap = 64, c = 0;
+  range_t *r = malloc(cap * sizeof *r);
+  if (r == NULL) { free(text); return -ENOMEM; }
+  for (char *line = text, *end = text + n; line < end;) {
+    char *nl = memchr(line, '\n', (size_t) (end - line));
+    if (nl == NULL) nl = end;
+    *nl = 0;
+    unsigned long long s, e, ino;
+    char perms[8];
+    int name_at = 0;
+    if (sscanf(line, "%llx-%llx %7s %*s %*s %llu %n", &s, &e, perms, &ino, &name_at) >= 4) {
+      const char *name = name_at > 0 ? line + name_at : "";
+      int anon = ino == 0 && perms[0] == 'r' && (name[0] == 0 || strncmp(name, "[stack", 6) == 0 || strcmp(name, "[heap]") == 0 || strncmp(name, "[anon:", 6) == 0);
+      if (anon) {
+        if (c == cap) {
+          range_t *b = realloc(r, cap * 2 * sizeof *r);
+          if (b == NULL) { free(r); free(text); return -ENOMEM; }
+          r = b;
+          cap *= 2;
+        }
+        r[c++] = (range_t) { s, e };
+      }
+    }
+    line = nl + 1;
+  }
+  free(text);
+  *out = r;
+  *count = c;
+  return 0;
+}
+
+static int readable (const range_t *r, size_t n, uint64_t addr) {
+  for (size_t i = 0; i < n; i++) if (addr >= r[i].start && addr < r[i].end) return 1;
+  return 0;
+}
+
+#define WINDOW 4096u
+
+// Reads the rest of the page at `addr` (one page per read never runs into an unmapped neighbour).
+static ssize_t read_window (int fd, const range_t *r, size_t nr, uint64_t addr, char *buf) {
+  if (!readable(r, nr, addr)) return -EFAULT;
+  ssize_t n = pread(fd, buf, WINDOW - (size_t) (addr & (WINDOW - 1)), (off_t) addr);
+  return n < 0 ? -errno : n;
+}
+
+// The NULL-terminated envp array and its strings, as NUL-separated bytes (the format of
+// /proc/<pid>/environ), a page at a time. Bounded by ENV_MAX_BYTES counting each pointer as the kernel
+// does; anything malformed, past the bound or outside anonymous memory is an error.
+static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
+  range_t *ranges = NULL;
+  size_t nr = 0;
+  int rc = anonymous_ranges(tid, &ranges, &nr);
+  if (rc < 0) return rc;
+  int fd = open_proc(tid, "mem");
+  if (fd < 0) { free(ranges); return fd; }
+  size_t cap = 4096, len = 0, budget = ENV_MAX_BYTES;
+  char *buf = malloc(cap), *ptrs = malloc(WINDOW), *win = malloc(WINDOW);
+  uint64_t ptrs_at = 0, win_at = 0;
+  ssize_t ptrs_len = 0, win_len = 0;
+  if (buf == NULL || ptrs == NULL || win == NULL) { rc = -ENOMEM; goto done; }
+  if (envp == 0) goto done;  // execve with envp NULL: an empty environment
+  for (uint64_t i = 0;; i++) {
+    uint64_t at = envp + 8u * i, ptr;
+    if (budget < 8) { rc = -E2BIG; goto done; }
+    budget -= 8;
+    if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
+      ptrs_at = at;
+      ptrs_len = read_window(fd, ranges, nr, at, ptrs);
+      if (ptrs_len < 8) { rc = ptrs_len < 0 ? (int) ptrs_len : -EFAULT; goto done; }
+    }
+    memcpy(&ptr, ptrs + (at - ptrs_at), 8);
+    if (ptr == 0) break;
+    for (;;) {  // one string, until its NUL, through the window
+      if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
+        win_at = ptr;
+        win_len = read_window(fd, ranges, nr, ptr, win);
+        if (win_len <= 0) { rc = win_len < 0 ? (int) win_len : -EFAULT; goto done; }
+      }
+      size_t off = (size_t) (ptr - win_at), avail = (size_t) win_len - off;
+      char *nul = memchr(win + off, 0, avail);
+      size_t take = nul != NULL ? (size_t) (nul - (win + off)) + 1 : avail;
+      if (take > budget) { rc = -E2BIG; goto done; }
+      budget -= take;
+      if (cap - len < take) {
+        while (cap - len < take) cap *= 2;
+        char *b = realloc(buf, cap);
+        if (b == NULL) { rc = -ENOMEM; goto done; }
+        buf = b;
+      }
+      memcpy(buf + len, win + off, take);
+      len += take;
+      ptr += take;
+      if (nul != NULL) break;
+    }
+  }
+done:
+  close(fd);
+  free(ranges);
+  free(ptrs);
+  free(win);
+  if (rc < 0) { free(buf); return rc; }
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+// ---- the probe ----------------------------------------------------------------------------------------
+
+// Whether `tid` shares its memory with its parent (a vfork child before its exec, or a CLONE_VM child).
+// Its environment fd would then stay readable after its own exec, bound to the parent's memory: such a
+// caller is never cached. Unknown counts as shared.
+static int shares_parent_memory (int32_t tid, int32_t ppid) {
+  if (ppid <= 0) return 0;
+  long r = syscall(SYS_kcmp, (pid_t) tid, (pid_t) ppid, KCMP_VM, 0, 0);
+  return r != 1 && r != 2;
+}
+
+// Opens a fresh anchor and, unless the thread is inside execve (its environment fd would be bound to the
+// memory it is about to leave), an environment fd for `tid` into `e`. 0, or -errno when it cannot be read.
+static int open_fresh (entry_t *e, int32_t tid, int *in_exec, uint64_t *envp) {
+  forget(e);
+  int fd = open_proc(tid, "syscall");
+  if (fd >= 0) {
+    int s = syscall_state(fd, envp);
+    if (s >= 0) { e->anchor = fd; e->anchor_is_syscall = 1; *in_exec = s; }
+    else close(fd);
+  }
+  if (e->anchor < 0) {
+    fd = open_proc(tid, "comm");
+    if (fd < 0) return fd;
+    e->anchor = fd;
+    *in_exec = 0;
+  }
+  int32_t ppid;
+  e->secure = is_secure(tid, &ppid);
+  if (*in_exec) return 0;
+  e->envfd = open_proc(tid, "environ");
+  // Opened by number: the anchor still reading now proves the number still named the same thread.
+  int ignored; uint64_t ignored_envp;
+  if (e->envfd < 0 || !anchor_alive(e, &ignored, &ignored_envp)) { int r = e->envfd < 0 ? e->envfd : -ESRCH; forget(e); return r; }
+  e->shared_memory = shares_parent_memory(tid, ppid);
+  return 0;
+}
+
+// Whether a target may hold a reference: it contains one of the openers TS's grammar declares. A target
+// that does but holds none (say "$<1>") only costs one trip to JS, whose answer the memo then keeps.
+int vsf_has_reference (const char *target, size_t len) {
+  (void) len;
+  for (uint32_t i = 0; i < vsf_config.openers_count; i++) if (strstr(target, vsf_config.openers[i]) != NULL) return 1;
+  return 0;
+}
+
+static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
+  int in_exec = 0;
+  uint64_t envp = 0;
+  int fresh = 0;
+  if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, &in_exec, &envp))) forget(e);
+  for (int attempt = 0;; attempt++) {
+    if (e->anchor < 0) {
+      if (tid <= 0 || open_fresh(e, tid, &in_exec, &envp) < 0) { out->source = VSF_ENV_UNREADABLE; break; }
+      e->uid = uid;
+      e->gid = gid;
+      fresh = 1;
+    }
+    out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
+    if (e->secure) { out->source = VSF_ENV_SECURE; break; }
+    if (in_exec) {
+      // The image is about to change: nothing about it is kept.
+      int r = read_exec_env(tid, envp, &out->env, &out->env_len);
+      forget(e);
+      if (r == 0) {
+        out->source = VSF_ENV_EXEC;
+        if (target != NULL && vsf_memo_get_exec(target, target_len, out->env, out->env_len, exp, exp_len)) *hit = 1;
+        return;
+      }
+      out->exec_check = VSF_EXEC_REFUSED;
+      out->source = VSF_ENV_UNREADABLE;
+      COUNT(VSF_C_EXEC_REFUSED);
+      break;
+    }
+    if (fresh) {
+      ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
+      if (n < 0) { out->env = NULL; forget(e); out->source = VSF_ENV_UNREADABLE; return; }
+      out->env_len = (size_t) n;
+      out->source = VSF_ENV_FRESH;
+      if (e->shared_memory) { forget(e); return; }
+      if (cached) {
+        uint32_t g = atomic_fetch_add(&next_generation, 1);
+        while (g == 0 || g >= VSF_GEN_LINK) g = atomic_fetch_add(&next_generation, 1);
+        e->generation = g;
+      }
+      out->generation = e->generation;
+      return;
+    }
+    char c;
+    if (pread(e->envfd, &c, 1, 0) == 1) {
+      out->source = VSF_ENV_CACHED;
+      out->generation = e->generation;
+      COUNT(VSF_C_ENV_CACHED);
+      if (target != NULL && vsf_memo_get(e->generation, target, target_len, exp, exp_len)) { *hit = 1; return; }
+      ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
+      if (n > 0) { out->env_len = (size_t) n; return; }
+      free(out->env);
+      out->env = NULL;
+    }
+    // The program image is gone (exec'd or exited): everything about it is read again, once.
+    forget(e);
+    if (attempt > 0) { out->source = VSF_ENV_UNREADABLE; break; }
+  }
+  // No environment: the expansion depends on the mount defaults alone.
+  if (target != NULL && vsf_memo_get(VSF_GEN_NO_ENV, target, target_len, exp, exp_len)) *hit = 1;
+}
+
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len) {
+  memset(out, 0, sizeof *out);
+  COUNT(VSF_C_ENV_LOOKUPS);
+  int hit = 0;
+  entry_t *e = tid > 0 ? claim((int32_t) tid) : NULL;
+  if (e != NULL) {
+    probe(e, 1, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
+    release(e);
+  } else {
+    entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1 };
+    probe(&tmp, 0, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
+    forget(&tmp);
+  }
+  if (out->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
+  if (out->source == VSF_ENV_UNREADABLE) COUNT(VSF_C_ENV_UNREADABLE);
+  if (out->source == VSF_ENV_SECURE) COUNT(VSF_C_ENV_SECURE);
+  if (hit) { free(out->env); out->env = NULL; out->env_len = 0; }
+  return hit;
+}
+
+// The probe without the cache or the memo, always reading the environment (resolve --explain).
+void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
+  memset(out, 0, sizeof *out);
+  int hit = 0;
+  entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1 };
+  probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, out, NULL, NULL, &hit);
+  forget(&tmp);
+}
+
+// Entries holding a caller now (for status and tests).
+uint32_t vsf_cache_entries (void) {
+  uint32_t n = 0;
+  pthread_mutex_lock(&mu);
+  for (uint32_t i = 0; table != NULL && i < sets * WAYS; i++) n += table[i].anchor >= 0;
+  pthread_mutex_unlock(&mu);
+  return n;
+}

@@ -1,0 +1,93 @@
+// Acting as the caller. A root daemon serving other users runs each path operation with the caller's fs
+// uid/gid and supplementary groups and with no effective capabilities, on the FUSE worker thread only:
+// raw system calls, because glibc's setgroups/setuid wrappers change every thread of the process. With no
+// capabilities the backing filesystem applies everything it would to the caller itself: permissions,
+// setgid directories, quotas and reserved blocks (CAP_SYS_RESOURCE), and no trusted.* or
+// security.capability xattr (CAP_SYS_ADMIN, CAP_SETFCAP) can be set through the daemon.
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct __user_cap_data_struct daemon_caps[2];
+static gid_t *daemon_groups;
+static int daemon_ngroups;
+
+// Records the daemon's own capabilities and groups, to restore after each operation.
+int vsf_creds_init (void) {
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  if (syscall(SYS_capget, &h, daemon_caps) != 0) return -errno;
+  int n = getgroups(0, NULL);
+  if (n < 0) return -errno;
+  daemon_groups = calloc((size_t) n + 1, sizeof(gid_t));
+  if (daemon_groups == NULL) return -ENOMEM;
+  daemon_ngroups = getgroups(n, daemon_groups);
+  return daemon_ngroups < 0 ? -errno : 0;
+}
+
+// The caller's supplementary groups, from /proc/<tid>/status ("Groups:\t1 2 3"). None when it is gone.
+static int caller_groups (uint32_t tid, gid_t *groups, int max) {
+  char path[64], buf[8192];
+  snprintf(path, sizeof path, "/proc/%u/status", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *line = strstr(buf, "\nGroups:");
+  if (line == NULL) return 0;
+  char *p = line + 8, *end;
+  int count = 0;
+  while (count < max) {
+    unsigned long g = strtoul(p, &end, 10);
+    if (end == p) break;
+    groups[count++] = (gid_t) g;
+    p = end;
+  }
+  return count;
+}
+
+static int set_effective_caps (int on) {
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct d[2];
+  memcpy(d, daemon_caps, sizeof d);
+  if (!on) d[0].effective = d[1].effective = 0;
+  return syscall(SYS_capset, &h, d) == 0 ? 0 : -errno;
+}
+
+int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved) {
+  saved->active = 0;
+  if (!vsf_config.act_as_caller || r->uid == 0) return 0;
+  // Groups beyond this many (NGROUPS_MAX is 65536) are left out: fewer groups can only deny more.
+  gid_t groups[1024];
+  int n = r->pid > 0 ? caller_groups(r->pid, groups, 1024) : 0;
+  saved->active = 1;
+  if (syscall(SYS_setgroups, (size_t) n, groups) != 0) goto fail;
+  syscall(SYS_setfsgid, r->gid);
+  syscall(SYS_setfsuid, r->uid);
+  // setfs[ug]id report the previous id, never an error: read the new ones back.
+  if ((uint32_t) syscall(SYS_setfsgid, -1) != r->gid || (uint32_t) syscall(SYS_setfsuid, -1) != r->uid) { errno = EPERM; goto fail; }
+  if (set_effective_caps(0) != 0) goto fail;
+  return 0;
+fail:;
+  int e = errno;
+  vsf_restore_creds(saved);
+  return -e;
+}
+
+// Back to the daemon's own credentials. A thread that cannot get them back must not serve anyone else.
+void vsf_restore_creds (vsf_creds_t *saved) {
+  if (!saved->active) return;
+  saved->active = 0;
+  if (set_effective_caps(1) != 0) abort();
+  syscall(SYS_setfsuid, 0);
+  syscall(SYS_setfsgid, 0);
+  if (syscall(SYS_setgroups, (size_t) daemon_ngroups, daemon_groups) != 0) abort();
+  if (syscall(SYS_setfsuid, -1) != 0 || syscall(SYS_setfsgid, -1) != 0) abort();
+}

@@ -1,0 +1,82 @@
+// What the addon's files share among themselves (the contract with fuse-native and JS is varsymfs.h).
+#ifndef VARSYMFS_INTERNAL_H
+#define VARSYMFS_INTERNAL_H
+
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "varsymfs.h"
+
+#define VSF_OPENERS_MAX 8
+
+// Set once by configure() before the mount starts; read-only while it serves.
+typedef struct {
+  char reserved[256];      // varsymfs's own data file at the backing root (and its temporary siblings)
+  size_t reserved_len;
+  int act_as_caller;       // a root daemon serving other users: path operations run with the caller's ids
+  uint32_t cache_max;      // caller table entries
+  char openers[VSF_OPENERS_MAX][8];  // how a reference starts ("$<", "${"): TS's grammar says, C only looks
+  uint32_t openers_count;
+} vsf_config_t;
+extern vsf_config_t vsf_config;
+
+// Request and resolution counters, read by `status` (no JS on the request path).
+enum vsf_counter {
+  VSF_C_RESOLUTIONS, VSF_C_MEMO_HITS, VSF_C_ENV_LOOKUPS, VSF_C_ENV_CACHED, VSF_C_ENV_EXEC, VSF_C_ENV_UNREADABLE,
+  VSF_C_ENV_SECURE, VSF_C_EXEC_REFUSED, VSF_C_PASSED_TO_JS, VSF_C_COUNT
+};
+extern _Atomic uint64_t vsf_op_counts[VSF_OP_COUNT];
+extern _Atomic uint64_t vsf_counts[VSF_C_COUNT];
+#define COUNT(c) atomic_fetch_add_explicit(&vsf_counts[c], 1, memory_order_relaxed)
+
+// paths.c: backing paths, never following a symlink in the store.
+int vsf_safe_open (const char *rel, int flags, mode_t mode);
+int vsf_open_parent (const char *rel, int *pfd, const char **name);
+void vsf_close_parent (int pfd);
+const char *vsf_relative (const char *path);
+int vsf_is_reserved (const char *path);
+int vsf_is_reserved_name (const char *name);
+void vsf_encode_stat (const struct stat *st, uint32_t *ints);
+
+// creds.c: act as the caller on this thread.
+typedef struct { int active; } vsf_creds_t;
+int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved);
+void vsf_restore_creds (vsf_creds_t *saved);
+int vsf_creds_init (void);
+
+// callers.c: which environment a caller means, and the link's expansion.
+typedef struct {
+  int source;              // enum vsf_source
+  int exec_check;          // enum vsf_exec_check
+  uint32_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
+  char *env;               // malloc'd block when read (FRESH, EXEC, or CACHED on a memo miss)
+  size_t env_len;
+} vsf_probe_t;
+int vsf_cache_init (uint32_t max);
+// Probes caller `tid` (with its request's fs ids) for a link whose target is `target`. On a memo hit
+// returns 1 and fills exp/exp_len (exp_len may exceed VSF_TARGET_MAX - 1: too long); else 0 with `out`
+// filled, the environment read when the answer needs JS.
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len);
+void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out);
+uint32_t vsf_cache_entries (void);
+int vsf_has_reference (const char *target, size_t len);
+
+// memo.c: expansions JS computed, keyed by what they depend on.
+#define VSF_GEN_NO_ENV 0xffffffffu   // the generation under which expansions without an environment are kept
+#define VSF_GEN_LINK 0xfffffffeu     // ... and link targets by the link's identity (ops.c)
+#define VSF_GEN_NAMES 0xfffffffdu    // ... the variables a target names (set by JS)
+#define VSF_GEN_EXEC 0xfffffffcu     // ... and expansions for a pending exec, by the values of those variables
+int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, char *exp, size_t *exp_len);
+void vsf_memo_put (uint32_t generation, uint32_t defaults_generation, const char *target, size_t target_len, const char *exp, size_t exp_len);
+int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, char *exp, size_t *exp_len);
+void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, const char *exp, size_t exp_len);
+uint32_t vsf_defaults_generation (void);
+uint32_t vsf_defaults_changed (void);
+void vsf_memo_clear (void);
+
+// ops.c
+int vsf_hook (vsf_request_t *r, char *slot);
+
+#endif

@@ -1,0 +1,141 @@
+// Expansions that JS computed, kept so that the next request asking the same question is answered on its
+// FUSE worker thread. The key is exactly what an expansion depends on: the caller's environment (the
+// generation of its cached read, which changes whenever the environment is read afresh, or VSF_GEN_NO_ENV
+// when there is none), the mount defaults (their generation, bumped by JS on every change) and the link's
+// target bytes. The grammar stays JS's alone: C never expands anything, it only replays answers.
+// Bounded: 4096 entries in sets of 4, and MEMO_BYTES_MAX bytes of targets and expansions.
+#include "internal.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS 1024
+#define WAYS 4
+#define MEMO_BYTES_MAX (8u << 20)
+
+typedef struct {
+  uint32_t generation, defaults_generation;
+  uint64_t hash;
+  uint32_t target_len;
+  uint32_t exp_len;      // may exceed VSF_TARGET_MAX - 1 (too long: only the length is kept)
+  char *data;            // target, then the expansion when it fits
+  uint64_t used;
+} memo_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static memo_t memo[SETS][WAYS];
+static size_t bytes;
+static uint64_t clock_;
+static _Atomic uint32_t defaults_gen = 1;
+
+uint32_t vsf_defaults_generation (void) { return atomic_load(&defaults_gen); }
+uint32_t vsf_defaults_changed (void) { return atomic_fetch_add(&defaults_gen, 1) + 1; }
+
+static uint64_t hash (uint32_t generation, uint32_t dgen, const char *target, size_t len) {
+  uint64_t h = 1469598103934665603ull ^ ((uint64_t) generation << 32 | dgen);
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char) target[i]) * 1099511628211ull;
+  return h;
+}
+
+static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? exp_len : 0; }
+
+int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, char *exp, size_t *exp_len) {
+  uint32_t dgen = vsf_defaults_generation();
+  uint64_t h = hash(generation, dgen, target, target_len);
+  memo_t *set = memo[h % SETS];
+  int hit = 0;
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < WAYS; i++) {
+    memo_t *m = &set[i];
+    if (m->data == NULL || m->hash != h || m->generation != generation || m->defaults_generation != dgen || m->target_len != target_len || memcmp(m->data, target, target_len) != 0) continue;
+    memcpy(exp, m->data + target_len, stored_exp(m->exp_len));
+    *exp_len = m->exp_len;
+    m->used = ++clock_;
+    hit = 1;
+    break;
+  }
+  pthread_mutex_unlock(&mu);
+  return hit;
+}
+
+void vsf_memo_put (uint32_t generation, uint32_t dgen, const char *target, size_t target_len, const char *exp, size_t exp_len) {
+  if (generation == 0 || dgen != vsf_defaults_generation() || target_len >= VSF_TARGET_MAX) return;
+  size_t keep = stored_exp((uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len));
+  char *data = malloc(target_len + keep + 1);
+  if (data == NULL) return;
+  memcpy(data, target, target_len);
+  memcpy(data + target_len, exp, keep);
+  uint64_t h = hash(generation, dgen, target, target_len);
+  memo_t *set = memo[h % SETS], *victim = &set[0];
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < WAYS; i++) {
+    if (set[i].data == NULL) { victim = &set[i]; break; }
+    if (set[i].used < victim->used) victim = &set[i];
+  }
+  size_t old = victim->data != NULL ? victim->target_len + stored_exp(victim->exp_len) : 0;
+  if (bytes - old + target_len + keep > MEMO_BYTES_MAX) { pthread_mutex_unlock(&mu); free(data); return; }
+  free(victim->data);
+  bytes = bytes - old + target_len + keep;
+  *victim = (memo_t) { generation, dgen, h, (uint32_t) target_len, (uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len), data, ++clock_ };
+  pthread_mutex_unlock(&mu);
+}
+
+// ---- pending exec: keyed by the values of exactly the variables the target names --------------------------
+
+// The first "NAME=" entry of an environment block (getenv's rule), or NULL.
+static const char *lookup (const char *env, size_t env_len, const char *name, size_t name_len, size_t *value_len) {
+  for (size_t at = 0; at < env_len;) {
+    const char *entry = env + at;
+    const char *nul = memchr(entry, 0, env_len - at);
+    size_t len = nul != NULL ? (size_t) (nul - entry) : env_len - at;
+    if (len > name_len && entry[name_len] == '=' && memcmp(entry, name, name_len) == 0) {
+      *value_len = len - name_len - 1;
+      return entry + name_len + 1;
+    }
+    at += len + 1;
+  }
+  return NULL;
+}
+
+// target, NUL, then for each name: a 1 and its value and a NUL, or a 0. 0 when it does not fit.
+static size_t exec_key (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, char *key) {
+  size_t k = 0;
+  if (target_len + 1 > VSF_TARGET_MAX - 1) return 0;
+  memcpy(key, target, target_len);
+  k = target_len;
+  key[k++] = 0;
+  for (size_t at = 0; at < names_len;) {
+    const char *name = names + at;
+    size_t name_len = strnlen(name, names_len - at), value_len = 0;
+    const char *value = lookup(env, env_len, name, name_len, &value_len);
+    if (k + 2 + value_len >= VSF_TARGET_MAX - 1) return 0;
+    key[k++] = value != NULL ? 1 : 0;
+    if (value != NULL) { memcpy(key + k, value, value_len); k += value_len; key[k++] = 0; }
+    at += name_len + 1;
+  }
+  return k;
+}
+
+int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, char *exp, size_t *exp_len) {
+  char names[VSF_TARGET_MAX], key[VSF_TARGET_MAX];
+  size_t names_len;
+  if (!vsf_memo_get(VSF_GEN_NAMES, target, target_len, names, &names_len) || names_len >= VSF_TARGET_MAX) return 0;
+  size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
+  return klen > 0 && vsf_memo_get(VSF_GEN_EXEC, key, klen, exp, exp_len);
+}
+
+void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t dgen, const char *exp, size_t exp_len) {
+  char key[VSF_TARGET_MAX];
+  if (names_len >= VSF_TARGET_MAX) return;
+  size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
+  if (klen == 0) return;
+  vsf_memo_put(VSF_GEN_NAMES, dgen, target, target_len, names, names_len);
+  vsf_memo_put(VSF_GEN_EXEC, dgen, key, klen, exp, exp_len);
+}
+
+void vsf_memo_clear (void) {
+  pthread_mutex_lock(&mu);
+  for (int s = 0; s < SETS; s++) for (int i = 0; i < WAYS; i++) { free(memo[s][i].data); memo[s][i].data = NULL; }
+  bytes = 0;
+  pthread_mutex_unlock(&mu);
+}

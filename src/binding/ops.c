@@ -1,0 +1,406 @@
+// The FUSE operations, answered on the FUSE worker thread that received them (vsf_hook). One short function
+// per operation, each one system call in the backing store returning -errno, and one table; shaped like
+// libfuse's example/passthrough.c. Only a variant link whose expansion is not in the memo goes to JS (the
+// hook returns VSF_PASS with the slot filled), which expands it and leaves the answer in the memo.
+//
+// A root daemon serving other users (--allow-other) does every path operation with the caller's fs ids,
+// groups and no capabilities (creds.c): the backing filesystem itself decides what the caller may do, new
+// files are born the caller's, setgid directories and quotas apply, and no race can hand a caller a file
+// it could not have opened itself.
+#include "internal.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <stddef.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+_Atomic uint64_t vsf_op_counts[VSF_OP_COUNT];
+_Atomic uint64_t vsf_counts[VSF_C_COUNT];
+
+#define PASS INT_MIN  // an op function's "JS must answer this one"
+
+// What an op function gets: the request, its slot, and its path(s) split into an opened parent and a name.
+typedef struct {
+  vsf_request_t *r;
+  vsf_slot_t *slot;
+  int pfd; const char *name;    // path
+  int pfd2; const char *name2;  // dest (rename, link, symlink)
+} call_t;
+
+// A system call's result as a FUSE reply: -errno on failure (the call is evaluated once, before errno is read).
+static inline int R (long result) { return result < 0 ? -errno : (int) result; }
+
+// ---- links: getattr and readlink ------------------------------------------------------------------------
+
+// Reading a symlink touches its atime, so lstat must not read one it has seen: link targets are kept by
+// identity. A symlink's target never changes, and the key names the inode exactly: device, file handle
+// (inode number and generation, so a reused inode number is another key), ctime, mtime and size.
+// Filesystems without file handles are read every time.
+typedef struct {
+  uint64_t dev;
+  int64_t times[4];
+  int64_t size;
+  int handle_type;
+  unsigned char handle[MAX_HANDLE_SZ];
+} link_key_t;
+
+static size_t link_key (const call_t *c, const struct stat *st, link_key_t *k) {
+  struct { struct file_handle fh; unsigned char bytes[MAX_HANDLE_SZ]; } h;
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(c->pfd, c->name, &h.fh, &mount_id, 0) != 0) return 0;
+  memset(k, 0, sizeof *k);
+  k->dev = st->st_dev;
+  k->times[0] = st->st_ctim.tv_sec; k->times[1] = st->st_ctim.tv_nsec;
+  k->times[2] = st->st_mtim.tv_sec; k->times[3] = st->st_mtim.tv_nsec;
+  k->size = st->st_size;
+  k->handle_type = h.fh.handle_type;
+  memcpy(k->handle, h.fh.f_handle, h.fh.handle_bytes);
+  return offsetof(link_key_t, handle) + h.fh.handle_bytes;
+}
+
+// The target of the symlink (pfd, name) with stat `st` (NULL: read it in any case), into target[].
+static ssize_t read_link (const call_t *c, const struct stat *st, char *target) {
+  link_key_t k;
+  size_t klen = st != NULL ? link_key(c, st, &k) : 0;
+  size_t n;
+  if (klen > 0 && vsf_memo_get(VSF_GEN_LINK, (const char *) &k, klen, target, &n)) return (ssize_t) n;
+  ssize_t r = readlinkat(c->pfd, c->name, target, VSF_TARGET_MAX - 1);
+  if (r < 0) return -errno;
+  if (klen > 0) vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), (const char *) &k, klen, target, (size_t) r);
+  return r;
+}
+
+// Answers getattr/readlink of the link at (pfd, name) for the caller, from the memo when it can; else
+// leaves the link, its stat and the caller's environment in the slot for JS and returns PASS.
+static int link_answer (call_t *c, const struct stat *st) {
+  vsf_request_t *r = c->r;
+  char target[VSF_TARGET_MAX];
+  ssize_t n = read_link(c, st, target);
+  if (n < 0) return (int) n;
+  target[n] = 0;
+  char exp[VSF_TARGET_MAX];
+  size_t exp_len = (size_t) n;
+  const char *answer = target;
+  if (vsf_has_reference(target, (size_t) n)) {
+    COUNT(VSF_C_RESOLUTIONS);
+    vsf_probe_t p;
+    if (!vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &p, exp, &exp_len)) {
+      vsf_slot_t *s = c->slot;
+      s->status = VSF_RESOLVE;
+      s->source = p.source;
+      s->exec_check = p.exec_check;
+      s->generation = p.generation;
+      s->target_len = (uint32_t) n;
+      memcpy(s->target, target, (size_t) n + 1);
+      s->env_ptr = (uint64_t) (uintptr_t) p.env;
+      s->env_len = (uint32_t) p.env_len;
+      if (st != NULL) vsf_encode_stat(st, s->stat);
+      COUNT(VSF_C_PASSED_TO_JS);
+      return PASS;
+    }
+    COUNT(VSF_C_MEMO_HITS);
+    answer = exp;
+  }
+  if (st != NULL) {
+    *r->stat = *st;
+    r->stat->st_size = (off_t) exp_len;
+    r->stat->st_blocks = 0;
+    return 0;
+  }
+  // readlink: an expansion longer than PATH_MAX - 1 cannot be a path.
+  if (exp_len >= VSF_TARGET_MAX || exp_len >= r->len) return -ENAMETOOLONG;
+  memcpy(r->buf, answer, exp_len);
+  r->buf[exp_len] = 0;
+  return 0;
+}
+
+static int op_getattr (call_t *c) {
+  struct stat st;
+  if (fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
+  if (S_ISLNK(st.st_mode)) return link_answer(c, &st);
+  *c->r->stat = st;
+  return 0;
+}
+
+static int op_readlink (call_t *c) { return link_answer(c, NULL); }
+
+// ---- operations on an open file ---------------------------------------------------------------------
+
+static int fh (const vsf_request_t *r) { return (int) *r->fh; }
+static int op_fgetattr (call_t *c) { return R(fstat(fh(c->r), c->r->stat)); }
+static int op_read (call_t *c) { return R(pread(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
+static int op_write (call_t *c) { return R(pwrite(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
+static int op_flush (call_t *c) { (void) c; return 0; }
+static int op_release (call_t *c) { return R(close(fh(c->r))); }
+static int op_fsync (call_t *c) { return R(c->r->flags ? fdatasync(fh(c->r)) : fsync(fh(c->r))); }
+static int op_ftruncate (call_t *c) { return R(ftruncate(fh(c->r), c->r->offset)); }
+
+// ---- operations on a path ---------------------------------------------------------------------------
+
+static int op_open (call_t *c) {
+  int fd = openat(c->pfd, c->name, (c->r->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  *c->r->fh = (uint64_t) fd;
+  return 0;
+}
+
+static int op_create (call_t *c) {
+  int fd = openat(c->pfd, c->name, c->r->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, (mode_t) c->r->mode);
+  if (fd < 0) return -errno;
+  *c->r->fh = (uint64_t) fd;
+  return 0;
+}
+
+// faccessat without AT_EACCESS would check the daemon's real ids, not the caller's fs ids.
+static int op_access (call_t *c) { return R(faccessat(c->pfd, c->name, (int) c->r->mode, AT_EACCESS | AT_SYMLINK_NOFOLLOW)); }
+static int op_mknod (call_t *c) { return R(mknodat(c->pfd, c->name, (mode_t) c->r->mode, (dev_t) c->r->dev)); }
+static int op_mkdir (call_t *c) { return R(mkdirat(c->pfd, c->name, (mode_t) c->r->mode)); }
+static int op_unlink (call_t *c) { return R(unlinkat(c->pfd, c->name, 0)); }
+static int op_rename (call_t *c) { return R(renameat(c->pfd, c->name, c->pfd2, c->name2)); }
+static int op_link (call_t *c) { return R(linkat(c->pfd, c->name, c->pfd2, c->name2, 0)); }
+// fuse-native passes symlink as (target, link path): the link is dest.
+static int op_symlink (call_t *c) { return R(symlinkat(c->r->path, c->pfd2, c->name2)); }
+static int op_chown (call_t *c) { return R(fchownat(c->pfd, c->name, (uid_t) (int32_t) c->r->owner_uid, (gid_t) (int32_t) c->r->owner_gid, AT_SYMLINK_NOFOLLOW)); }
+
+// A symlink is read (touching its atime) before its times are set, and kept under its new identity, so
+// that the lstat after it reports the times just set.
+static int op_utimens (call_t *c) {
+  struct timespec ts[2] = { c->r->times[0], c->r->times[1] };
+  struct stat st;
+  char target[VSF_TARGET_MAX];
+  ssize_t n = fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ? read_link(c, NULL, target) : -1;
+  int r = R(utimensat(c->pfd, c->name, ts, AT_SYMLINK_NOFOLLOW));
+  link_key_t k;
+  size_t klen;
+  if (r == 0 && n >= 0 && fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (klen = link_key(c, &st, &k)) > 0) {
+    vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), (const char *) &k, klen, target, (size_t) n);
+  }
+  return r;
+}
+
+static int op_truncate (call_t *c) {
+  int fd = openat(c->pfd, c->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = R(ftruncate(fd, c->r->offset));
+  close(fd);
+  return r;
+}
+
+// An O_PATH fd on the exact inode (never a symlink's target), and its /proc/self/fd name for the calls
+// that have no *at form (chmod before fchmodat2, xattrs before Linux 6.13).
+static int open_inode (call_t *c, char *proc, size_t proc_size) {
+  int fd = openat(c->pfd, c->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  snprintf(proc, proc_size, "/proc/self/fd/%d", fd);
+  return fd;
+}
+
+static int op_chmod (call_t *c) {
+  char proc[64];
+  int fd = open_inode(c, proc, sizeof proc);
+  if (fd < 0) return fd;
+  struct stat st;
+  int r = fstat(fd, &st) != 0 ? -errno : S_ISLNK(st.st_mode) ? -EOPNOTSUPP : R(chmod(proc, (mode_t) c->r->mode));
+  close(fd);
+  return r;
+}
+
+static int op_setxattr (call_t *c) {
+  char proc[64];
+  int fd = open_inode(c, proc, sizeof proc);
+  if (fd < 0) return fd;
+  int r = R(setxattr(proc, c->r->name, c->r->value, c->r->size, c->r->flags));
+  close(fd);
+  return r;
+}
+
+// The kernel's ERANGE when the caller's buffer is too small; the size when it asks (size 0).
+static int op_getxattr (call_t *c) {
+  char proc[64];
+  int fd = open_inode(c, proc, sizeof proc);
+  if (fd < 0) return fd;
+  int r = R(getxattr(proc, c->r->name, c->r->size ? c->r->buf : NULL, c->r->size));
+  close(fd);
+  return r;
+}
+
+static int op_listxattr (call_t *c) {
+  char proc[64];
+  int fd = open_inode(c, proc, sizeof proc);
+  if (fd < 0) return fd;
+  int r = R(listxattr(proc, c->r->size ? c->r->buf : NULL, c->r->size));
+  close(fd);
+  return r;
+}
+
+static int op_removexattr (call_t *c) {
+  char proc[64];
+  int fd = open_inode(c, proc, sizeof proc);
+  if (fd < 0) return fd;
+  int r = R(removexattr(proc, c->r->name));
+  close(fd);
+  return r;
+}
+
+// libfuse renames a file unlinked while still open to .fuse_hiddenXXXX and deletes it at RELEASE, which
+// the kernel sends after close() has returned; so `rm -rf` right after writing can find a directory
+// holding only such files. Remove them (with the caller's rights: nothing it could not remove itself) and
+// say whether the directory held nothing else.
+static int only_hidden_files (int pfd, const char *name) {
+  int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) { close(fd); return 0; }
+  int only = 1;
+  struct dirent *de;
+  while (only && (de = readdir(dir)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (strncmp(de->d_name, ".fuse_hidden", 12) != 0) only = 0;
+  }
+  if (only) {
+    rewinddir(dir);
+    while ((de = readdir(dir)) != NULL) {
+      if (strncmp(de->d_name, ".fuse_hidden", 12) == 0 && unlinkat(dirfd(dir), de->d_name, 0) != 0) only = 0;
+    }
+  }
+  closedir(dir);
+  return only;
+}
+
+static int op_rmdir (call_t *c) {
+  if (unlinkat(c->pfd, c->name, AT_REMOVEDIR) == 0) return 0;
+  if (errno != ENOTEMPTY || !only_hidden_files(c->pfd, c->name)) return -errno;
+  return R(unlinkat(c->pfd, c->name, AT_REMOVEDIR));
+}
+
+static int op_statfs (call_t *c) { return R(statvfs(".", c->r->statvfs)); }
+
+// ---- directories: offsets from telldir, so a directory of any size lists in bounded memory -------------
+
+typedef struct {
+  DIR *dp;
+  struct dirent *entry;  // read but not yet accepted by the filler
+  off_t offset;
+  int root;              // the backing root: hide the reserved name
+} dir_t;
+
+static int op_opendir (call_t *c) {
+  const char *rel = vsf_relative(c->r->path);
+  int fd = vsf_safe_open(rel, O_RDONLY | O_DIRECTORY, 0);
+  if (fd < 0) return fd;
+  dir_t *d = calloc(1, sizeof *d);
+  if (d == NULL) { close(fd); return -ENOMEM; }
+  d->dp = fdopendir(fd);
+  if (d->dp == NULL) { int e = errno; close(fd); free(d); return -e; }
+  d->root = strcmp(rel, ".") == 0;
+  *c->r->fh = (uint64_t) (uintptr_t) d;
+  return 0;
+}
+
+static int op_readdir (call_t *c) {
+  dir_t *d = (dir_t *) (uintptr_t) *c->r->fh;
+  if (c->r->offset != d->offset) {
+    seekdir(d->dp, c->r->offset);
+    d->entry = NULL;
+    d->offset = c->r->offset;
+  }
+  for (;;) {
+    if (d->entry == NULL) {
+      errno = 0;
+      d->entry = readdir(d->dp);
+      if (d->entry == NULL) return -errno;
+    }
+    off_t next = telldir(d->dp);
+    if (!(d->root && vsf_is_reserved_name(d->entry->d_name))) {
+      struct stat st = { .st_ino = d->entry->d_ino, .st_mode = (mode_t) d->entry->d_type << 12 };
+      if (c->r->filler(c->r->buf, d->entry->d_name, &st, next)) return 0;
+    }
+    d->entry = NULL;
+    d->offset = next;
+  }
+}
+
+static int op_releasedir (call_t *c) {
+  dir_t *d = (dir_t *) (uintptr_t) *c->r->fh;
+  closedir(d->dp);
+  free(d);
+  return 0;
+}
+
+static int op_fsyncdir (call_t *c) {
+  dir_t *d = (dir_t *) (uintptr_t) *c->r->fh;
+  return R(c->r->flags ? fdatasync(dirfd(d->dp)) : fsync(dirfd(d->dp)));
+}
+
+// ---- the table --------------------------------------------------------------------------------------
+
+enum { HANDLE, PATH, PATH_AND_DEST, DEST, OWN };  // what an op names; OWN: it opens what it needs itself
+typedef struct {
+  int (*fn)(call_t *c);
+  uint8_t names;
+  uint8_t reads;   // a read-only op: a reserved name answers ENOENT (else EPERM)
+} op_t;
+
+static const op_t ops[VSF_OP_COUNT] = {
+  [VSF_OP_GETATTR] = { op_getattr, PATH, 1 },      [VSF_OP_READLINK] = { op_readlink, PATH, 1 },
+  [VSF_OP_FGETATTR] = { op_fgetattr, HANDLE, 1 },  [VSF_OP_ACCESS] = { op_access, PATH, 1 },
+  [VSF_OP_OPEN] = { op_open, PATH, 1 },            [VSF_OP_CREATE] = { op_create, PATH, 0 },
+  [VSF_OP_READ] = { op_read, HANDLE, 1 },          [VSF_OP_WRITE] = { op_write, HANDLE, 0 },
+  [VSF_OP_FLUSH] = { op_flush, HANDLE, 1 },        [VSF_OP_RELEASE] = { op_release, HANDLE, 1 },
+  [VSF_OP_FSYNC] = { op_fsync, HANDLE, 1 },        [VSF_OP_FTRUNCATE] = { op_ftruncate, HANDLE, 0 },
+  [VSF_OP_TRUNCATE] = { op_truncate, PATH, 0 },    [VSF_OP_UTIMENS] = { op_utimens, PATH, 0 },
+  [VSF_OP_CHMOD] = { op_chmod, PATH, 0 },          [VSF_OP_CHOWN] = { op_chown, PATH, 0 },
+  [VSF_OP_MKNOD] = { op_mknod, PATH, 0 },          [VSF_OP_MKDIR] = { op_mkdir, PATH, 0 },
+  [VSF_OP_UNLINK] = { op_unlink, PATH, 0 },        [VSF_OP_RMDIR] = { op_rmdir, PATH, 0 },
+  [VSF_OP_RENAME] = { op_rename, PATH_AND_DEST, 0 }, [VSF_OP_LINK] = { op_link, PATH_AND_DEST, 0 },
+  [VSF_OP_SYMLINK] = { op_symlink, DEST, 0 },
+  [VSF_OP_SETXATTR] = { op_setxattr, PATH, 0 },    [VSF_OP_GETXATTR] = { op_getxattr, PATH, 1 },
+  [VSF_OP_LISTXATTR] = { op_listxattr, PATH, 1 },  [VSF_OP_REMOVEXATTR] = { op_removexattr, PATH, 0 },
+  [VSF_OP_STATFS] = { op_statfs, OWN, 1 },
+  [VSF_OP_OPENDIR] = { op_opendir, OWN, 1 },       [VSF_OP_READDIR] = { op_readdir, HANDLE, 1 },
+  [VSF_OP_RELEASEDIR] = { op_releasedir, HANDLE, 1 }, [VSF_OP_FSYNCDIR] = { op_fsyncdir, HANDLE, 1 },
+};
+
+static int run (const op_t *op, call_t *c) {
+  vsf_request_t *r = c->r;
+  int needs_path = op->names == PATH || op->names == PATH_AND_DEST || (op->names == OWN && r->op == VSF_OP_OPENDIR);
+  int needs_dest = op->names == PATH_AND_DEST || op->names == DEST;
+  if ((needs_path && r->path == NULL) || (needs_dest && r->dest == NULL) || (op->names == HANDLE && r->fh == NULL)) return -EIO;
+  if ((needs_path && vsf_is_reserved(r->path)) || (needs_dest && vsf_is_reserved(r->dest))) return op->reads ? -ENOENT : -EPERM;
+  if (op->names == HANDLE) return op->fn(c);
+  vsf_creds_t creds;
+  int e = vsf_become_caller(r, &creds);
+  if (e < 0) return e;
+  int res = 0;
+  c->pfd = c->pfd2 = AT_FDCWD;
+  if (op->names == PATH || op->names == PATH_AND_DEST) res = vsf_open_parent(vsf_relative(r->path), &c->pfd, &c->name);
+  if (res == 0 && needs_dest) res = vsf_open_parent(vsf_relative(r->dest), &c->pfd2, &c->name2);
+  if (res == 0) res = op->fn(c);
+  vsf_close_parent(c->pfd);
+  vsf_close_parent(c->pfd2);
+  vsf_restore_creds(&creds);
+  return res;
+}
+
+// The hook fuse-native runs for every request (varsymfs.h).
+int vsf_hook (vsf_request_t *r, char *raw) {
+  vsf_slot_t *slot = (vsf_slot_t *) raw;
+  free((void *) (uintptr_t) slot->env_ptr);  // the previous request's, on this thread
+  slot->env_ptr = 0;
+  slot->env_len = 0;
+  slot->status = VSF_NONE;
+  if (r->op >= VSF_OP_COUNT || ops[r->op].fn == NULL) return VSF_PASS;  // init: JS's
+  atomic_fetch_add_explicit(&vsf_op_counts[r->op], 1, memory_order_relaxed);
+  call_t c = { .r = r, .slot = slot, .pfd = AT_FDCWD, .pfd2 = AT_FDCWD };
+  int res = run(&ops[r->op], &c);
+  if (res == PASS) return VSF_PASS;
+  r->res = res;
+  return VSF_DONE;
+}

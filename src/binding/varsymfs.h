@@ -1,0 +1,108 @@
+// The one contract between the patched fuse-native (fuse-native.c, through src/binding/fuse-native+2.2.6.patch)
+// and varsymfs's addon (the other files here), and, through the addon's `layout` export, the TypeScript side.
+//
+// Every FUSE request runs `vsf_hook` on the FUSE worker thread that received it. The hook either answers it
+// there (returns VSF_DONE with `res` set: -errno, or the op's result) or passes it to JS (VSF_PASS) after
+// leaving what JS needs in the request's slot (vsf_slot_t, at the start of the thread's locals buffer). JS
+// then replies through fuse-native as usual. Nothing here is copied by hand elsewhere: fuse-native.c
+// _Static_asserts its op numbers against VSF_OP_*, and JS reads every offset and code from `layout`.
+#ifndef VARSYMFS_H
+#define VARSYMFS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+// fuse-native's op numbers (its `op_*` constants).
+enum vsf_op {
+  VSF_OP_INIT = 0, VSF_OP_ERROR = 1, VSF_OP_ACCESS = 2, VSF_OP_STATFS = 3, VSF_OP_FGETATTR = 4, VSF_OP_GETATTR = 5,
+  VSF_OP_FLUSH = 6, VSF_OP_FSYNC = 7, VSF_OP_FSYNCDIR = 8, VSF_OP_READDIR = 9, VSF_OP_TRUNCATE = 10,
+  VSF_OP_FTRUNCATE = 11, VSF_OP_UTIMENS = 12, VSF_OP_READLINK = 13, VSF_OP_CHOWN = 14, VSF_OP_CHMOD = 15,
+  VSF_OP_MKNOD = 16, VSF_OP_SETXATTR = 17, VSF_OP_GETXATTR = 18, VSF_OP_LISTXATTR = 19, VSF_OP_REMOVEXATTR = 20,
+  VSF_OP_OPEN = 21, VSF_OP_OPENDIR = 22, VSF_OP_READ = 23, VSF_OP_WRITE = 24, VSF_OP_RELEASE = 25,
+  VSF_OP_RELEASEDIR = 26, VSF_OP_CREATE = 27, VSF_OP_UNLINK = 28, VSF_OP_RENAME = 29, VSF_OP_LINK = 30,
+  VSF_OP_SYMLINK = 31, VSF_OP_MKDIR = 32, VSF_OP_RMDIR = 33,
+  VSF_OP_COUNT = 34
+};
+#define VSF_OP_NAMES { "init", "error", "access", "statfs", "fgetattr", "getattr", "flush", "fsync", "fsyncdir", \
+  "readdir", "truncate", "ftruncate", "utimens", "readlink", "chown", "chmod", "mknod", "setxattr", "getxattr", \
+  "listxattr", "removexattr", "open", "opendir", "read", "write", "release", "releasedir", "create", "unlink", \
+  "rename", "link", "symlink", "mkdir", "rmdir" }
+
+// libfuse's fuse_fill_dir_t, without including fuse.h here.
+typedef int (*vsf_filler_t)(void *buf, const char *name, const struct stat *st, off_t off);
+
+// One request, as libfuse handed it over. Only the fields of the request's op are meaningful.
+typedef struct {
+  uint32_t op;
+  uint32_t pid, uid, gid, umask;  // the caller (fuse_get_context)
+  const char *path;               // NULL for an open file libfuse cannot name (flag_nullpath_ok)
+  const char *dest;               // rename/link: the new path; symlink: the link's path (path is its target)
+  const char *name;               // xattr name
+  const char *value;              // setxattr value
+  char *buf;                      // read/write data; readlink, getxattr, listxattr output; readdir filler buffer
+  size_t len;                     // read/write length; readlink buffer size
+  size_t size;                    // xattr value/list size (0: the caller asks for the size)
+  off_t offset;                   // read/write offset; (f)truncate length; readdir offset
+  uint64_t *fh;                   // the file handle (open/create/opendir set it); NULL when the op has none
+  int32_t flags;                  // open flags; setxattr flags; fsync datasync
+  uint32_t mode;
+  uint64_t dev;
+  uint32_t owner_uid, owner_gid;  // chown
+  struct timespec times[2];       // utimens
+  struct stat *stat;              // getattr/fgetattr output
+  struct statvfs *statvfs;        // statfs output
+  vsf_filler_t filler;            // readdir
+  int32_t res;                    // out, with VSF_DONE
+} vsf_request_t;
+
+#define VSF_PASS 0
+#define VSF_DONE 1
+typedef int (*vsf_hook_t)(vsf_request_t *req, char *slot);
+
+// What a request passed to JS carries in its slot.
+enum vsf_status {
+  VSF_NONE = 0,          // the hook did nothing: JS must not act on the request (a bug; it replies EIO)
+  VSF_RESOLVE = 1,       // a variant link to expand: target, stat (getattr) and the caller's environment
+};
+
+// Where the caller's environment came from (vsf_slot_t.source).
+enum vsf_source {
+  VSF_ENV_CACHED = 1,      // its program's environment, unchanged since generation `generation` was read
+  VSF_ENV_FRESH = 2,       // its program's environment, read now (generation 0: not cached)
+  VSF_ENV_EXEC = 3,        // the environment it is passing to execve (pending exec)
+  VSF_ENV_UNREADABLE = 4,  // none could be read: gone, another user's, pid 0, exec env refused
+  VSF_ENV_SECURE = 5,      // a secure exec (setuid/setgid/capabilities) or changed credentials: not used
+};
+
+// Why the pending-exec check could not run (vsf_slot_t.exec_check).
+enum vsf_exec_check {
+  VSF_EXEC_CHECKED = 0,    // it ran
+  VSF_EXEC_DENIED = 1,     // no ptrace access to /proc/<tid>/syscall (Yama, another user): own environ used
+  VSF_EXEC_REFUSED = 2,    // in execve, but its envp could not be read within the bounds (see semantics.md)
+};
+
+#define VSF_TARGET_MAX 4096   // PATH_MAX: a link target and an expansion, with their NUL
+
+typedef struct {
+  int32_t status;          // enum vsf_status
+  int32_t source;          // enum vsf_source
+  int32_t exec_check;      // enum vsf_exec_check
+  uint32_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable)
+  uint32_t defaults_generation;  // the mount defaults' generation when the hook ran
+  uint32_t target_len;
+  uint32_t env_len;
+  uint32_t pad;
+  uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
+  uint32_t stat[22];       // getattr: the link's lstat, in fuse-native's stat encoding
+  char target[VSF_TARGET_MAX];
+} vsf_slot_t;
+
+// Room fuse-native reserves for the slot at the start of its locals (after the caller context).
+#define VSF_SLOT_OFFSET 16
+#define VSF_SLOT_BYTES 4352
+
+#endif
