@@ -58,7 +58,7 @@ describe('toolVariable: the naming rule', () => {
   });
 
   test('a tool that cannot make a variable name answers nothing', () => {
-    for (const tool of ['', '1password', '9', 'npm:prettier', 'ubi:a/b', 'go.x', 'a b', 'gö', 'goß', 'ı', 'go\0']) {
+    for (const tool of ['', '1password', '9', 'npm:prettier', 'ubi:a/b', 'go.x', 'a b', 'gö', 'goß', 'ßgo', 'ı', 'ıgo', 'go\0']) {
       assert.equal(toolVariable(tool), undefined, JSON.stringify(tool));
     }
   });
@@ -188,8 +188,11 @@ describe('parseOneValueFile', () => {
     assert.equal(parse('system')!.value, undefined);
   });
 
-  test('a byte-order mark is skipped', () => {
+  test('a byte-order mark is skipped; three bytes that are not one are kept', () => {
     assert.equal(parse(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b('20\n')]))!.value, '20');
+    for (const bytes of [[0xef, 0xbb, 0x31, 0x32], [0xef, 0x31, 0xbf, 0x32], [0x31, 0xbb, 0xbf, 0x32]]) {
+      assert.equal(parse(Buffer.from(bytes))!.value, s(Buffer.from(bytes)));
+    }
   });
 });
 
@@ -414,6 +417,11 @@ describe('projectSource', () => {
 });
 
 describe('projectFileRules and --project-file', () => {
+  test('the file names users write', () => {
+    assert.equal(OWN_FILE, '.varsymfs-env');
+    assert.equal(TOOL_VERSIONS_FILE, '.tool-versions');
+  });
+
   test('the built-in rules, then the mappings in order, without repeats', () => {
     assert.deepEqual(projectFileRules(), BUILTIN_PROJECT_FILES);
     const bun: OneValueRule = { file: '.bun-version', format: 'one-value', variable: 'BUN_VERSION' };
@@ -443,6 +451,11 @@ describe('projectFileRules and --project-file', () => {
         return true;
       }, JSON.stringify(arg));
     }
+  });
+
+  test('the error says what is wrong', () => {
+    const why: Array<[string, string]> = [['nope', 'FILE=VARIABLE'], ['=X', "FILE ''"], ['a/b=X', "FILE 'a/b'"], ['.x=1X', "VARIABLE '1X'"], [`${OWN_FILE}=X`, 'own format'], [`${TOOL_VERSIONS_FILE}=X`, 'own format']];
+    for (const [arg, fragment] of why) assert.throws(() => parseProjectFileMapping(arg), (err: Error) => err.message.includes(fragment), arg);
   });
 });
 
