@@ -3,15 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { VarsymfsError } from './errors';
+import { isVariableName } from './names';
 
 export const DEFAULTS_FILE = '.varsymfs-defaults.json';
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parses `NAME=VALUE`; throws a one-line error naming the bad argument. */
 export function parseAssignment(arg: string): [string, string] {
   const eq = arg.indexOf('=');
   const name = eq < 0 ? arg : arg.slice(0, eq);
-  if (eq < 0 || !NAME.test(name)) {
+  if (eq < 0 || !isVariableName(name)) {
     throw new VarsymfsError(`invalid default '${arg}': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*`);
   }
   return [name, arg.slice(eq + 1)];
@@ -19,7 +19,7 @@ export function parseAssignment(arg: string): [string, string] {
 
 /** Checks a variable name for --unset. */
 export function checkName(name: string): string {
-  if (!NAME.test(name)) throw new VarsymfsError(`invalid variable name '${name}': expected [A-Za-z_][A-Za-z0-9_]*`);
+  if (!isVariableName(name)) throw new VarsymfsError(`invalid variable name '${name}': expected [A-Za-z_][A-Za-z0-9_]*`);
   return name;
 }
 
@@ -37,7 +37,7 @@ export function loadDefaults(file: string): Map<string, string> {
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
     const map = new Map<string, string>();
     for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
-      if (NAME.test(k) && typeof v === 'string') map.set(k, v);
+      if (isVariableName(k) && typeof v === 'string') map.set(k, v);
     }
     return map;
   } catch (err) {
