@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <pthread.h>
+#include "execenv_client.h"  // varsymfs exec-env helper (issue 13)
+#include "execenv_napi.h"
 
 // ---- path operations ---------------------------------------------------------------------------------
 // Every path is relative to the daemon's working directory (the backing root). The parent directory is
@@ -462,13 +464,13 @@ static void probe_execute (napi_env env, void *arg) {
     if (strstr(p->target, "$<") == NULL && strstr(p->target, "${") == NULL) { p->status = PROBE_PLAIN; return; }
   }
   uint64_t envp = 0;
-  int ex = p->tid > 0 ? pending_exec_envp(p->tid, &p->sfd, &envp) : -ESRCH;
-  if (ex == 1) {
-    if (read_exec_env(p->tid, envp, &p->env, &p->env_len) == 0) { p->status = PROBE_EXEC; return; }
-    p->exec_denied = 1;
-  } else if (ex < 0) {
-    p->exec_denied = 1;
-  }
+  // varsymfs exec-env helper (issue 13): direct reads switched off means "as if ptrace were denied".
+  int ex = p->tid <= 0 ? -ESRCH : execenv_direct_disabled() ? -EPERM : pending_exec_envp(p->tid, &p->sfd, &envp);
+  if (ex == 1 && (ex = read_exec_env(p->tid, envp, &p->env, &p->env_len)) == 0) { p->status = PROBE_EXEC; return; }
+  // varsymfs exec-env helper (issue 13): no ptrace access of our own (Yama) -> ask the helper (1/0/-errno).
+  if ((ex == -EPERM || ex == -EACCES) && execenv_enabled()) ex = execenv_envp(p->tid, &p->env, &p->env_len);
+  if (ex == 1) { p->status = PROBE_EXEC; return; }
+  if (ex < 0) p->exec_denied = 1;
   if (p->fd >= 0) {
     char c;
     if (pread(p->fd, &c, 1, 0) == 1) { p->status = PROBE_CACHED; return; }
@@ -848,5 +850,6 @@ NAPI_MODULE_INIT () {
   napi_set_named_property(env, exports, "configure", fn);
   napi_create_function(env, "slotEnv", NAPI_AUTO_LENGTH, slot_env, NULL, &fn);
   napi_set_named_property(env, exports, "slotEnv", fn);
+  execenv_register(env, exports);  // varsymfs exec-env helper (issue 13): execenvConfigure, execenvStats
   return exports;
 }
