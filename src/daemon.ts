@@ -12,6 +12,7 @@ import { FS_TYPE, mountAt } from './mountinfo';
 import { loadFuse, loadHelpers } from './native';
 import { backingPath, createOps, type OpStats } from './ops';
 import { socketPath } from './paths';
+import { explainPendingExec, pendingExecSettings, pendingExecWarning, setupPendingExec, type PendingExecState } from './pendingexec';
 import { Resolver } from './resolver';
 import { isRoot, unmountFuse } from './system';
 
@@ -32,6 +33,8 @@ export interface Daemon {
   readonly startedAt: number;
   readonly stats: OpStats;
   readonly resolver: Resolver;
+  /** How callers' pending-exec environments are read (issue 13). */
+  readonly pendingExec: PendingExecState;
   defaults: Map<string, string>;
   stop(): Promise<void>;
 }
@@ -74,6 +77,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   if (config.source !== undefined) checkDirectory(config.source, 'source');
   const Fuse = loadFuse();
   const native = loadHelpers();
+  const pendingExec = setupPendingExec(native, pendingExecSettings(process.env));
+  const warning = pendingExecWarning(pendingExec);
+  if (warning !== undefined) log.log('warn', warning);
 
   // Hold the backing directory as our working directory before the mount covers it: every backing path
   // is relative to it, so mounting in place serves the directory's own contents.
@@ -96,6 +102,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     startedAt: Date.now(),
     stats,
     resolver,
+    pendingExec,
     defaults,
     stop: async () => {
       const r = await unmountFuse(mountPoint, true);
@@ -169,6 +176,7 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
           resolutions: daemon.resolver.stats.resolutions,
           cache: { entries: callers.size, lookups: c.lookups, hits: c.hits, hitRate: c.lookups ? c.hits / c.lookups : 0, pendingExec: c.execEnvironments, unreadable: c.unreadable },
           defaults: Object.fromEntries(daemon.defaults),
+          pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
         });
         return;
       }
@@ -196,7 +204,7 @@ function controlHandler(daemon: Daemon, callers: CallerEnvironments, log: Logger
             pid: req.pid,
             variant: r!.refs !== undefined,
             environment: r!.env?.source ?? (r!.refs !== undefined ? 'unreadable' : 'not needed'),
-            pendingExecCheck: r!.env === undefined ? 'not needed' : !r!.env.execDenied ? 'available' : r!.env.source === 'unreadable' ? 'denied (no ptrace-read access)' : 'denied (no ptrace-read access: the process\'s own environment was used)',
+            pendingExecCheck: explainPendingExec(r!.env, daemon.pendingExec),
             refs: r!.refs ?? [],
           });
         });

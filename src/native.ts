@@ -23,6 +23,10 @@ export interface NativeHelpers {
   start(op: number, path: string, path2: string | null, data: Buffer | null, nums: number[], cb: (result: number, extra: Buffer | null) => void): void;
   /** The uncached caller probe on the thread pool (requests that did not come through the prehook). */
   probe(tid: number, link: string | null, cb: (status: ProbeStatus, env: Buffer | null, execDenied: boolean, target: string | null, linkResult: number) => void): void;
+  /** The exec-env helper's client (execenv_napi.c): configured once before mounting (src/pendingexec.ts). */
+  execenvConfigure(helper: string | null, directDisabled: boolean): number;
+  /** The helper's counters: questions asked, environments answered, not in execve, refusals, failures, helpers started. */
+  execenvStats(): { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number };
 }
 
 /** Operation codes of varsymfs_native's start() (enum op in varsymfs_native.c). */
