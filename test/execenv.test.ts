@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROTOCOL, rootFile, stallMount, startHelper, startProcess } from './helpers/execenv';
-import { mount, tempDir } from './helpers/mount';
+import { mount, tempDir, waitFor } from './helpers/mount';
 import { PROJECT_BIN, plainUser, rootUser, run, testUsers, type TestUser } from './helpers/users';
 
 const E = os.constants.errno;
@@ -191,6 +191,18 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
       });
     });
   }
+
+  test('the helper exits when its daemon dies', T, async (t) => {
+    const user = plain ?? root!;
+    const m = await mount(t, user, { setup: populate, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: helper } });
+    const children = fs.readdirSync(`/proc/${m.pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${m.pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    const helpers = children.filter((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === 'varsymfs-execen\n');
+    assert.equal(helpers.length, 1, `children of the daemon: ${children.join(' ')}`);
+    process.kill(m.pid, 'SIGKILL');
+    // Gone, or a zombie waiting for whoever adopted it.
+    const ended = (pid: number) => !fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    assert.ok(await waitFor(() => ended(helpers[0]!)), 'the helper outlived its daemon');
+  });
 
   test('a helper that stops answering is killed after its deadline; the request falls back and the mount goes on', T, async (t) => {
     // A stand-in helper: passes the self-probe (a question about its parent), then never answers.
