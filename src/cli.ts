@@ -11,8 +11,10 @@ import { VarsymfsError } from './errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log';
 import { FS_TYPE, mountAt, readMounts, type MountEntry } from './mountinfo';
 import { logFile, socketPath, stateDir } from './paths';
+import { pendingExecWarning } from './pendingexec';
 import { formatStatus, gatherStatus } from './status';
 import { installUnit, removeUnit } from './service';
+import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion } from './completion';
 import { preflight, unmountFuse } from './system';
 
@@ -95,7 +97,8 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
     ready(`error ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   }
-  ready('ok');
+  const warning = pendingExecWarning(daemon.pendingExec);
+  ready(warning === undefined ? 'ok' : `warn ${warning}\nok`);
   // Nothing a caller does may end the daemon: an exception that escaped a request's handler (each
   // handler already answers EIO for its own) is logged, and the mount goes on serving.
   process.on('uncaughtException', (err) => log.log('error', `uncaught: ${err instanceof Error ? err.stack : String(err)}`));
@@ -131,7 +134,7 @@ async function runBackground(config: DaemonConfig, argv: string[]): Promise<void
     env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
   });
   fs.closeSync(logFd);
-  const answer = await new Promise<string>((resolve) => {
+  let answer = await new Promise<string>((resolve) => {
     let text = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     pipe.on('data', (d: Buffer) => (text += d.toString()));
@@ -139,6 +142,10 @@ async function runBackground(config: DaemonConfig, argv: string[]): Promise<void
     pipe.on('error', () => resolve(text.trim()));
     child.on('exit', () => setTimeout(() => resolve(text.trim()), 50));
   });
+  // The daemon's warnings ("warn …" lines) come before its final "ok" or "error …".
+  const lines = answer.split('\n');
+  for (const w of lines.filter((l) => l.startsWith('warn '))) process.stderr.write(`Warning: ${w.slice(5)}\n`);
+  answer = lines[lines.length - 1]!;
   if (answer !== 'ok') {
     // The daemon's own reason, else the last thing libfuse or fusermount said in its log.
     let reason = answer.startsWith('error ') ? answer.slice(6) : '';
@@ -329,6 +336,25 @@ Examples:
   varsymfs status
   varsymfs status ~/vs --json`)
     .action((dir: string | undefined, o: { json?: boolean }) => statusCommand(dir, o));
+
+  program
+    .command('setup')
+    .description('as root: install the exec-env helper with CAP_SYS_PTRACE, so that a normal user\'s mount reads the environment a command passes to execve where kernel.yama.ptrace_scope is 1 or 2 (Ubuntu\'s default)')
+    .option('--remove', 'uninstall the helper')
+    .option('--dir <dir>', `install into (or remove from) this directory instead of ${HELPER_DIR}; daemons then need VARSYMFS_EXECENV_HELPER=<dir>/varsymfs-execenv`)
+    .addHelpText('after', `
+Examples:
+  sudo varsymfs setup
+  sudo varsymfs setup --remove`)
+    .action((o: { remove?: boolean; dir?: string }) => {
+      if (o.remove) {
+        const removed = removeHelper(o.dir);
+        process.stdout.write(removed === undefined ? `no helper installed in ${path.resolve(o.dir ?? HELPER_DIR)}\n` : `removed ${removed}\n`);
+        return;
+      }
+      const target = installHelper(o.dir);
+      process.stdout.write(`installed ${target} with cap_sys_ptrace=ep; mounts started from now on use it where ptrace is restricted (remount the running ones)\n`);
+    });
 
   const service = program
     .command('service')

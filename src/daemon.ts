@@ -11,6 +11,7 @@ import { FS_TYPE, mountAt } from './mountinfo';
 import { loadFuse, loadHelpers, type NativeHelpers } from './native';
 import { createOps } from './ops';
 import { socketPath } from './paths';
+import { explainPendingExec, pendingExecSettings, pendingExecWarning, setupPendingExec, type PendingExecState } from './pendingexec';
 import { Resolver } from './resolver';
 import { REFERENCE_OPENERS } from './template';
 import { isRoot, unmountFuse } from './system';
@@ -32,6 +33,8 @@ export interface Daemon {
   readonly startedAt: number;
   readonly native: NativeHelpers;
   readonly resolver: Resolver;
+  /** How callers' pending-exec environments are read (issue 13). */
+  readonly pendingExec: PendingExecState;
   defaults: Map<string, string>;
   stop(): Promise<void>;
 }
@@ -94,6 +97,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   if (config.source !== undefined) checkDirectory(config.source, 'source');
   const Fuse = loadFuse();
   const native = loadHelpers();
+  const pendingExec = setupPendingExec(native, pendingExecSettings(process.env));
+  const warning = pendingExecWarning(pendingExec);
+  if (warning !== undefined) log.log('warn', warning);
 
   // Hold the backing directory as our working directory before the mount covers it: every backing path
   // is relative to it, so mounting in place serves the directory's own contents.
@@ -118,6 +124,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     startedAt: Date.now(),
     native,
     resolver,
+    pendingExec,
     defaults,
     stop: async () => {
       const r = await unmountFuse(mountPoint, true);
@@ -186,6 +193,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             secure: c.envSecure,
           },
           defaults: Object.fromEntries(daemon.defaults),
+          pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
         });
         return;
       }
@@ -216,7 +224,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             pid: req.pid,
             variant: r!.refs !== undefined,
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
-            pendingExecCheck: env === undefined ? 'not needed' : EXEC_CHECK[env.execCheck],
+            pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
             refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString() })),
           });
         });
@@ -234,10 +242,4 @@ const ENVIRONMENT = {
   exec: 'pending exec',
   unreadable: 'unreadable',
   secure: 'not used: a secure exec (setuid, setgid or file capabilities) or changed credentials',
-} as const;
-
-const EXEC_CHECK = {
-  checked: 'available',
-  denied: "denied (no ptrace access to the process: its own environment was used; see docs/troubleshooting.md)",
-  refused: 'refused (its new environment lies outside anonymous memory or past the exec size limit: not used)',
 } as const;

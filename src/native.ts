@@ -55,6 +55,10 @@ export interface NativeHelpers {
   counters(): NativeCounters;
   /** The uncached caller probe on the thread pool (resolve --explain). */
   probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number) => void): void;
+  /** The exec-env helper's client (execenv_napi.c): configured once before mounting (src/pendingexec.ts). */
+  execenvConfigure(helper: string | null, directDisabled: boolean): number;
+  /** The helper's counters: questions asked, environments answered, not in execve, refusals, failures, helpers started. */
+  execenvStats(): { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number };
 }
 
 /** Where a caller's environment came from. */

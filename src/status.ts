@@ -4,6 +4,7 @@ import pidusage from 'pidusage';
 import { request } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
 import { logFile, socketPath } from './paths';
+import type { PendingExecState } from './pendingexec';
 
 export interface MountStatus {
   mountPoint: string;
@@ -19,6 +20,8 @@ export interface MountStatus {
   resolutions?: number;
   cache?: { entries: number; lookups: number; hits: number; hitRate: number; memoHits: number; pendingExec: number; unreadable: number; secure: number };
   defaults?: Record<string, string>;
+  /** How the daemon reads the environment callers pass to execve, with the helper's counters when it uses it. */
+  pendingExec?: PendingExecState & { helperStats?: { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number } };
   log: string;
 }
 
@@ -57,6 +60,7 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
       resolutions: r.resolutions as number,
       cache: r.cache as MountStatus['cache'],
       defaults: r.defaults as Record<string, string>,
+      pendingExec: r.pendingExec as MountStatus['pendingExec'],
     };
   }));
 }
@@ -65,6 +69,14 @@ function duration(s: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h ? `${h}h${m}m` : m ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+/** `available (why)`, `via helper <path> (why; counters)` or `unavailable (why); fix: …`. */
+export function formatPendingExec(p: NonNullable<MountStatus['pendingExec']>): string {
+  if (p.state === 'unavailable') return `unavailable (${p.reason}); fix: ${p.fix ?? 'none'}`;
+  if (p.state === 'available') return `available (${p.reason})`;
+  const h = p.helperStats;
+  return `via helper ${p.helper ?? ''} (${p.reason}${h ? `; ${h.answered} environments read, ${h.notInExec} not in execve, ${h.refused} refused, ${h.failed} failed` : ''})`;
 }
 
 /** The human-readable report. */
@@ -87,6 +99,7 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
       out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec)`);
       const d = Object.entries(s.defaults ?? {});
       out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
+      if (s.pendingExec !== undefined) out.push(`  pending exec ${formatPendingExec(s.pendingExec)}`);
     }
     out.push(`  log          ${s.log}`);
   }

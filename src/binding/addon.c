@@ -2,6 +2,7 @@
 // configuration, the slot layout and codes (so that TS copies no number by hand), the memo JS fills, the
 // counters `status` reads, and the uncached caller probe on libuv's thread pool for `resolve --explain`.
 #include "internal.h"
+#include "execenv_napi.h"
 #include <errno.h>
 #include <node_api.h>
 #include <stdbool.h>
@@ -277,5 +278,6 @@ NAPI_MODULE_INIT () {
     napi_set_named_property(env, exports, fns[i].name, fn);
   }
   napi_set_named_property(env, exports, "layout", layout(env));
+  execenv_register(env, exports);  // execenvConfigure, execenvStats (the exec-env helper, issue 13)
   return exports;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Applies src/binding/fuse-native+2.2.6.patch (caller context and friends, see the comment at the top of
-// the patched fuse-native.c) and compiles the binding with node-gyp. Runs as the package's postinstall,
+// the patched fuse-native.c), compiles the binding with node-gyp, and compiles the exec-env helper
+// (src/binding/build/varsymfs-execenv, which `sudo varsymfs setup` installs with CAP_SYS_PTRACE). Runs as the package's postinstall,
 // so `npm ci` / `npm install` leave a patched build in node_modules/fuse-native/build/Release, which
 // node-gyp-build prefers over the unpatched prebuilds.
 'use strict'
@@ -45,5 +46,11 @@ if (!run(process.execPath, [nodeGyp, ...gypArgs], fuseNative)) {
   fail('compiling the patched fuse-native binding failed (it needs python3, make and a C compiler: apt-get install -y python3 make gcc g++)')
 }
 if (!run(process.execPath, [nodeGyp, ...gypArgs], __dirname)) {
-  fail('compiling src/binding/varsymfs_native.c failed (it needs python3, make and a C compiler: apt-get install -y python3 make gcc g++)')
+  fail('compiling the varsymfs_native addon (src/binding/*.c) failed (it needs python3, make and a C compiler: apt-get install -y python3 make gcc g++)')
+}
+// After node-gyp, whose rebuild starts by removing build/.
+const helperOut = path.join(__dirname, 'build', 'varsymfs-execenv')
+const hardening = ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro,-z,now']
+if (!run(process.env.CC || 'cc', [...hardening, '-o', helperOut, path.join(__dirname, 'varsymfs-execenv.c')], __dirname)) {
+  fail('compiling src/binding/varsymfs-execenv.c failed (it needs a C compiler: apt-get install -y gcc)')
 }

@@ -13,6 +13,8 @@ export interface Mounted {
   readonly dir: string;
   /** The daemon's pid. */
   readonly pid: number;
+  /** What `varsymfs mount` printed (its warnings on stderr). */
+  readonly output: RunResult;
   /** Runs a command as the test user with exactly `env`. */
   run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts?: { timeoutMs?: number; cwd?: string }): Promise<RunResult>;
   /** Runs the varsymfs CLI as the test user. */
@@ -81,14 +83,14 @@ export async function forceCleanup(user: TestUser, dir: string, pid: number | un
 }
 
 /** Mounts `dir` (default: a fresh temp dir, prepared by `setup` before mounting) as `user`. */
-export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; setup?: (dir: string) => void } = {}): Promise<Mounted> {
+export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; setup?: (dir: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<Mounted> {
   const dir = opts.dir ?? tempDir(t, user);
   if (opts.setup) {
     opts.setup(dir);
     if (process.geteuid?.() === 0) chownTree(dir, user);
   }
   const env = { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-state-'), 'state') };
-  const r = await run(user, user.bin, ['mount', dir, ...(opts.args ?? [])], env);
+  const r = await run(user, user.bin, ['mount', dir, ...(opts.args ?? [])], { ...opts.env, ...env });
   const m = /daemon pid (\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) {
     await forceCleanup(user, dir, undefined);
@@ -100,6 +102,7 @@ export async function mount(t: TestContext, user: TestUser, opts: { dir?: string
     user,
     dir,
     pid,
+    output: r,
     run: (cmd, args, e = {}, o = {}) => run(user, cmd, args, e, o),
     cli: (args, e = {}) => run(user, user.bin, args, { ...env, ...e }),
   };
