@@ -19,9 +19,11 @@ const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and t
 const OTHER_UID = 47111;
 
 let hostile = '';
+after(() => {
+  if (hostile !== '') fs.rmSync(path.dirname(hostile), { recursive: true, force: true });
+});
 before(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-hostile-'));
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.chmodSync(dir, 0o755);
   hostile = path.join(dir, 'hostile');
   const src = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'hostile.c');

@@ -47,7 +47,7 @@ typedef struct {
   int envfd;
   uint32_t uid, gid;    // the request's fs ids when the environment was read
   uint32_t generation;
-  int secure;
+  int secure;           // the image did a secure exec or has differing ids (-1: not known yet)
   int shared_memory;    // its memory is its parent's too (vfork): read afresh every time, never cached
   int busy;
   uint64_t used;
@@ -65,7 +65,7 @@ int vsf_cache_init (uint32_t max) {
   if (table == NULL && max > 0) {
     sets = (max + WAYS - 1) / WAYS;
     table = calloc((size_t) sets * WAYS, sizeof(entry_t));
-    if (table != NULL) for (uint32_t i = 0; i < sets * WAYS; i++) table[i].anchor = table[i].envfd = -1;
+    if (table != NULL) for (uint32_t i = 0; i < sets * WAYS; i++) { table[i].anchor = table[i].envfd = -1; table[i].secure = -1; }
   }
   pthread_mutex_unlock(&mu);
   return table != NULL || max == 0 ? 0 : -ENOMEM;
@@ -76,7 +76,7 @@ static void forget (entry_t *e) {
   if (e->envfd >= 0) close(e->envfd);
   e->anchor = e->envfd = -1;
   e->anchor_is_syscall = 0;
-  e->secure = 0;
+  e->secure = -1;
   e->shared_memory = 0;
   e->generation = 0;
 }
@@ -329,26 +329,35 @@ static int shares_parent_memory (int32_t tid, int32_t ppid) {
   return r != 1 && r != 2;
 }
 
-// Opens a fresh anchor and, unless the thread is inside execve (its environment fd would be bound to the
-// memory it is about to leave), an environment fd for `tid` into `e`. 0, or -errno when it cannot be read.
-static int open_fresh (entry_t *e, int32_t tid, int *in_exec, uint64_t *envp) {
+// Opens the anchor of `tid` into `e` (its syscall file, else its comm file), saying whether it is inside
+// execve. 0, or -errno when the thread cannot be seen.
+static int open_anchor (entry_t *e, int32_t tid, int *in_exec, uint64_t *envp) {
   forget(e);
   // The exec-env helper forced on (tests) counts as ptrace being denied, as Yama denies it.
   int fd = execenv_direct_disabled() ? -EPERM : open_proc(tid, "syscall");
   if (fd >= 0) {
     int s = syscall_state(fd, envp);
-    if (s >= 0) { e->anchor = fd; e->anchor_is_syscall = 1; *in_exec = s; }
-    else close(fd);
+    if (s >= 0) { e->anchor = fd; e->anchor_is_syscall = 1; *in_exec = s; return 0; }
+    close(fd);
   }
-  if (e->anchor < 0) {
-    fd = open_proc(tid, "comm");
-    if (fd < 0) return fd;
-    e->anchor = fd;
-    *in_exec = 0;
-  }
+  fd = open_proc(tid, "comm");
+  if (fd < 0) return fd;
+  e->anchor = fd;
+  *in_exec = 0;
+  return 0;
+}
+
+// The program image's side of an entry: its environment fd, and what the image is (secure, shared).
+static void close_image (entry_t *e) {
+  if (e->envfd >= 0) close(e->envfd);
+  e->envfd = -1;
+  e->generation = 0;
+}
+
+static int open_image (entry_t *e, int32_t tid) {
+  close_image(e);
   int32_t ppid;
   e->secure = is_secure(tid, &ppid);
-  if (*in_exec) return 0;
   e->envfd = open_proc(tid, "environ");
   // Opened by number: the anchor still reading now proves the number still named the same thread.
   int ignored; uint64_t ignored_envp;
@@ -368,47 +377,50 @@ int vsf_has_reference (const char *target, size_t len) {
 static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
   int in_exec = 0;
   uint64_t envp = 0;
-  int fresh = 0;
   if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, &in_exec, &envp))) forget(e);
-  for (int attempt = 0;; attempt++) {
-    if (e->anchor < 0) {
-      if (tid <= 0 || open_fresh(e, tid, &in_exec, &envp) < 0) { out->source = VSF_ENV_UNREADABLE; break; }
-      e->uid = uid;
-      e->gid = gid;
-      fresh = 1;
+  if (e->anchor < 0) {
+    if (tid <= 0 || open_anchor(e, tid, &in_exec, &envp) < 0) { out->source = VSF_ENV_UNREADABLE; goto no_env; }
+    e->uid = uid;
+    e->gid = gid;
+  }
+  out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
+  // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
+  int helped = 0;
+  if (!e->anchor_is_syscall && execenv_enabled()) {
+    int h = execenv_envp(tid, &out->env, &out->env_len);
+    if (h >= 0) out->exec_check = VSF_EXEC_CHECKED;
+    in_exec = helped = h == 1;
+  }
+  if (in_exec) {
+    // The image is about to be left: its environment fd is closed (a vfork child's would stay bound to
+    // its parent's memory); the anchor and what the image is stay for the exec's other requests.
+    close_image(e);
+    if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
+    if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto no_env; }
+    int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
+    if (r == 0) {
+      out->source = VSF_ENV_EXEC;
+      if (target != NULL && vsf_memo_get_exec(target, target_len, out->env, out->env_len, exp, exp_len)) *hit = 1;
+      return;
     }
-    out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
-    if (e->secure) { out->source = VSF_ENV_SECURE; break; }
-    // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
-    int helped = 0;
-    if (!e->anchor_is_syscall && execenv_enabled()) {
-      int h = execenv_envp(tid, &out->env, &out->env_len);
-      if (h >= 0) out->exec_check = VSF_EXEC_CHECKED;
-      in_exec = helped = h == 1;
-    }
-    if (in_exec) {
-      // The image is about to change: nothing about it is kept.
-      int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
-      forget(e);
-      if (r == 0) {
-        out->source = VSF_ENV_EXEC;
-        if (target != NULL && vsf_memo_get_exec(target, target_len, out->env, out->env_len, exp, exp_len)) *hit = 1;
-        return;
-      }
-      out->exec_check = VSF_EXEC_REFUSED;
-      out->source = VSF_ENV_UNREADABLE;
-      COUNT(VSF_C_EXEC_REFUSED);
-      break;
-    }
+    out->exec_check = VSF_EXEC_REFUSED;
+    out->source = VSF_ENV_UNREADABLE;
+    COUNT(VSF_C_EXEC_REFUSED);
+    goto no_env;
+  }
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fresh = e->envfd < 0;
+    if (fresh && open_image(e, tid) < 0) break;
+    if (e->secure) { out->source = VSF_ENV_SECURE; goto no_env; }
     if (fresh) {
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
-      if (n < 0) { out->env = NULL; forget(e); out->source = VSF_ENV_UNREADABLE; return; }
+      if (n < 0) { out->env = NULL; forget(e); break; }
       out->env_len = (size_t) n;
       out->source = VSF_ENV_FRESH;
       if (e->shared_memory) { forget(e); return; }
       if (cached) {
         uint32_t g = atomic_fetch_add(&next_generation, 1);
-        while (g == 0 || g >= VSF_GEN_LINK) g = atomic_fetch_add(&next_generation, 1);
+        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, 1);
         e->generation = g;
       }
       out->generation = e->generation;
@@ -425,10 +437,11 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
       free(out->env);
       out->env = NULL;
     }
-    // The program image is gone (exec'd or exited): everything about it is read again, once.
-    forget(e);
-    if (attempt > 0) { out->source = VSF_ENV_UNREADABLE; break; }
+    // The program image is gone (exec'd or exited): what it was is read again, once.
+    close_image(e);
   }
+  out->source = VSF_ENV_UNREADABLE;
+no_env:
   // No environment: the expansion depends on the mount defaults alone.
   if (target != NULL && vsf_memo_get(VSF_GEN_NO_ENV, target, target_len, exp, exp_len)) *hit = 1;
 }
@@ -442,7 +455,7 @@ int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *targ
     probe(e, 1, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
     release(e);
   } else {
-    entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1 };
+    entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
     probe(&tmp, 0, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
     forget(&tmp);
   }
@@ -457,7 +470,7 @@ int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *targ
 void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
   memset(out, 0, sizeof *out);
   int hit = 0;
-  entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1 };
+  entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
   probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, out, NULL, NULL, &hit);
   forget(&tmp);
 }
