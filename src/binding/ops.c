@@ -31,6 +31,7 @@ typedef struct {
   vsf_slot_t *slot;
   int pfd; const char *name;    // path
   int pfd2; const char *name2;  // dest (rename, link, symlink)
+  vsf_creds_t *creds;           // the caller's credentials this thread holds (creds.c)
 } call_t;
 
 // A system call's result as a FUSE reply: -errno on failure (the call is evaluated once, before errno is read).
@@ -90,6 +91,9 @@ static int link_answer (call_t *c, const struct stat *st) {
   const char *answer = target;
   if (vsf_has_reference(target, (size_t) n)) {
     COUNT(VSF_C_RESOLUTIONS);
+    // The link is read with the caller's rights; its /proc files are read with the daemon's (a root
+    // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
+    vsf_restore_creds(c->creds);
     vsf_probe_t p;
     if (!vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &p, exp, &exp_len)) {
       vsf_slot_t *s = c->slot;
@@ -376,6 +380,7 @@ static int run (const op_t *op, call_t *c) {
   if ((needs_path && vsf_is_reserved(r->path)) || (needs_dest && vsf_is_reserved(r->dest))) return op->reads ? -ENOENT : -EPERM;
   if (op->names == HANDLE) return op->fn(c);
   vsf_creds_t creds;
+  c->creds = &creds;
   int e = vsf_become_caller(r, &creds);
   if (e < 0) return e;
   int res = 0;
