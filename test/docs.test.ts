@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import { tempDir } from './helpers/mount';
-import { run, testUsers } from './helpers/users';
+import { describeEachUser, run } from './helpers/users';
 
 const DOCS = path.resolve(__dirname, '..', '..', 'docs');
 
@@ -29,15 +29,13 @@ export function scriptOf(markdown: string): string {
   return lines.join('\n') + '\n';
 }
 
-for (const [label, user] of testUsers()) {
-  describe(label, () => {
-    test('docs/gvm.md: every shell block runs as written', { timeout: 120000 }, async (t) => {
-      const home = tempDir(t, user, 'varsymfs-home-');
-      const script = scriptOf(fs.readFileSync(path.join(DOCS, 'gvm.md'), 'utf8'));
-      assert.ok(script.split('MISMATCH').length > 10, 'the walk-through checks its outputs');
-      const binDir = path.dirname(user.bin);
-      const r = await run(user, 'bash', ['-c', script], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    });
+describeEachUser((user) => {
+  test('docs/gvm.md: every shell block runs as written', { timeout: 120000 }, async (t) => {
+    const home = tempDir(t, user, 'varsymfs-home-');
+    const script = scriptOf(fs.readFileSync(path.join(DOCS, 'gvm.md'), 'utf8'));
+    assert.ok(script.split('MISMATCH').length > 10, 'the walk-through checks its outputs');
+    const binDir = path.dirname(user.bin);
+    const r = await run(user, 'bash', ['-c', script], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   });
-}
+});
