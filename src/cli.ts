@@ -232,6 +232,9 @@ async function statusCommand(dir: string | undefined, o: { json?: boolean }): Pr
 /** Builds the command tree (exported for tests of --help). */
 export function buildProgram(): Command {
   const program = new Command('varsymfs')
+    // Before the subcommands exist, so that they inherit it: a bad command line throws to main() (exit 2)
+    // instead of commander calling process.exit(1) from a subcommand.
+    .exitOverride()
     .description('Variant symlinks: link targets like $<GO_VERSION> expand from each process\'s own environment.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
@@ -371,7 +374,6 @@ Example:
 /** Runs the CLI; never throws: errors become one line on stderr and a non-zero exit code. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -93,7 +93,7 @@ describeEachUser((user) => {
     assert.equal((await m.cli(['defaults', m.dir, '--unset', 'Y', 'XXX=baz'])).stdout, 'XXX=baz\n');
     assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'baz');
     const bad = await m.cli(['defaults', m.dir, 'not-an-assignment']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^Error: invalid default/);
     assert.equal((await m.cli(['unmount', m.dir])).code, 0);
     await waitFor(() => !alive(m.pid));

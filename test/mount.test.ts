@@ -128,30 +128,45 @@ except OSError as e:
     assert.ok(fs.lstatSync(path.join(m.dir, 'fifo')).isFIFO(), 'the FIFO is in the backing directory');
   });
 
-  test('clear one-line errors and non-zero exits for bad input', T, async (t) => {
+  test('clear one-line errors, exit 1 for a failure and 2 for a bad command line', T, async (t) => {
     const dir = tempDir(t, user);
     const file = path.join(dir, 'file');
     fs.writeFileSync(file, '');
-    const cases: Array<[string[], RegExp]> = [
-      [['mount', path.join(dir, 'missing')], /does not exist/],
-      [['mount', file], /is not a directory/],
-      [['mount', dir, '--source', path.join(dir, 'inside')], /inside the mount point/],
-      [['mount', dir, '--source', path.join(dir, 'x', '..', 'missing-source')], /inside the mount point|does not exist/],
-      [['mount', dir, '--default', '1BAD=x'], /invalid default/],
-      [['mount', dir, '--attr-timeout', 'soon'], /seconds/],
-      [['unmount', dir], /is not mounted/],
-      [['frobnicate'], /unknown command/],
+    const outside = tempDir(t, user);
+    // [arguments, exit code, the Error line]: 1 when the command failed, 2 when the command line is bad.
+    const cases: Array<[string[], 1 | 2, RegExp]> = [
+      [['mount', path.join(dir, 'missing')], 1, /^Error: mount point \S+\/missing does not exist$/],
+      [['mount', file], 1, /^Error: mount point \S+\/file is not a directory$/],
+      [['mount', dir, '--source', path.join(outside, 'missing')], 1, /^Error: source \S+\/missing does not exist$/],
+      [['mount', dir, '--source', file], 1, /^Error: --source \S+ is inside the mount point \S+; choose a directory outside it$/],
+      [['mount', dir, '--source', path.join(dir, 'x', '..', 'missing-source')], 1, /^Error: --source \S+ is inside the mount point/],
+      [['unmount', dir], 1, /^Error: \S+ is not mounted$/],
+      [['completion', 'zsh'], 1, /^Error: no completion for 'zsh': only bash is supported$/],
+      [['mount', dir, '--default', '1BAD=x'], 2, /^Error: invalid default '1BAD=x': expected NAME=VALUE/],
+      [['mount', dir, '--attr-timeout', 'soon'], 2, /^Error: option '--attr-timeout <seconds>' argument 'soon' is invalid\. expected a number of seconds >= 0$/],
+      [['mount', dir, '--entry-timeout', '-1'], 2, /^Error: option '--entry-timeout <seconds>' argument '-1' is invalid/],
+      [['mount', dir, '--cache-size', '0'], 2, /^Error: option '--cache-size <n>' argument '0' is invalid\. expected a whole number >= 1$/],
+      [['mount', dir, '--log-level', 'loud'], 2, /^Error: option '--log-level <level>' argument 'loud' is invalid/],
+      [['mount', dir, '--bogus'], 2, /^Error: unknown option '--bogus'$/],
+      [['mount'], 2, /^Error: missing required argument 'dir'$/],
+      [['resolve', dir, '--pid', 'abc'], 2, /^Error: option '-p, --pid <pid>' argument 'abc' is invalid/],
+      [['frobnicate'], 2, /^Error: unknown command 'frobnicate'$/],
     ];
-    for (const [args, pattern] of cases) {
+    for (const [args, code, pattern] of cases) {
       const r = await run(user, user.bin, args, { XDG_STATE_HOME: path.join(dir, 'state') });
-      assert.notEqual(r.code, 0, args.join(' '));
-      assert.match(r.stderr, pattern, args.join(' '));
-      assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace: ${r.stderr}`);
+      const what = `varsymfs ${args.join(' ')}: ${r.stderr}`;
+      assert.equal(r.code, code, what);
+      assert.equal(r.stdout, '', what);
+      // One Error line, first; a bad command line may add the hint to --help, nothing else. No stack trace.
+      const lines = r.stderr.split('\n');
+      assert.equal(lines.pop(), '', `ends with a newline: ${what}`);
+      assert.match(lines[0]!, pattern, what);
+      assert.deepEqual(lines.slice(1).filter((l) => code === 1 || l !== '(run with --help for usage)'), [], what);
     }
     const m = await mount(t, user);
     const again = await m.cli(['mount', m.dir]);
-    assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /already mounted/);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `Error: ${m.dir} is already mounted (fuse.varsymfs); unmount it first: varsymfs unmount ${m.dir}\n`);
   });
 
   // Root is never denied /dev/fuse; only the suite running as root can take it away from the user.
