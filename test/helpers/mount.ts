@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
+import { logFile } from '../../src/paths';
 import { run, type RunResult, type TestUser } from './users';
 
 export interface Mounted {
@@ -13,6 +14,10 @@ export interface Mounted {
   readonly dir: string;
   /** The daemon's pid. */
   readonly pid: number;
+  /** The environment the mount and `cli()` run with (XDG_STATE_HOME, and any `env` given to mount()). */
+  readonly env: NodeJS.ProcessEnv;
+  /** The daemon's log file. */
+  readonly log: string;
   /** Runs a command as the test user with exactly `env`. */
   run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts?: { timeoutMs?: number; cwd?: string }): Promise<RunResult>;
   /** Runs the varsymfs CLI as the test user. */
@@ -117,13 +122,13 @@ export async function forceCleanup(user: TestUser, dir: string, pid: number | un
 }
 
 /** Mounts `dir` (default: a fresh temp dir, prepared by `setup` before mounting) as `user`. */
-export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; setup?: (dir: string) => void } = {}): Promise<Mounted> {
+export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; env?: NodeJS.ProcessEnv; setup?: (dir: string) => void } = {}): Promise<Mounted> {
   const dir = opts.dir ?? tempDir(t, user);
   if (opts.setup) {
     opts.setup(dir);
     if (process.geteuid?.() === 0) chownTree(dir, user);
   }
-  const env = { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-state-'), 'state') };
+  const env = { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-state-'), 'state'), ...opts.env };
   const r = await run(user, user.bin, ['mount', dir, ...(opts.args ?? [])], env);
   const m = /daemon pid (\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) {
@@ -136,6 +141,8 @@ export async function mount(t: TestContext, user: TestUser, opts: { dir?: string
     user,
     dir,
     pid,
+    env,
+    log: logFile(dir, env),
     run: (cmd, args, e = {}, o = {}) => run(user, cmd, args, e, o),
     cli: (args, e = {}) => run(user, user.bin, args, { ...env, ...e }),
   };
