@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
+import { readMounts } from '../../src/mountinfo';
 import { logFile } from '../../src/paths';
 import { run, type RunResult, type TestUser } from './users';
 
@@ -75,13 +76,13 @@ export function tempDir(t: TestContext, user: TestUser, prefix = 'varsymfs-'): s
   return dir;
 }
 
-/** Mount points at or below `dir`, deepest first. */
+/** Mount points at or below `dir`, deepest first (mountinfo's escapes undone: names may hold spaces). */
 export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
+  return readMounts().map((m) => m.mountPoint).filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
 }
 
 export function isMounted(dir: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return readMounts().some((m) => m.mountPoint === dir);
 }
 
 /** True while process `pid` exists. */
