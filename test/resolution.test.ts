@@ -22,9 +22,34 @@ function populate(d: string): void {
 
 describeEachUser((user) => {
   test('one pid, three program images: each image reads its own environment', T, async (t) => {
-    const m = await mount(t, user, { setup: populate });
-    const r = await m.run('sh', ['-c', 'cat "$0/foo"; echo; exec env XXX=baz cat "$0/foo"', m.dir], { XXX: 'bar' });
-    assert.equal(r.stdout, 'bar\nbaz', r.stderr);
+    const m = await mount(t, user, { setup: (d) => (populate(d), fs.writeFileSync(path.join(d, 'qux'), 'qux')) });
+    // The same process resolves foo itself in each image (a shell's redirection is the shell's own
+    // open): sh with XXX=bar, then sh with XXX=baz, then cat with XXX=qux, each exec'd in place.
+    const third = 'exec env XXX=qux cat "$0/foo"';
+    const second = `echo $$; IFS= read -r b < "$0/foo"; echo "$b"; ${third}`;
+    const first = `echo $$; IFS= read -r a < "$0/foo"; echo "$a"; exec env XXX=baz sh -c '${second}' "$0"`;
+    const r = await m.run('sh', ['-c', first, m.dir], { XXX: 'bar' });
+    const [pid1, a, pid2, b, c] = r.stdout.split('\n');
+    assert.equal(pid1, pid2, 'one process');
+    assert.deepEqual([a, b, c], ['bar', 'baz', 'qux'], r.stderr);
+  });
+
+  test('an empty value counts as unset: mount default, else inline fallback, else literal', T, async (t) => {
+    const m = await mount(t, user, {
+      args: ['--default', 'XXX=baz'],
+      setup: (d) => {
+        populate(d);
+        fs.symlinkSync('$<NOPE:-bar>', path.join(d, 'fb'));
+        fs.symlinkSync('${NOPE}', path.join(d, 'lit'));
+      },
+    });
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')], { XXX: '' })).stdout, 'baz', 'empty in the environment: the mount default');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'fb')], { NOPE: '' })).stdout, 'bar', 'empty, no default: the fallback');
+    assert.equal((await m.run('readlink', [path.join(m.dir, 'lit')], { NOPE: '' })).stdout, '${NOPE}\n', 'empty, nothing else: literal');
+    // An empty mount default counts as unset too.
+    assert.equal((await m.cli(['defaults', m.dir, 'XXX=', 'NOPE='])).stdout, 'XXX=\nNOPE=\n');
+    assert.equal((await m.run('readlink', [path.join(m.dir, 'foo')], { XXX: '' })).stdout, '$<XXX>\n');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'fb')], { NOPE: '' })).stdout, 'bar');
   });
 
   test('a program being exec\'d is resolved with the environment passed to it, not the shell\'s', T, async (t) => {
