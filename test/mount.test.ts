@@ -202,19 +202,24 @@ except OSError as e:
     assert.ok(await waitFor(() => !alive(m.pid)), 'daemon still running after fusermount -u');
   });
 
-  test('--foreground: SIGTERM unmounts cleanly and exits 0; --source serves another directory', T, async (t) => {
+  test('--foreground: SIGTERM, SIGINT and SIGHUP each unmount cleanly and exit 0; --source serves another directory', T, async (t) => {
     const dir = tempDir(t, user);
     const store = tempDir(t, user);
     fs.writeFileSync(path.join(store, 'in-store'), 'from the store');
     if (user.uid !== 0) chownTree(store, user);
-    const [file, argv] = asUser(user, user.bin, ['mount', '-f', dir, '--source', store]);
-    const child = spawn(file, argv, { env: { ...baseEnv(user), XDG_STATE_HOME: path.join(store, '.state') }, stdio: 'ignore' });
-    t.after(() => forceCleanup(user, dir, child.pid));
-    assert.ok(await waitFor(() => isMounted(dir)), 'mounted');
-    assert.equal((await run(user, 'cat', [path.join(dir, 'in-store')])).stdout, 'from the store');
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
-    assert.equal(isMounted(dir), false);
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const [file, argv] = asUser(user, user.bin, ['mount', '-f', dir, '--source', store]);
+      const child = spawn(file, argv, { env: { ...baseEnv(user), XDG_STATE_HOME: path.join(store, '.state') }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      t.after(() => forceCleanup(user, dir, child.pid));
+      assert.ok(await waitFor(() => isMounted(dir)), `mounted (${signal})`);
+      assert.equal((await run(user, 'cat', [path.join(dir, 'in-store')])).stdout, 'from the store');
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill(signal);
+      assert.equal(await exited, 0, `${signal}: exit 0`);
+      assert.equal(isMounted(dir), false, `${signal}: unmounted`);
+      assert.match(stderr, new RegExp(` info ${signal}: unmounting ${dir}\n`), 'logged to stderr');
+    }
   });
 });
