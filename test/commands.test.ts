@@ -63,6 +63,9 @@ describeEachUser((user) => {
     const notLink = await m.cli(['resolve', path.join(m.dir, 'bar')]);
     assert.equal(notLink.code, 1);
     assert.match(notLink.stderr, /^Error: .*is not a symlink\n$/);
+    const missing = await m.cli(['resolve', path.join(m.dir, 'missing')]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `Error: ${path.join(m.dir, 'missing')} does not exist\n`);
     const outside = await m.cli(['resolve', '/etc/hostname']);
     assert.match(outside.stderr, /not inside a varsymfs mount/);
   });

@@ -71,3 +71,12 @@ test('fusermount refusing to mount: its reason follows the dash', { ...T, skip: 
   assert.match(refused.stderr, new RegExp(`^Error: mounting ${roots} failed: .+ — (fuse|fusermount\\d?): .+\n$`));
   assert.equal(isMounted(roots), false);
 });
+
+test('another filesystem mounted exactly there: fuse-native\'s "Mountpoint in use"', { ...T, skip: !root ? 'needs root (mounts a tmpfs)' : false }, async (t) => {
+  const dir = tempDir(t, root!);
+  const tmpfs = await run(root!, 'mount', ['-t', 'tmpfs', 'varsymfs-test', dir]);
+  assert.equal(tmpfs.code, 0, tmpfs.stderr);
+  const r = await run(root!, root!.bin, ['mount', dir], { XDG_STATE_HOME: tempDir(t, root!, 'varsymfs-state-') });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `Error: mounting ${dir} failed: Mountpoint in use\n`);
+});
