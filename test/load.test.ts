@@ -1,12 +1,13 @@
 // Load: many concurrent client processes, each with its own variable value, mixing resolutions, reads,
 // writes, creates and deletes. Zero wrong answers, zero errors, daemon RSS reported, and the backing
-// directory consistent afterwards. Each client is checked on its own; CI runs a short variant; `npm run test:stress` the full one
-// (VARSYMFS_LOAD_SECONDS=60).
+// directory consistent afterwards. Each client is checked on its own. All clients start their loop
+// together (a "go" file, outside the mount, once every one is ready), so the run has a well-defined
+// start. CI runs a short variant; `npm run test:stress` the full one (VARSYMFS_LOAD_SECONDS=60).
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { mount } from './helpers/mount';
+import { mount, tempDir, waitFor } from './helpers/mount';
 import { describeEachUser } from './helpers/users';
 
 const SECONDS = Number(process.env.VARSYMFS_LOAD_SECONDS ?? 10);
@@ -14,12 +15,16 @@ const CLIENTS = Number(process.env.VARSYMFS_LOAD_CLIENTS ?? 64);
 
 const CLIENT = `
 import os, sys, time, json
-d, me, deadline = sys.argv[1], os.environ["V"], time.time() + float(sys.argv[2])
+d, me, sync = sys.argv[1], os.environ["V"], sys.argv[3]
 ops = wrong = errors = 0
 own = os.path.join(d, "own-" + me)
 tmpdir = os.path.join(d, "tmp-" + me)
 os.mkdir(tmpdir)
 shared = open(os.path.join(d, "shared"), "rb").read()
+open(os.path.join(sync, "ready-" + me), "w").close()
+while not os.path.exists(os.path.join(sync, "go")):
+    time.sleep(0.01)
+deadline = time.time() + float(sys.argv[2])
 i = 0
 while time.time() < deadline:
     i += 1
@@ -57,11 +62,15 @@ describeEachUser((user) => {
         }
       },
     });
-    // RSS sampled every 250 ms, with the time since the clients were started.
+    const sync = tempDir(t, user, 'varsymfs-sync-');
+    const running = Promise.all(Array.from({ length: CLIENTS }, (_, i) => m.run('python3', ['-c', CLIENT, m.dir, String(SECONDS), sync], { V: `c${i}` }, { timeoutMs: (SECONDS + 180) * 1000 })));
+    assert.ok(await waitFor(() => fs.readdirSync(sync).length === CLIENTS, 120000), 'every client is ready');
+    // Go: RSS sampled every 250 ms, with the time since the clients began their loops.
+    fs.writeFileSync(path.join(sync, 'go'), '');
     const samples: Array<{ at: number; kib: number }> = [];
     const started = Date.now();
     const sampler = setInterval(() => samples.push({ at: (Date.now() - started) / 1000, kib: rssKiB(m.pid) }), 250);
-    const runs = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => m.run('python3', ['-c', CLIENT, m.dir, String(SECONDS)], { V: `c${i}` }, { timeoutMs: (SECONDS + 60) * 1000 })));
+    const runs = await running;
     clearInterval(sampler);
     const results = runs.map((r, i) => {
       assert.equal(r.code, 0, `client c${i}: ${r.stderr}`);
@@ -77,7 +86,7 @@ describeEachUser((user) => {
     }
     const ops = results.reduce((a, r) => a + r.ops, 0);
     // Flat: the median RSS of the last quarter of the run against that of the second quarter (the first
-    // quarter starts 64 Pythons and the FUSE threads; medians ride over garbage-collection swings). On
+    // quarter starts the FUSE threads and fills the caches; medians ride over garbage-collection swings). On
     // this machine the two differ by under 1.5 MiB, with swings of about 2 MiB; 4 MiB is the bound. A run
     // makes some 10^5 requests, half of them between the two quarters, so a leak of about 80 bytes per
     // request (or a few KiB per FUSE thread created) crosses it.
