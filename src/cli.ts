@@ -242,6 +242,9 @@ async function statusCommand(dir: string | undefined, o: { json?: boolean }): Pr
 /** Builds the command tree (exported for tests of --help). */
 export function buildProgram(): Command {
   const program = new Command('varsymfs')
+    // Before the subcommands exist, so that they inherit it: a bad command line throws to main() (exit 2)
+    // instead of commander calling process.exit(1) from a subcommand.
+    .exitOverride()
     .description('Variant symlinks: link targets like $<GO_VERSION> expand from each process\'s own environment.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
@@ -266,7 +269,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--allow-other', 'let other users use the mount (kernel permission checks on; non-root needs user_allow_other in /etc/fuse.conf)')
     .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
     .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups', seconds, 1)
-    .option('--cache-size <n>', 'processes whose environments are kept (one open fd each)', positiveInt, 1024)
+    .option('--cache-size <n>', 'threads whose environments are kept (two open fds each)', positiveInt, 1024)
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
     .addHelpText('after', `
@@ -400,7 +403,6 @@ Example:
 /** Runs the CLI; never throws: errors become one line on stderr and a non-zero exit code. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -7,19 +7,22 @@ import { isVariableName } from './names';
 
 export const DEFAULTS_FILE = '.varsymfs-defaults.json';
 
-/** Parses `NAME=VALUE`; throws a one-line error naming the bad argument. */
+/** A bad value on the command line: exit code 2, as for every bad command line. */
+const BAD_ARGUMENT = { exitCode: 2 };
+
+/** Parses `NAME=VALUE` from the command line; throws a one-line error naming the bad argument. */
 export function parseAssignment(arg: string): [string, string] {
   const eq = arg.indexOf('=');
   const name = eq < 0 ? arg : arg.slice(0, eq);
   if (eq < 0 || !isVariableName(name)) {
-    throw new VarsymfsError(`invalid default '${arg}': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*`);
+    throw new VarsymfsError(`invalid default '${arg}': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*`, BAD_ARGUMENT);
   }
   return [name, arg.slice(eq + 1)];
 }
 
 /** Checks a variable name for --unset. */
 export function checkName(name: string): string {
-  if (!isVariableName(name)) throw new VarsymfsError(`invalid variable name '${name}': expected [A-Za-z_][A-Za-z0-9_]*`);
+  if (!isVariableName(name)) throw new VarsymfsError(`invalid variable name '${name}': expected [A-Za-z_][A-Za-z0-9_]*`, BAD_ARGUMENT);
   return name;
 }
 

@@ -19,7 +19,7 @@ const errnoByCode = constants.errno as Readonly<Record<string, number>>;
  * Linux), a native helper (a negative number), or anything else (EIO, and the caller logs it).
  */
 export function toErrno(err: unknown): number {
-  if (typeof err === 'number') return err < 0 ? err : -err;
+  if (typeof err === 'number') return err <= 0 ? err : -err;
   if (err && typeof err === 'object') {
     const e = err as { errno?: unknown; code?: unknown };
     if (typeof e.errno === 'number' && e.errno < 0) return e.errno;

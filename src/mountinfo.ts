@@ -20,10 +20,9 @@ function unescape(field: string): string {
 export function parseMountinfo(text: string): MountEntry[] {
   const entries: MountEntry[] = [];
   for (const line of text.split('\n')) {
-    if (line === '') continue;
     const fields = line.split(' ');
     const sep = fields.indexOf('-', 6);
-    if (sep < 0 || fields.length < sep + 3) continue;
+    if (sep < 0 || fields.length < sep + 3) continue; // a blank or malformed line
     entries.push({
       mountId: Number(fields[0]),
       mountPoint: unescape(fields[4]!),

@@ -7,8 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadFuse } from '../src/native';
-import { alive, mount, tempDir, waitFor } from './helpers/mount';
-import { asUser, baseEnv, rootUser, run, testUsers } from './helpers/users';
+import { alive, forceCleanup, mount, tempDir, waitFor } from './helpers/mount';
+import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run } from './helpers/users';
 
 const T = { timeout: 90000 };
 
@@ -47,89 +47,98 @@ async function slowFs(t: import('node:test').TestContext): Promise<{ dir: string
   return { dir, release };
 }
 
-for (const [label, user] of testUsers()) {
-  describe(label, () => {
-    test('resolve: plain answer, --explain with scopes, --json, and errors', T, async (t) => {
-      const m = await mount(t, user, { args: ['--default', 'D=from-default'], setup: (d) => (populate(d), fs.symlinkSync('$<XXX>/$<D>/$<F:-fb>/$<NONE>', path.join(d, 'multi')), fs.symlinkSync('plain', path.join(d, 'plain'))) });
-      assert.equal((await m.cli(['resolve', path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar\n');
-      const ex = await m.cli(['resolve', '--explain', path.join(m.dir, 'multi')], { XXX: 'x' });
-      assert.equal(ex.code, 0, ex.stderr);
-      assert.match(ex.stdout, /resolves to {2}x\/from-default\/fb\/\$<NONE>/);
-      assert.match(ex.stdout, /\$<XXX> +environment +"x"/);
-      assert.match(ex.stdout, /\$<D> +mount default +"from-default"/);
-      assert.match(ex.stdout, /\$<F> +inline fallback +"fb"/);
-      assert.match(ex.stdout, /\$<NONE> +unresolved/);
-      const js = JSON.parse((await m.cli(['resolve', '--json', path.join(m.dir, 'plain')])).stdout) as { variant: boolean; target: string };
-      assert.deepEqual([js.variant, js.target], [false, 'plain']);
-      const notLink = await m.cli(['resolve', path.join(m.dir, 'bar')]);
-      assert.equal(notLink.code, 1);
-      assert.match(notLink.stderr, /^Error: .*is not a symlink\n$/);
-      const outside = await m.cli(['resolve', '/etc/hostname']);
-      assert.match(outside.stderr, /not inside a varsymfs mount/);
-    });
-
-    test('resolve --explain: a caller inside execve resolves with the environment it is passing', T, async (t) => {
-      const m = await mount(t, user, { setup: populate });
-      const slow = await slowFs(t);
-      const [file, argv] = asUser(user, 'sh', ['-c', 'XXX=baz exec "$0/slow"', slow.dir]);
-      const child = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'bar' }, stdio: 'ignore' });
-      t.after(() => child.kill('SIGKILL'));
-      // The pid of the sh that is now blocked in execve (setpriv/env exec in place: same pid).
-      assert.ok(await waitFor(() => /^59 |^221 /.test(fs.readFileSync(`/proc/${child.pid}/syscall`, 'utf8'))), 'caller is inside execve');
-      const r = await m.cli(['resolve', '--explain', '--pid', String(child.pid), path.join(m.dir, 'foo')]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /resolves to {2}baz/);
-      assert.match(r.stdout, /environment {2}pending exec/);
-      assert.match(r.stdout, /\$<XXX> +pending exec +"baz"/);
-      t.diagnostic(`\n${r.stdout}`);
-      slow.release();
-    });
-
-    test('defaults: set, unset and print while mounted; changes apply at once and persist across remounts', T, async (t) => {
-      const m = await mount(t, user, { setup: populate });
-      assert.equal((await m.cli(['defaults', m.dir])).stdout, '');
-      assert.notEqual((await m.run('cat', [path.join(m.dir, 'foo')])).code, 0);
-      assert.equal((await m.cli(['defaults', m.dir, 'XXX=bar', 'Y=1'])).stdout, 'XXX=bar\nY=1\n');
-      assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'bar');
-      assert.equal((await m.cli(['defaults', m.dir, '--unset', 'Y', 'XXX=baz'])).stdout, 'XXX=baz\n');
-      assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'baz');
-      const bad = await m.cli(['defaults', m.dir, 'not-an-assignment']);
-      assert.equal(bad.code, 1);
-      assert.match(bad.stderr, /^Error: invalid default/);
-      assert.equal((await m.cli(['unmount', m.dir])).code, 0);
-      await waitFor(() => !alive(m.pid));
-      const m2 = await mount(t, user, { dir: m.dir });
-      assert.equal((await m2.cli(['defaults', m2.dir])).stdout, 'XXX=baz\n');
-      assert.equal((await m2.run('cat', [path.join(m2.dir, 'foo')])).stdout, 'baz');
-    });
-
-    test('status: the mount with its daemon and counters, --json, and a dead mount with how to recover', T, async (t) => {
-      const m = await mount(t, user, { args: ['--default', 'XXX=bar'], setup: populate });
-      for (let i = 0; i < 20; i++) await m.run('cat', [path.join(m.dir, 'foo')]);
-      const human = await m.cli(['status', m.dir]);
-      assert.equal(human.code, 0, human.stderr);
-      assert.match(human.stdout, new RegExp(`^${m.dir} {2}alive$`, 'm'));
-      assert.match(human.stdout, /readlink \d+/);
-      const [s] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<Record<string, any>>;
-      assert.equal(s!.alive, true);
-      assert.equal(s!.pid, m.pid);
-      assert.ok(s!.rssBytes > 0 && typeof s!.cpuPercent === 'number' && s!.uptimeSeconds >= 0);
-      assert.ok(s!.requests.readlink >= 20 && s!.resolutions >= 20 && s!.cache.lookups >= 20);
-      assert.deepEqual(s!.defaults, { XXX: 'bar' });
-      process.kill(m.pid, 'SIGKILL');
-      await waitFor(() => !alive(m.pid));
-      const dead = await m.cli(['status']);
-      assert.equal(dead.code, 1);
-      assert.match(dead.stdout, new RegExp(`^${m.dir} {2}DEAD$`, 'm'));
-      assert.match(dead.stdout, /recover +varsymfs mount /);
-      const again = await mount(t, user, { dir: m.dir });
-      assert.equal((await again.cli(['status', m.dir])).code, 0);
-    });
+describeEachUser((user) => {
+  test('resolve: plain answer, --explain with scopes, --json, and errors', T, async (t) => {
+    const m = await mount(t, user, { args: ['--default', 'D=from-default'], setup: (d) => (populate(d), fs.symlinkSync('$<XXX>/$<D>/$<F:-fb>/$<NONE>', path.join(d, 'multi')), fs.symlinkSync('plain', path.join(d, 'plain'))) });
+    assert.equal((await m.cli(['resolve', path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar\n');
+    const ex = await m.cli(['resolve', '--explain', path.join(m.dir, 'multi')], { XXX: 'x' });
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stdout, /resolves to {2}x\/from-default\/fb\/\$<NONE>/);
+    assert.match(ex.stdout, /\$<XXX> +environment +"x"/);
+    assert.match(ex.stdout, /\$<D> +mount default +"from-default"/);
+    assert.match(ex.stdout, /\$<F> +inline fallback +"fb"/);
+    assert.match(ex.stdout, /\$<NONE> +unresolved/);
+    const js = JSON.parse((await m.cli(['resolve', '--json', path.join(m.dir, 'plain')])).stdout) as { variant: boolean; target: string };
+    assert.deepEqual([js.variant, js.target], [false, 'plain']);
+    const notLink = await m.cli(['resolve', path.join(m.dir, 'bar')]);
+    assert.equal(notLink.code, 1);
+    assert.match(notLink.stderr, /^Error: .*is not a symlink\n$/);
+    const missing = await m.cli(['resolve', path.join(m.dir, 'missing')]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `Error: ${path.join(m.dir, 'missing')} does not exist\n`);
+    const outside = await m.cli(['resolve', '/etc/hostname']);
+    assert.match(outside.stderr, /not inside a varsymfs mount/);
   });
-}
+
+  test('resolve --explain: a caller inside execve resolves with the environment it is passing', T, async (t) => {
+    const m = await mount(t, user, { setup: populate });
+    const slow = await slowFs(t);
+    const [file, argv] = asUser(user, 'sh', ['-c', 'XXX=baz exec "$0/slow"', slow.dir]);
+    const child = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'bar' }, stdio: 'ignore' });
+    t.after(() => child.kill('SIGKILL'));
+    // The pid of the sh that is now blocked in execve (setpriv/env exec in place: same pid).
+    assert.ok(await waitFor(() => /^59 |^221 /.test(fs.readFileSync(`/proc/${child.pid}/syscall`, 'utf8'))), 'caller is inside execve');
+    const r = await m.cli(['resolve', '--explain', '--pid', String(child.pid), path.join(m.dir, 'foo')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /resolves to {2}baz/);
+    assert.match(r.stdout, /environment {2}pending exec/);
+    assert.match(r.stdout, /\$<XXX> +pending exec +"baz"/);
+    t.diagnostic(`\n${r.stdout}`);
+    slow.release();
+  });
+
+  test('defaults: set, unset and print while mounted; changes apply at once and persist across remounts', T, async (t) => {
+    const m = await mount(t, user, { setup: populate });
+    assert.equal((await m.cli(['defaults', m.dir])).stdout, '');
+    assert.notEqual((await m.run('cat', [path.join(m.dir, 'foo')])).code, 0);
+    assert.equal((await m.cli(['defaults', m.dir, 'XXX=bar', 'Y=1'])).stdout, 'XXX=bar\nY=1\n');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'bar');
+    assert.equal((await m.cli(['defaults', m.dir, '--unset', 'Y', 'XXX=baz'])).stdout, 'XXX=baz\n');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'baz');
+    const bad = await m.cli(['defaults', m.dir, 'not-an-assignment']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^Error: invalid default/);
+    assert.equal((await m.cli(['unmount', m.dir])).code, 0);
+    await waitFor(() => !alive(m.pid));
+    const m2 = await mount(t, user, { dir: m.dir });
+    assert.equal((await m2.cli(['defaults', m2.dir])).stdout, 'XXX=baz\n');
+    assert.equal((await m2.run('cat', [path.join(m2.dir, 'foo')])).stdout, 'baz');
+  });
+
+  test('status: the mount with its daemon and counters, --json, and a dead mount with how to recover', T, async (t) => {
+    const m = await mount(t, user, { args: ['--default', 'XXX=bar'], setup: populate });
+    for (let i = 0; i < 20; i++) await m.run('cat', [path.join(m.dir, 'foo')]);
+    // A client resolving in a loop all through status's CPU sample: the daemon is busy, so its CPU % is not 0.
+    const [file, argv] = asUser(user, 'python3', ['-c', 'import os,sys,time\nend=time.time()+8\nwhile time.time()<end: os.readlink(sys.argv[1])', path.join(m.dir, 'foo')]);
+    const busy = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'baz' }, stdio: 'ignore' });
+    t.after(() => busy.kill('SIGKILL'));
+    const [during] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<Record<string, any>>;
+    assert.equal(busy.exitCode, null, 'the client was still resolving when status returned');
+    assert.ok(during!.cpuPercent > 0, `cpuPercent of a busy daemon: ${during!.cpuPercent}`);
+    busy.kill('SIGKILL');
+    const human = await m.cli(['status', m.dir]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, new RegExp(`^${m.dir} {2}alive$`, 'm'));
+    assert.match(human.stdout, /readlink \d+/);
+    const [s] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<Record<string, any>>;
+    assert.equal(s!.alive, true);
+    assert.equal(s!.pid, m.pid);
+    assert.ok(s!.rssBytes > 0 && typeof s!.cpuPercent === 'number' && s!.uptimeSeconds >= 0);
+    assert.ok(s!.requests.readlink >= 20 && s!.resolutions >= 20 && s!.cache.lookups >= 20);
+    assert.deepEqual(s!.defaults, { XXX: 'bar' });
+    process.kill(m.pid, 'SIGKILL');
+    await waitFor(() => !alive(m.pid));
+    const dead = await m.cli(['status']);
+    assert.equal(dead.code, 1);
+    assert.match(dead.stdout, new RegExp(`^${m.dir} {2}DEAD$`, 'm'));
+    assert.match(dead.stdout, /recover +varsymfs mount /);
+    const again = await mount(t, user, { dir: m.dir });
+    assert.equal((await again.cli(['status', m.dir])).code, 0);
+  });
+});
 
 const root = rootUser();
-const plain = testUsers().find(([l]) => l.includes('unprivileged'))?.[1];
+const plain = plainUser();
 
 describe('environments that cannot be read count as empty', () => {
   test('another user\'s process (with --allow-other): mount defaults and fallbacks apply', { ...T, skip: !root || !plain ? 'needs root and the unprivileged test user' : false }, async (t) => {
@@ -163,13 +172,12 @@ describe('environments that cannot be read count as empty', () => {
     const dir = tempDir(t, root!);
     populate(dir);
     fs.symlinkSync('$<XXX:-baz>', path.join(dir, 'fb'));
+    fs.writeFileSync(path.join(dir, 'the-daemons-own'), 'the daemon\'s own environment');
     const state = tempDir(t, root!);
-    const child = spawn('unshare', ['--pid', '--fork', root!.bin, 'mount', '-f', dir], { env: { ...process.env, XDG_STATE_HOME: state, XDG_RUNTIME_DIR: state }, stdio: 'ignore' });
-    t.after(async () => {
-      spawn('fusermount3', ['-u', '-z', dir]);
-      await waitFor(() => child.exitCode !== null, 5000);
-      child.kill('SIGKILL');
-    });
+    // The daemon's own environment holds XXX too: were pid 0 taken for the daemon itself, the link would
+    // resolve to its value instead of the fallback.
+    const child = spawn('unshare', ['--pid', '--fork', root!.bin, 'mount', '-f', dir], { env: { ...process.env, XDG_STATE_HOME: state, XDG_RUNTIME_DIR: state, XXX: 'the-daemons-own' }, stdio: 'ignore' });
+    t.after(() => forceCleanup(root!, dir, child.pid));
     assert.ok(await waitFor(() => fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `)), 'mounted');
     const r = await run(root!, 'cat', [path.join(dir, 'fb')], { XXX: 'bar' });
     assert.equal(r.stdout, 'baz', r.stderr);

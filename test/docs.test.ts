@@ -1,18 +1,21 @@
-// The docs' examples run as written: every ```sh block of docs/gvm.md, in order, as one bash script
-// against a real mount, as root and as the unprivileged user. `cmd  #=> text` asserts cmd prints text;
-// /home/you in an expectation stands for the home directory.
+// The docs' examples run as written: the ```sh blocks of docs/gvm.md, the README and docs/usage.md, in
+// order, each document as one bash script against a real mount, as root and as the unprivileged user.
+// `cmd  #=> text` asserts cmd prints text; /home/you in an expectation stands for the home directory.
+// Blocks under a heading listed in `skip` (installing the project) are not run: the suite has done that.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import { tempDir } from './helpers/mount';
-import { run, testUsers } from './helpers/users';
+import { describeEachUser, run } from './helpers/users';
 
-const DOCS = path.resolve(__dirname, '..', '..', 'docs');
+const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Turns a markdown file's sh blocks into one checked bash script. */
-export function scriptOf(markdown: string): string {
-  const blocks = [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+/** Turns a markdown file's sh blocks (except those under a heading in `skip`) into one checked bash script. */
+export function scriptOf(markdown: string, skip: readonly string[] = []): string {
+  const blocks = [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)]
+    .filter((m) => !skip.includes([...markdown.slice(0, m.index).matchAll(/^#+ .*$/gm)].pop()?.[0] ?? ''))
+    .map((m) => m[1]!);
   const lines: string[] = ['set -euo pipefail'];
   for (const block of blocks) {
     for (const line of block.split('\n')) {
@@ -29,15 +32,24 @@ export function scriptOf(markdown: string): string {
   return lines.join('\n') + '\n';
 }
 
-for (const [label, user] of testUsers()) {
-  describe(label, () => {
-    test('docs/gvm.md: every shell block runs as written', { timeout: 120000 }, async (t) => {
+// Each document: what runs before its blocks (what an earlier step of the reader's did), and the blocks not run.
+const STAND_INS = `for v in go1.0.3 go1.2.1; do mkdir -p ~/vs/$v/bin; printf '#!/bin/sh\\necho "go version %s linux/amd64"\\n' $v > ~/vs/$v/bin/go; chmod +x ~/vs/$v/bin/go; done`;
+const DOCUMENTS: Array<{ file: string; prelude: string; skip: string[]; checks: number }> = [
+  { file: 'docs/gvm.md', prelude: '', skip: [], checks: 10 },
+  // The README's first command ends by mounting ~/vs; the Go versions are stand-ins.
+  { file: 'README.md', prelude: `mkdir -p ~/vs && varsymfs mount ~/vs\n${STAND_INS}`, skip: ['# varsymfs'], checks: 4 },
+  { file: 'docs/usage.md', prelude: 'mkdir -p ~/vs ~/toolchains', skip: ['## Install'], checks: 4 },
+];
+
+describeEachUser((user) => {
+  for (const doc of DOCUMENTS) {
+    test(`${doc.file}: every shell block runs as written`, { timeout: 120000 }, async (t) => {
       const home = tempDir(t, user, 'varsymfs-home-');
-      const script = scriptOf(fs.readFileSync(path.join(DOCS, 'gvm.md'), 'utf8'));
-      assert.ok(script.split('MISMATCH').length > 10, 'the walk-through checks its outputs');
+      const script = scriptOf(fs.readFileSync(path.join(ROOT, doc.file), 'utf8'), doc.skip);
+      assert.ok(script.split('MISMATCH').length > doc.checks, `the document checks its outputs (at least ${doc.checks} #=> lines)`);
       const binDir = path.dirname(user.bin);
-      const r = await run(user, 'bash', ['-c', script], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
+      const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${doc.prelude}\n${script}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     });
-  });
-}
+  }
+});

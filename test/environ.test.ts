@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseEnviron, formatEnviron } from '../src/environ';
-import { parseMountinfo } from '../src/mountinfo';
 
 test('parseEnviron reads NUL-separated NAME=VALUE, first entry wins', () => {
   const env = parseEnviron(Buffer.from('A=1\0B=x=y\0A=2\0noequals\0=empty\0C=\0'));
@@ -19,12 +18,4 @@ test('property: formatEnviron and parseEnviron round-trip', () => {
   fc.assert(fc.property(fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/), fc.string().filter((s) => !s.includes('\0'))), (vars) => {
     assert.deepEqual([...parseEnviron(formatEnviron(Object.entries(vars)))].map(([k, v]) => [k, v.toString()]), Object.entries(vars));
   }));
-});
-
-test('parseMountinfo unescapes paths and finds the fs type', () => {
-  const [m] = parseMountinfo('42 27 0:39 / /home/a\\040b/vs rw,nosuid - fuse.varsymfs /src\\134x rw,user_id=1\n');
-  assert.equal(m!.mountPoint, '/home/a b/vs');
-  assert.equal(m!.fsType, 'fuse.varsymfs');
-  assert.equal(m!.source, '/src\\x');
-  assert.equal(m!.superOptions, 'rw,user_id=1');
 });

@@ -22,7 +22,10 @@ test('npm pack, npm install -g into a prefix, and the installed varsymfs mounts'
   assert.equal(pack.code, 0, pack.stderr);
   const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = packed!.files.map((f) => f.path);
-  for (const needed of ['bin/varsymfs', 'dist/src/cli.js', 'src/binding/install.js', 'src/binding/binding.gyp', 'src/binding/varsymfs_native.c', 'src/binding/fuse-native+2.2.6.patch']) {
+  // Every source the two bindings and the helper compile from, as binding.gyp and install.js name them.
+  const gyp = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'binding', 'binding.gyp'), 'utf8')) as { targets: Array<{ sources: string[] }> };
+  const sources = gyp.targets[0]!.sources.map((s) => `src/binding/${s}`);
+  for (const needed of ['bin/varsymfs', 'dist/src/cli.js', 'src/binding/install.js', 'src/binding/binding.gyp', ...sources, 'src/binding/varsymfs.h', 'src/binding/varsymfs-execenv.c', 'src/binding/fuse-native+2.2.6.patch']) {
     assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
   }
   const stray = files.filter((f) => f.startsWith('src/binding/build/') || f.startsWith('dist/test/') || f.endsWith('.map'));

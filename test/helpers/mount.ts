@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
+import { readMounts } from '../../src/mountinfo';
+import { logFile } from '../../src/paths';
 import { run, type RunResult, type TestUser } from './users';
 
 export interface Mounted {
@@ -15,10 +17,45 @@ export interface Mounted {
   readonly pid: number;
   /** What `varsymfs mount` printed (its warnings on stderr). */
   readonly output: RunResult;
+  /** The environment the mount and `cli()` run with (XDG_STATE_HOME, and any `env` given to mount()). */
+  readonly env: NodeJS.ProcessEnv;
+  /** The daemon's log file. */
+  readonly log: string;
   /** Runs a command as the test user with exactly `env`. */
   run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts?: { timeoutMs?: number; cwd?: string }): Promise<RunResult>;
   /** Runs the varsymfs CLI as the test user. */
   cli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult>;
+}
+
+const cleanups = new WeakMap<TestContext, Array<() => unknown>>();
+
+/**
+ * Runs `fn` when test `t` ends. Node's runner stops at the first after-hook that throws, so one failed
+ * cleanup would skip the rest (a mount or a daemon left behind): here every cleanup runs, in order, and
+ * their failures then fail the test together. From the first call on, the test's own `t.after` hooks
+ * join the same list, so they too run whatever failed before them.
+ */
+export function onCleanup(t: TestContext, fn: () => unknown): void {
+  let steps = cleanups.get(t);
+  if (steps === undefined) {
+    const list: Array<() => unknown> = [];
+    steps = list;
+    cleanups.set(t, list);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (const step of list) {
+        try {
+          await step();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new AggregateError(errors, errors.map(String).join('; '));
+    });
+    t.after = ((hook: () => unknown) => void list.push(hook)) as TestContext['after'];
+  }
+  steps.push(fn);
 }
 
 /** A fresh directory owned by `user`, removed after the test. */
@@ -26,29 +63,28 @@ export function tempDir(t: TestContext, user: TestUser, prefix = 'varsymfs-'): s
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o755);
   if (process.geteuid?.() === 0) fs.chownSync(dir, user.uid, user.gid);
-  // Hooks run in the order they were added, so a mount on this directory may still be up: take it down
-  // first (lazily, never hanging), and never let cleanup throw.
-  t.after(() => {
-    try {
-      for (const m of mountsUnder(dir)) {
-        spawnSync('fusermount3', ['-u', '-z', '--', m], { timeout: 10000 });
-        if (isMounted(m)) spawnSync('umount', ['-l', m], { timeout: 10000 });
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch (err) {
-      process.stderr.write(`# cleanup of ${dir}: ${String(err)}\n`);
+  // Cleanups run in the order they were added, so a mount on this directory may still be up: take it
+  // down first (lazily, never hanging). Whatever cannot be cleaned up fails the test: a leaked mount or a
+  // directory that cannot be removed is a bug to see, not a line in the log.
+  onCleanup(t, () => {
+    for (const m of mountsUnder(dir)) {
+      spawnSync('fusermount3', ['-u', '-z', '--', m], { timeout: 10000 });
+      if (isMounted(m)) spawnSync('umount', ['-l', m], { timeout: 10000 });
     }
+    const leaked = mountsUnder(dir);
+    if (leaked.length > 0) throw new Error(`cleanup: ${leaked.join(', ')} still mounted after unmounting`);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
   return dir;
 }
 
-/** Mount points at or below `dir`, deepest first. */
+/** Mount points at or below `dir`, deepest first (mountinfo's escapes undone: names may hold spaces). */
 export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
+  return readMounts().map((m) => m.mountPoint).filter((m) => m === dir || m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
 }
 
 export function isMounted(dir: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return readMounts().some((m) => m.mountPoint === dir);
 }
 
 /** True while process `pid` exists. */
@@ -71,38 +107,46 @@ export async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean>
   return cond();
 }
 
-/** Best-effort teardown that cannot hang: lazy unmount, then kill the daemon. */
+/**
+ * Teardown that cannot hang: lazy unmount, then wait for the daemon to exit (as it must once its mount is
+ * gone). Throws, failing the test, when the mount stays or the daemon had to be killed.
+ */
 export async function forceCleanup(user: TestUser, dir: string, pid: number | undefined): Promise<void> {
   for (let i = 0; i < 3 && isMounted(dir); i++) {
     await run(user, 'fusermount3', ['-u', '-z', '--', dir], {}, { timeoutMs: 10000 });
   }
-  if (pid !== undefined) {
-    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  const problems: string[] = [];
+  if (isMounted(dir)) problems.push(`${dir} is still mounted`);
+  if (pid !== undefined && !(await waitFor(() => !alive(pid), 10000))) {
+    process.kill(pid, 'SIGKILL');
+    problems.push(`daemon ${pid} was still running 10 s after its mount was removed (killed)`);
   }
+  if (problems.length > 0) throw new Error(`cleanup: ${problems.join('; ')}`);
 }
 
 /** Mounts `dir` (default: a fresh temp dir, prepared by `setup` before mounting) as `user`. */
-export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; setup?: (dir: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<Mounted> {
+export async function mount(t: TestContext, user: TestUser, opts: { dir?: string; args?: string[]; env?: NodeJS.ProcessEnv; setup?: (dir: string) => void } = {}): Promise<Mounted> {
   const dir = opts.dir ?? tempDir(t, user);
   if (opts.setup) {
     opts.setup(dir);
     if (process.geteuid?.() === 0) chownTree(dir, user);
   }
-  const env = { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-state-'), 'state') };
-  const r = await run(user, user.bin, ['mount', dir, ...(opts.args ?? [])], { ...opts.env, ...env });
+  const env = { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-state-'), 'state'), ...opts.env };
+  const r = await run(user, user.bin, ['mount', dir, ...(opts.args ?? [])], env);
   const m = /daemon pid (\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) {
     await forceCleanup(user, dir, undefined);
     throw new Error(`varsymfs mount ${dir} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
   }
   const pid = Number(m[1]);
-  t.after(() => forceCleanup(user, dir, pid));
+  onCleanup(t, () => forceCleanup(user, dir, pid));
   return {
     user,
     dir,
     pid,
     output: r,
+    env,
+    log: logFile(dir, env),
     run: (cmd, args, e = {}, o = {}) => run(user, cmd, args, e, o),
     cli: (args, e = {}) => run(user, user.bin, args, { ...env, ...e }),
   };

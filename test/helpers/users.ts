@@ -2,6 +2,7 @@
 // that test/run.js sets up (created, /dev/fuse 0666, the project readable). Described by environment
 // variables test/run.js passes down.
 import { spawn } from 'node:child_process';
+import { describe } from 'node:test';
 
 export interface TestUser {
   readonly name: string;
@@ -32,14 +33,25 @@ export function plainUser(): TestUser | undefined {
   return undefined;
 }
 
-/** Both users a test should run as, labelled; missing ones are reported by test/run.js. */
+/** Both users a test should run as, labelled; missing ones are left out (see describeEachUser). */
 export function testUsers(): Array<[string, TestUser]> {
-  const users: Array<[string, TestUser]> = [];
+  return userSuites().filter((u) => u.user !== undefined).map((u) => [u.label, u.user!]);
+}
+
+/** Each user the integration tests run as, with the reason when that user is not available here. */
+export function userSuites(): Array<{ label: string; user: TestUser | undefined; skip: string | false }> {
   const r = rootUser();
-  if (r) users.push(['as root', r]);
   const p = plainUser();
-  if (p) users.push([`as unprivileged user ${p.name}`, p]);
-  return users;
+  return [
+    { label: 'as root', user: r, skip: r ? false : 'needs root: run `npm test` as root' },
+    { label: `as unprivileged user${p ? ` ${p.name}` : ''}`, user: p, skip: p ? false : 'needs the unprivileged test user that test/run.js creates: run `npm test`' },
+  ];
+}
+
+/** Declares `body` once per user, each in its own describe(); a user not available here is reported as a
+ * skipped suite with the reason, never silently left out. */
+export function describeEachUser(body: (user: TestUser) => void): void {
+  for (const { label, user, skip } of userSuites()) describe(label, { skip }, () => body(user!));
 }
 
 export interface RunResult {

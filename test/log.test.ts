@@ -1,0 +1,68 @@
+// The daemon log through real mounts: --log-level debug writes one line per resolution (and info does
+// not), and a log past 4 MiB is moved to .log.1 at the next mount.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { alive, chownTree, mount, tempDir, waitFor } from './helpers/mount';
+import { describeEachUser } from './helpers/users';
+import { logFile } from '../src/paths';
+
+const T = { timeout: 60000 };
+
+function links(d: string): void {
+  fs.writeFileSync(path.join(d, 'bar'), 'bar');
+  fs.symlinkSync('$<XXX>', path.join(d, 'foo'));
+  fs.mkdirSync(path.join(d, 'go1.2.1', 'bin'), { recursive: true });
+  fs.writeFileSync(path.join(d, 'go1.2.1', 'bin', 'go'), '#!/bin/sh\necho go1.2.1\n', { mode: 0o755 });
+  fs.symlinkSync('$<GO_VERSION>', path.join(d, 'go'));
+}
+
+describeEachUser((user) => {
+  test('--log-level debug: one line per resolution, naming pid, program, scopes; info writes none', T, async (t) => {
+    const m = await mount(t, user, { args: ['--log-level', 'debug'], setup: links });
+    const r = await m.run('sh', ['-c', 'echo $$; exec cat "$0/foo"', m.dir], { XXX: 'bar' });
+    const [pid, out] = r.stdout.split('\n');
+    assert.equal(out, 'bar', r.stderr);
+    const go = await m.run('sh', ['-c', 'echo $$; GO_VERSION=go1.2.1 exec "$0/go/bin/go"', m.dir]);
+    const [goPid, version] = go.stdout.split('\n');
+    assert.equal(version, 'go1.2.1', go.stderr);
+    // The line is written once /proc/<pid>/comm has been read, just after the reply.
+    const lines = () => fs.readFileSync(m.log, 'utf8').split('\n');
+    const cat = new RegExp(`^\\S+ debug resolve pid=${pid} \\(cat\\) /foo -> bar \\[XXX:environment\\] env=environment( \\(cached\\))?$`);
+    const exec = new RegExp(`^\\S+ debug resolve pid=${goPid} \\((sh|go)\\) /go -> go1\\.2\\.1 \\[GO_VERSION:pending exec\\] env=pending exec$`);
+    assert.ok(await waitFor(() => lines().some((l) => cat.test(l)) && lines().some((l) => exec.test(l)), 5000), lines().join('\n'));
+
+    const quiet = await mount(t, user, { setup: links });
+    assert.equal((await quiet.run('cat', [path.join(quiet.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar');
+    assert.equal((await quiet.cli(['unmount', quiet.dir])).code, 0);
+    assert.ok(await waitFor(() => !alive(quiet.pid)));
+    const text = fs.readFileSync(quiet.log, 'utf8');
+    assert.match(text, / info .*: mounted /);
+    assert.doesNotMatch(text, / debug /);
+  });
+
+  test('a log past 4 MiB is moved to .log.1 at the next mount; a smaller one is appended to', T, async (t) => {
+    const dir = tempDir(t, user);
+    const state = tempDir(t, user, 'varsymfs-state-');
+    const env = { XDG_STATE_HOME: state };
+    const log = logFile(dir, env);
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    const old = 'an old line\n'.repeat(Math.ceil((4 * 1024 * 1024 + 1) / 12));
+    fs.writeFileSync(log, old);
+    chownTree(state, user);
+    const m = await mount(t, user, { dir, env });
+    assert.equal(m.log, log);
+    assert.equal(fs.readFileSync(log + '.1', 'utf8'), old, 'the old log, whole, in .log.1');
+    assert.match(fs.readFileSync(log, 'utf8'), /^\S+ info \S+: mounted /);
+    assert.equal((await m.cli(['unmount', m.dir])).code, 0);
+    assert.ok(await waitFor(() => !alive(m.pid)));
+    // Under 4 MiB: the next mount appends.
+    const before = fs.readFileSync(log, 'utf8');
+    const m2 = await mount(t, user, { dir, env });
+    const after = fs.readFileSync(log, 'utf8');
+    assert.ok(after.startsWith(before) && after.length > before.length, 'appended');
+    assert.equal(fs.statSync(log + '.1').size, Buffer.byteLength(old), '.log.1 untouched');
+    assert.equal((await m2.cli(['unmount', m2.dir])).code, 0);
+  });
+});
