@@ -16,7 +16,7 @@ import { formatStatus, gatherStatus } from './status';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion } from './completion';
-import { preflight, unmountFuse } from './system';
+import { isRoot, preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -97,8 +97,8 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
     ready(`error ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   }
-  const warning = pendingExecWarning(daemon.pendingExec);
-  ready(warning === undefined ? 'ok' : `warn ${warning}\nok`);
+  const warnings = [pendingExecWarning(daemon.pendingExec), sharingWarning(config)].filter((w): w is string => w !== undefined);
+  ready([...warnings.map((w) => `warn ${w}`), 'ok'].join('\n'));
   // Nothing a caller does may end the daemon: an exception that escaped a request's handler (each
   // handler already answers EIO for its own) is logged, and the mount goes on serving.
   process.on('uncaughtException', (err) => log.log('error', `uncaught: ${err instanceof Error ? err.stack : String(err)}`));
@@ -114,6 +114,12 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP'));
+}
+
+/** A normal user's mount shared with --allow-other serves everyone with that user's rights: say so. */
+export function sharingWarning(config: Pick<DaemonConfig, 'allowOther'>, root = isRoot()): string | undefined {
+  if (!config.allowOther || root) return undefined;
+  return "--allow-other on a normal user's mount serves every user with your rights: the kernel checks mode bits only (not ACLs), and a store others can change is raced with yours; mount as root to have each caller act as itself (docs/security.md)";
 }
 
 /** Background: start a detached daemon and return once its mount answers, or fail with its reason. */

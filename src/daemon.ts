@@ -118,7 +118,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   const options = mountOptions(config);
   native.configure({ cacheSize: config.cacheSize, reservedName: DEFAULTS_FILE, actAsCaller, openers: REFERENCE_OPENERS });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
-  const resolver = new Resolver(native, defaults, { cacheSize: config.cacheSize, memo: !log.enabled('debug') });
+  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug') });
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),

@@ -47,6 +47,8 @@ export interface NativeHelpers {
   /** The hook for fuse-native's setHook. */
   hook(): object;
   slotEnv(locals: Buffer): Buffer;
+  /** Frees the environment block in the slot (after the resolution that needed it). */
+  slotRelease(locals: Buffer): void;
   memoPut(generation: number, defaultsGeneration: number, target: Buffer, expansion: Buffer): void;
   /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
   memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, expansion: Buffer): void;

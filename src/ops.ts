@@ -59,7 +59,12 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
       reply(EIO);
       return undefined;
     }
-    const r = resolver.resolve(link, l);
+    let r: Resolution;
+    try {
+      r = resolver.resolve(link, l);
+    } finally {
+      native.slotRelease(l);
+    }
     if (debug) log.log('debug', describe(link.pid, r));
     return [r, link.stat];
   }

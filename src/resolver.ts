@@ -3,21 +3,22 @@
 // the cold case, and the answer computed here goes back into the memo keyed by exactly what it depends on.
 // getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
 import { LRUCache } from 'lru-cache';
-import { parseEnviron } from './environ';
+import { environValue } from './environ';
 import { decodeProbe, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink } from './native';
 import { type Template, type Scopes, parseTemplate, explainTemplate, type Resolved } from './template';
 
-/** A parsed-template cache keyed by raw target bytes: the same target is never parsed twice. */
+/** A parsed-template cache keyed by raw target bytes (least recently used evicted): the same target is never parsed twice. */
 export class TemplateCache {
-  private readonly map = new Map<string, Template>();
-  constructor(private readonly max = 4096) {}
+  private readonly cache: LRUCache<string, Template>;
+  constructor(max = 4096) {
+    this.cache = new LRUCache({ max });
+  }
   get(raw: Buffer): Template {
     const key = raw.toString('latin1');
-    let t = this.map.get(key);
+    let t = this.cache.get(key);
     if (t === undefined) {
       t = parseTemplate(raw);
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-      this.map.set(key, t);
+      this.cache.set(key, t);
     }
     return t;
   }
@@ -44,8 +45,6 @@ export interface Resolution {
 const EMPTY: ReadonlyMap<string, Buffer> = new Map();
 
 export interface ResolverOptions {
-  /** Parsed environments kept, by generation (the native caller table's size). */
-  readonly cacheSize: number;
   /** Leave answers in the native memo (off at --log-level debug, so that every resolution is logged). */
   readonly memo: boolean;
 }
@@ -53,12 +52,10 @@ export interface ResolverOptions {
 /** Expands variant-link targets for callers. */
 export class Resolver {
   readonly templates = new TemplateCache();
-  private readonly parsed: LRUCache<number, ReadonlyMap<string, Buffer>>;
   private defaultBytes: ReadonlyMap<string, Buffer> = EMPTY;
   private defaultsGeneration: number;
 
   constructor(private readonly native: NativeHelpers, defaults: ReadonlyMap<string, string>, private readonly options: ResolverOptions) {
-    this.parsed = new LRUCache({ max: Math.max(1, options.cacheSize) });
     this.defaultsGeneration = native.defaultsGeneration();
     this.setDefaults(defaults);
   }
@@ -69,23 +66,19 @@ export class Resolver {
     this.defaultsGeneration = this.native.defaultsChanged();
   }
 
-  private vars(source: EnvSource, generation: number, block: () => Buffer): ReadonlyMap<string, Buffer> {
-    if (source === 'unreadable' || source === 'secure') return EMPTY;
-    if (source === 'exec' || generation === 0) return parseEnviron(block());
-    let vars = this.parsed.get(generation);
-    if (vars === undefined) {
-      vars = parseEnviron(block());
-      this.parsed.set(generation, vars);
-    }
-    return vars;
+  /** The caller's variables: looked up in its environment block only as the target names them. */
+  private vars(source: EnvSource, block: () => Buffer): (name: string) => Buffer | undefined {
+    if (source === 'unreadable' || source === 'secure') return () => undefined;
+    let env: Buffer | undefined;
+    return (name) => environValue((env ??= block()), name);
   }
 
-  private expand(raw: Buffer, env: CallerEnvironment, vars: ReadonlyMap<string, Buffer>): Resolution {
+  private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined): Resolution {
     const template = this.templates.get(raw);
     if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined };
     const defaults = this.defaultBytes;
     const scopes: Scopes = {
-      env: (name) => vars.get(name),
+      env: vars,
       envScope: env.source === 'exec' ? 'pending exec' : 'environment',
       defaults: (name) => defaults.get(name),
     };
@@ -100,7 +93,7 @@ export class Resolver {
    */
   resolve(link: PassedLink, locals: Buffer): Resolution {
     const env = { source: link.source, execCheck: link.execCheck };
-    const r = this.expand(link.target, env, this.vars(link.source, link.generation, () => this.native.slotEnv(locals)));
+    const r = this.expand(link.target, env, this.vars(link.source, () => this.native.slotEnv(locals)));
     if (!this.options.memo) return r;
     if (link.source === 'exec') {
       const names = [...new Set((r.refs ?? []).map((x) => x.name))];
@@ -118,7 +111,7 @@ export class Resolver {
     this.native.probe(pid, link, (source, execCheck, block, target, linkResult) => {
       if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
       const env = decodeProbe(this.native.layout, source, execCheck);
-      cb(0, this.expand(target, env, this.vars(env.source, 0, () => block ?? Buffer.alloc(0))));
+      cb(0, this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0))));
     });
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseEnviron, formatEnviron } from '../src/environ';
+import { environValue, parseEnviron, formatEnviron } from '../src/environ';
 
 test('parseEnviron reads NUL-separated NAME=VALUE, first entry wins', () => {
   const env = parseEnviron(Buffer.from('A=1\0B=x=y\0A=2\0noequals\0=empty\0C=\0'));
@@ -12,6 +12,25 @@ test('parseEnviron keeps values as bytes: invalid UTF-8 survives exactly', () =>
   const env = parseEnviron(Buffer.from([0x56, 0x3d, 0xff, 0xfe, 0x80, 0, 0xe9, 0x3d, 0x31, 0]));
   assert.deepEqual(env.get('V'), Buffer.from([0xff, 0xfe, 0x80]));
   assert.deepEqual(env.get('\xe9'), Buffer.from('1'));
+});
+
+test('environValue finds the first entry of a name, as bytes, without parsing the rest', () => {
+  const block = Buffer.concat([Buffer.from('AB=1\0A=2\0A=3\0B=\0'), Buffer.from([0x43, 0x3d, 0xff, 0])]);
+  assert.deepEqual(environValue(block, 'A'), Buffer.from('2'));
+  assert.deepEqual(environValue(block, 'AB'), Buffer.from('1'));
+  assert.deepEqual(environValue(block, 'B'), Buffer.alloc(0));
+  assert.deepEqual(environValue(block, 'C'), Buffer.from([0xff]));
+  assert.equal(environValue(block, 'D'), undefined);
+  assert.equal(environValue(Buffer.from('A'), 'A'), undefined);
+  assert.deepEqual(environValue(Buffer.from('A=x'), 'A'), Buffer.from('x'), 'an unterminated last entry');
+});
+
+test('property: environValue agrees with parseEnviron', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('A', 'B', 'AB', 'A1', '_'), fc.string({ maxLength: 4 }).filter((s) => !s.includes('\0')))), (entries) => {
+    const block = formatEnviron(entries);
+    const parsed = parseEnviron(block);
+    for (const name of ['A', 'B', 'AB', 'A1', '_', 'Z']) assert.deepEqual(environValue(block, name), parsed.get(name));
+  }));
 });
 
 test('property: formatEnviron and parseEnviron round-trip', () => {

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "execenv_napi.h"
 #include <errno.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -49,6 +50,9 @@ static napi_value configure (napi_env env, napi_callback_info info) {
   }
   vsf_config.openers_count = n;
   vsf_config.act_as_caller = act;
+  // Environment blocks can be megabytes and come and go with callers: keep them in mappings of their own,
+  // returned at free (glibc would otherwise raise its threshold and keep them in the worker threads' arenas).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   vsf_config.cache_max = cache;
   int r = vsf_cache_init(cache);
   if (r == 0 && act) r = vsf_creds_init();
@@ -121,6 +125,23 @@ static napi_value slot_env (napi_env env, napi_callback_info info) {
   if (slot->env_ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
   else CHECK(napi_create_buffer_copy(env, slot->env_len, (void *) (uintptr_t) slot->env_ptr, &copy, &out));
   return out;
+}
+
+// slotRelease(locals): frees the environment block in the request's slot once JS is done with it (a
+// thread's locals can idle on libfuse's free list for long, and one block may be megabytes).
+static napi_value slot_release (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char *data;
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
+  if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
+  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
+  free((void *) (uintptr_t) slot->env_ptr);
+  slot->env_ptr = 0;
+  slot->env_len = 0;
+  return NULL;
 }
 
 // memoPut(generation, defaultsGeneration, target, expansion): the answer for the next such request.
@@ -268,7 +289,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT () {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
+    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotRelease", slot_release }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
     { "defaultsChanged", defaults_changed }, { "defaultsGeneration", defaults_generation }, { "counters", counters },
     { "probe", probe },
   };

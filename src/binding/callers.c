@@ -113,24 +113,27 @@ static int open_proc (int32_t tid, const char *file) {
   return fd < 0 ? -errno : fd;
 }
 
-// Reads a /proc file whole (bounded); -errno or the length.
+// Reads a /proc file whole, at most `max` bytes (past it: -E2BIG), NUL-terminated; -errno or the length.
 static ssize_t read_bounded (int fd, char **out, size_t max) {
   size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
+  char *buf = malloc(cap + 1);
   if (buf == NULL) return -ENOMEM;
   for (;;) {
     if (len == cap) {
-      if (cap >= max) { free(buf); return -E2BIG; }
-      char *b = realloc(buf, cap * 2);
+      if (cap >= max + 1) { free(buf); return -E2BIG; }
+      size_t next = cap * 2 > max + 1 ? max + 1 : cap * 2;  // one byte past max tells "more than max"
+      char *b = realloc(buf, next + 1);
       if (b == NULL) { free(buf); return -ENOMEM; }
       buf = b;
-      cap *= 2;
+      cap = next;
     }
     ssize_t n = pread(fd, buf + len, cap - len, (off_t) len);
     if (n < 0) { if (errno == EINTR) continue; int e = errno; free(buf); return -e; }
     if (n == 0) break;
     len += (size_t) n;
   }
+  if (len > max) { free(buf); return -E2BIG; }
+  buf[len] = 0;
   *out = buf;
   return (ssize_t) len;
 }
@@ -165,15 +168,23 @@ static int anchor_alive (const entry_t *e, int *in_exec, uint64_t *envp) {
 // A secure exec (setuid/setgid/file capabilities: AT_SECURE) or credentials that differ from the real
 // ids: the environment was chosen by someone less privileged than the program, so it is not used
 // (DragonFly's varsym clears process variables on a setuid exec for the same reason).
-// Also says (*ppid) who its parent is.
+// Whether a failure says something about the caller (gone, not ours to read, past a bound) rather than
+// about the daemon (out of fds or memory): only the first may be answered as "no environment".
+static int about_caller (int e) {
+  e = e < 0 ? -e : e;
+  return e == ENOENT || e == ESRCH || e == EACCES || e == EPERM || e == E2BIG || e == EFAULT || e == ENXIO;
+}
+
+// Also says (*ppid) who its parent is. 1 or 0; unknown counts as secure, but -errno when the daemon
+// itself could not look (out of fds or memory).
 static int is_secure (int32_t tid, int32_t *ppid) {
   char *buf = NULL;
   *ppid = 0;
   int fd = open_proc(tid, "status");
-  if (fd < 0) return 1;
+  if (fd < 0) return about_caller(fd) ? 1 : fd;
   ssize_t n = read_bounded(fd, &buf, 1 << 20);
   close(fd);
-  if (n <= 0) { free(buf); return 1; }
+  if (n <= 0) { if (n == 0) free(buf); return n == 0 || about_caller((int) n) ? 1 : (int) n; }
   char *pp = memmem(buf, (size_t) n, "\nPPid:", 6);
   if (pp != NULL) *ppid = (int32_t) strtol(pp + 6, NULL, 10);
   unsigned u[4] = { 0 }, g[4] = { 0 };
@@ -184,10 +195,10 @@ static int is_secure (int32_t tid, int32_t *ppid) {
   free(buf);
   if (differs) return 1;
   fd = open_proc(tid, "auxv");
-  if (fd < 0) return 1;
+  if (fd < 0) return about_caller(fd) ? 1 : fd;
   n = read_bounded(fd, &buf, 1 << 16);
   close(fd);
-  if (n <= 0) { free(buf); return 1; }
+  if (n <= 0) { if (n == 0) free(buf); return n == 0 || about_caller((int) n) ? 1 : (int) n; }
   int secure = 1;  // unless AT_SECURE is found and 0
   for (size_t i = 0; i + 2 * sizeof(uint64_t) <= (size_t) n; i += 2 * sizeof(uint64_t)) {
     uint64_t kv[2];
@@ -280,9 +291,14 @@ static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_le
     if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
       ptrs_at = at;
       ptrs_len = read_window(fd, ranges, nr, at, ptrs);
-      if (ptrs_len < 8) { rc = ptrs_len < 0 ? (int) ptrs_len : -EFAULT; goto done; }
+      if (ptrs_len <= 0) { rc = ptrs_len < 0 ? (int) ptrs_len : -EFAULT; goto done; }
     }
-    memcpy(&ptr, ptrs + (at - ptrs_at), 8);
+    if (at + 8 > ptrs_at + (uint64_t) ptrs_len) {
+      // The pointer crosses into the next page: read it whole (both pages must be anonymous memory).
+      if (!readable(ranges, nr, at + 7) || pread(fd, &ptr, 8, (off_t) at) != 8) { rc = -EFAULT; goto done; }
+    } else {
+      memcpy(&ptr, ptrs + (at - ptrs_at), 8);
+    }
     if (ptr == 0) break;
     for (;;) {  // one string, until its NUL, through the window
       if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
@@ -358,6 +374,7 @@ static int open_image (entry_t *e, int32_t tid) {
   close_image(e);
   int32_t ppid;
   e->secure = is_secure(tid, &ppid);
+  if (e->secure < 0) { int r = e->secure; forget(e); return r; }
   e->envfd = open_proc(tid, "environ");
   // Opened by number: the anchor still reading now proves the number still named the same thread.
   int ignored; uint64_t ignored_envp;
@@ -379,7 +396,9 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
   uint64_t envp = 0;
   if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, &in_exec, &envp))) forget(e);
   if (e->anchor < 0) {
-    if (tid <= 0 || open_anchor(e, tid, &in_exec, &envp) < 0) { out->source = VSF_ENV_UNREADABLE; goto no_env; }
+    int r = tid <= 0 ? -ESRCH : open_anchor(e, tid, &in_exec, &envp);
+    if (r < 0 && !about_caller(r)) { out->error = r; return; }
+    if (r < 0) { out->source = VSF_ENV_UNREADABLE; goto no_env; }
     e->uid = uid;
     e->gid = gid;
   }
@@ -396,8 +415,10 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     // its parent's memory); the anchor and what the image is stay for the exec's other requests.
     close_image(e);
     if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
+    if (e->secure < 0) { out->error = e->secure; forget(e); return; }
     if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto no_env; }
     int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
+    if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r == 0) {
       out->source = VSF_ENV_EXEC;
       if (target != NULL && vsf_memo_get_exec(target, target_len, out->env, out->env_len, exp, exp_len)) *hit = 1;
@@ -410,11 +431,13 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
   }
   for (int attempt = 0; attempt < 2; attempt++) {
     int fresh = e->envfd < 0;
-    if (fresh && open_image(e, tid) < 0) break;
+    int r = fresh ? open_image(e, tid) : 0;
+    if (r < 0 && !about_caller(r)) { out->error = r; return; }
+    if (r < 0) break;
     if (e->secure) { out->source = VSF_ENV_SECURE; goto no_env; }
     if (fresh) {
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
-      if (n < 0) { out->env = NULL; forget(e); break; }
+      if (n < 0) { out->env = NULL; forget(e); if (!about_caller((int) n)) { out->error = (int) n; return; } break; }
       out->env_len = (size_t) n;
       out->source = VSF_ENV_FRESH;
       if (e->shared_memory) { forget(e); return; }

@@ -30,18 +30,21 @@ int vsf_creds_init (void) {
   return daemon_ngroups < 0 ? -errno : 0;
 }
 
-// The caller's supplementary groups, from /proc/<tid>/status ("Groups:\t1 2 3"). None when it is gone.
+// The caller's supplementary groups, from /proc/<tid>/status ("Groups:\t1 2 3"); -errno when they cannot
+// be known (the caller is gone or in another pid namespace, or the daemon is out of fds): then the
+// operation is refused, since fewer groups can also grant more (a group-deny ACL entry, mode 0604).
 static int caller_groups (uint32_t tid, gid_t *groups, int max) {
   char path[64], buf[8192];
+  if (tid == 0) return -EACCES;
   snprintf(path, sizeof path, "/proc/%u/status", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return -errno;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return n < 0 ? -errno : -ESRCH;
   buf[n] = 0;
   char *line = strstr(buf, "\nGroups:");
-  if (line == NULL) return 0;
+  if (line == NULL) return -EACCES;
   char *p = line + 8, *end;
   int count = 0;
   while (count < max) {
@@ -61,12 +64,15 @@ static int set_effective_caps (int on) {
   return syscall(SYS_capset, &h, d) == 0 ? 0 : -errno;
 }
 
-int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved) {
+// `with_groups` 0: no supplementary groups (writes to an open file, where only reserved blocks and
+// quotas are decided, and fewer groups can only deny more).
+int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups) {
   saved->active = 0;
   if (!vsf_config.act_as_caller || r->uid == 0) return 0;
-  // Groups beyond this many (NGROUPS_MAX is 65536) are left out: fewer groups can only deny more.
   gid_t groups[1024];
-  int n = r->pid > 0 ? caller_groups(r->pid, groups, 1024) : 0;
+  int n = with_groups ? caller_groups(r->pid, groups, 1024) : 0;
+  if (n < 0) return n;
+  if (n == 1024) return -EACCES;  // more groups than read here: refused rather than guessed
   saved->active = 1;
   if (syscall(SYS_setgroups, (size_t) n, groups) != 0) goto fail;
   syscall(SYS_setfsgid, r->gid);

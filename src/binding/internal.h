@@ -42,12 +42,13 @@ void vsf_encode_stat (const struct stat *st, uint32_t *ints);
 
 // creds.c: act as the caller on this thread.
 typedef struct { int active; } vsf_creds_t;
-int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved);
+int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups);
 void vsf_restore_creds (vsf_creds_t *saved);
 int vsf_creds_init (void);
 
 // callers.c: which environment a caller means, and the link's expansion.
 typedef struct {
+  int error;               // -errno: the daemon could not find out (out of fds or memory); answer it
   int source;              // enum vsf_source
   int exec_check;          // enum vsf_exec_check
   uint32_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
@@ -74,7 +75,6 @@ int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, s
 void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, const char *exp, size_t exp_len);
 uint32_t vsf_defaults_generation (void);
 uint32_t vsf_defaults_changed (void);
-void vsf_memo_clear (void);
 
 // ops.c
 int vsf_hook (vsf_request_t *r, char *slot);

@@ -39,8 +39,11 @@ static uint64_t hash (uint32_t generation, uint32_t dgen, const char *target, si
 
 static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? exp_len : 0; }
 
+// Link targets (VSF_GEN_LINK) and the names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
+static uint32_t key_defaults (uint32_t generation, uint32_t dgen) { return generation == VSF_GEN_LINK || generation == VSF_GEN_NAMES ? 0 : dgen; }
+
 int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, char *exp, size_t *exp_len) {
-  uint32_t dgen = vsf_defaults_generation();
+  uint32_t dgen = key_defaults(generation, vsf_defaults_generation());
   uint64_t h = hash(generation, dgen, target, target_len);
   memo_t *set = memo[h % SETS];
   int hit = 0;
@@ -60,6 +63,7 @@ int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, ch
 
 void vsf_memo_put (uint32_t generation, uint32_t dgen, const char *target, size_t target_len, const char *exp, size_t exp_len) {
   if (generation == 0 || dgen != vsf_defaults_generation() || target_len >= VSF_TARGET_MAX) return;
+  dgen = key_defaults(generation, dgen);
   size_t keep = stored_exp((uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len));
   char *data = malloc(target_len + keep + 1);
   if (data == NULL) return;
@@ -131,11 +135,4 @@ void vsf_memo_put_exec (const char *target, size_t target_len, const char *names
   if (klen == 0) return;
   vsf_memo_put(VSF_GEN_NAMES, dgen, target, target_len, names, names_len);
   vsf_memo_put(VSF_GEN_EXEC, dgen, key, klen, exp, exp_len);
-}
-
-void vsf_memo_clear (void) {
-  pthread_mutex_lock(&mu);
-  for (int s = 0; s < SETS; s++) for (int i = 0; i < WAYS; i++) { free(memo[s][i].data); memo[s][i].data = NULL; }
-  bytes = 0;
-  pthread_mutex_unlock(&mu);
 }

@@ -95,7 +95,10 @@ static int link_answer (call_t *c, const struct stat *st) {
     // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
     vsf_restore_creds(c->creds);
     vsf_probe_t p;
-    if (!vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &p, exp, &exp_len)) {
+    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &p, exp, &exp_len);
+    // Never an answer made without the environment because the daemon ran out of fds or memory.
+    if (p.error < 0) { free(p.env); return p.error; }
+    if (!hit) {
       vsf_slot_t *s = c->slot;
       s->status = VSF_RESOLVE;
       s->source = p.source;
@@ -148,16 +151,30 @@ static int op_ftruncate (call_t *c) { return R(ftruncate(fh(c->r), c->r->offset)
 
 // ---- operations on a path ---------------------------------------------------------------------------
 
-static int op_open (call_t *c) {
-  int fd = openat(c->pfd, c->name, (c->r->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC);
+// The kernel sends OPEN and CREATE only for regular files (FIFOs and devices it opens itself), but the
+// store can change under it: something else swapped in is refused, and opening never blocks (a FIFO
+// without a writer would hold this thread for good). O_DIRECT is dropped: libfuse's buffers are not
+// aligned for it, and the kernel already decides what the caller's own page cache does.
+static int open_regular (call_t *c, int flags, mode_t mode) {
+  flags = (flags & ~(O_NOCTTY | O_DIRECT)) | O_NOFOLLOW | O_CLOEXEC;
+  int fd = openat(c->pfd, c->name, flags | O_NONBLOCK, mode);
   if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return -EIO; }
+  if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~(O_CREAT | O_EXCL | O_TRUNC)) != 0) { int e = errno; close(fd); return -e; }
+  return fd;
+}
+
+static int op_open (call_t *c) {
+  int fd = open_regular(c, c->r->flags & ~(O_CREAT | O_EXCL), 0);
+  if (fd < 0) return fd;
   *c->r->fh = (uint64_t) fd;
   return 0;
 }
 
 static int op_create (call_t *c) {
-  int fd = openat(c->pfd, c->name, c->r->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, (mode_t) c->r->mode);
-  if (fd < 0) return -errno;
+  int fd = open_regular(c, c->r->flags | O_CREAT, (mode_t) c->r->mode);
+  if (fd < 0) return fd;
   *c->r->fh = (uint64_t) fd;
   return 0;
 }
@@ -190,8 +207,8 @@ static int op_utimens (call_t *c) {
 }
 
 static int op_truncate (call_t *c) {
-  int fd = openat(c->pfd, c->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = open_regular(c, O_WRONLY, 0);
+  if (fd < 0) return fd;
   int r = R(ftruncate(fd, c->r->offset));
   close(fd);
   return r;
@@ -257,6 +274,13 @@ static int op_removexattr (call_t *c) {
 // the kernel sends after close() has returned; so `rm -rf` right after writing can find a directory
 // holding only such files. Remove them (with the caller's rights: nothing it could not remove itself) and
 // say whether the directory held nothing else.
+// libfuse's name for such a file: ".fuse_hidden" and 16 hex digits (lib/fuse.c hidden_name), nothing else.
+static int is_fuse_hidden (const char *name) {
+  if (strncmp(name, ".fuse_hidden", 12) != 0 || strlen(name) != 28) return 0;
+  for (const char *p = name + 12; *p; p++) if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+  return 1;
+}
+
 static int only_hidden_files (int pfd, const char *name) {
   int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -266,12 +290,12 @@ static int only_hidden_files (int pfd, const char *name) {
   struct dirent *de;
   while (only && (de = readdir(dir)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-    if (strncmp(de->d_name, ".fuse_hidden", 12) != 0) only = 0;
+    if (!is_fuse_hidden(de->d_name)) only = 0;
   }
   if (only) {
     rewinddir(dir);
     while ((de = readdir(dir)) != NULL) {
-      if (strncmp(de->d_name, ".fuse_hidden", 12) == 0 && unlinkat(dirfd(dir), de->d_name, 0) != 0) only = 0;
+      if (is_fuse_hidden(de->d_name) && unlinkat(dirfd(dir), de->d_name, 0) != 0) only = 0;
     }
   }
   closedir(dir);
@@ -378,10 +402,18 @@ static int run (const op_t *op, call_t *c) {
   int needs_dest = op->names == PATH_AND_DEST || op->names == DEST;
   if ((needs_path && r->path == NULL) || (needs_dest && r->dest == NULL) || (op->names == HANDLE && r->fh == NULL)) return -EIO;
   if ((needs_path && vsf_is_reserved(r->path)) || (needs_dest && vsf_is_reserved(r->dest))) return op->reads ? -ENOENT : -EPERM;
-  if (op->names == HANDLE) return op->fn(c);
   vsf_creds_t creds;
   c->creds = &creds;
-  int e = vsf_become_caller(r, &creds);
+  if (op->names == HANDLE) {
+    // Writing to an open file: as the caller too (reserved blocks and quotas), without the group lookup.
+    if (r->op != VSF_OP_WRITE && r->op != VSF_OP_FTRUNCATE) return op->fn(c);
+    int e = vsf_become_caller(r, &creds, 0);
+    if (e < 0) return e;
+    int res = op->fn(c);
+    vsf_restore_creds(&creds);
+    return res;
+  }
+  int e = vsf_become_caller(r, &creds, 1);
   if (e < 0) return e;
   int res = 0;
   c->pfd = c->pfd2 = AT_FDCWD;

@@ -92,10 +92,8 @@ typedef struct {
   int32_t source;          // enum vsf_source
   int32_t exec_check;      // enum vsf_exec_check
   uint32_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable)
-  uint32_t defaults_generation;  // the mount defaults' generation when the hook ran
   uint32_t target_len;
   uint32_t env_len;
-  uint32_t pad;
   uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
   uint32_t stat[22];       // getattr: the link's lstat, in fuse-native's stat encoding
   char target[VSF_TARGET_MAX];
