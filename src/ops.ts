@@ -4,6 +4,7 @@
 // readlink expand it (resolver.ts) and reply, through reply(), which answers every request exactly once.
 // Any other operation reaching JS means the hook declined it, which it never does for a valid request:
 // it is answered EIO and logged.
+import * as fs from 'node:fs';
 import type { Logger } from './log';
 import { decodeSlot, type NativeHelpers } from './native';
 import type { Resolution, Resolver } from './resolver';
@@ -21,10 +22,12 @@ export interface OpsOptions {
   readonly log: Logger;
 }
 
-/** A one-line account of a resolution, for the debug log. */
-function describe(pid: number, r: Resolution): string {
+const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 'pending exec', unreadable: 'unreadable', secure: 'secure exec' } as const;
+
+/** A one-line account of a resolution, for the debug log (names and targets decoded only for display). */
+function describe(pid: number, comm: string, path: string, r: Resolution): string {
   const refs = (r.refs ?? []).map((x) => `${x.name}:${x.scope}`).join(' ');
-  return `resolve pid=${pid} ${JSON.stringify(r.raw.toString('latin1'))} -> ${JSON.stringify(r.target.toString('latin1'))} [${refs}] env=${r.env?.source}`;
+  return `resolve pid=${pid} (${comm}) ${path} -> ${r.target.toString()} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
 }
 
 /** Builds the operations table for fuse-native. */
@@ -51,7 +54,7 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
   }
 
   /** The expansion for the link the hook passed on; undefined (after replying EIO) when there is none. */
-  function passed(reply: Reply, name: string): [Resolution, Uint32Array] | undefined {
+  function passed(reply: Reply, name: string, path: string): [Resolution, Uint32Array] | undefined {
     const l = locals();
     const link = decodeSlot(native.layout, l);
     if (link === undefined) {
@@ -65,14 +68,17 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     } finally {
       native.slotRelease(l);
     }
-    if (debug) log.log('debug', describe(link.pid, r));
+    if (debug) {
+      // The program's name: one more /proc read, off the reply's path, at debug level only.
+      fs.readFile(`/proc/${link.pid}/comm`, 'utf8', (_e, comm) => log.log('debug', describe(link.pid, (comm ?? '?').trim(), path, r)));
+    }
     return [r, link.stat];
   }
 
   const table: Record<string, unknown> = {
     init: (cb: (e: number) => void) => cb(0),
-    getattr: op('getattr', (reply) => {
-      const p = passed(reply, 'getattr');
+    getattr: op('getattr', (reply, path) => {
+      const p = passed(reply, 'getattr', path);
       if (p === undefined) return;
       const [r, st] = p;
       // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
@@ -82,8 +88,8 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
       st[12] = 0;
       reply(0, st);
     }),
-    readlink: op('readlink', (reply) => {
-      const p = passed(reply, 'readlink');
+    readlink: op('readlink', (reply, path) => {
+      const p = passed(reply, 'readlink', path);
       if (p === undefined) return;
       const target = p[0].target;
       if (target.length > native.layout.targetMax) reply(ENAMETOOLONG);

@@ -16,11 +16,17 @@ describeEachUser((user) => {
     const m = await mount(t, user, { args: ['--cache-size', '2', '--log-level', 'debug'], setup: (d) => (fs.writeFileSync(path.join(d, 'bar'), 'bar'), fs.symlinkSync('$<XXX>', path.join(d, 'foo'))) });
     const link = path.join(m.dir, 'foo');
     // A long-lived process that resolves the link once per line it reads.
-    const [file, argv] = asUser(user, 'python3', ['-c', 'import os,sys\nfor _ in sys.stdin:\n  print(os.readlink(sys.argv[1]), flush=True)', link]);
+    // Started by a shell of the user, as a user's programs are: a normal user's daemon caches a caller only
+    // when it can tell the caller does not share its parent's memory (test/review.test.ts, B).
+    const script = 'import os,sys\nprint(os.getpid(), flush=True)\nfor _ in sys.stdin:\n  print(os.readlink(sys.argv[1]), flush=True)';
+    const [file, argv] = asUser(user, 'sh', ['-c', 'python3 -c "$0" "$1"; true', script, link]);
     const steady = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'bar' }, stdio: ['pipe', 'pipe', 'inherit'] });
     t.after(() => steady.kill('SIGKILL'));
     let out = '';
     steady.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    assert.ok(await waitFor(() => out.includes('\n')), 'the steady process started');
+    const steadyPid = Number(out.slice(0, out.indexOf('\n')));
+    out = out.slice(out.indexOf('\n') + 1);
     const resolveSteady = async (n: number) => {
       steady.stdin.write('\n');
       assert.ok(await waitFor(() => out.split('\n').length > n), 'the steady process answered');
@@ -29,11 +35,11 @@ describeEachUser((user) => {
     // evicts the previous newcomer, never the process that keeps resolving.
     await resolveSteady(1);
     for (let i = 0; i < 4; i++) {
-      assert.equal((await m.run('cat', [link], { XXX: 'bar' })).stdout, 'bar');
+      assert.equal((await m.run('sh', ['-c', 'cat "$0"; true', link], { XXX: 'bar' })).stdout, 'bar');
       await resolveSteady(i + 2);
     }
     assert.equal(out, 'bar\n'.repeat(5));
-    const mine = new RegExp(`^\\S+ debug resolve pid=${steady.pid} .* env=environment( \\(cached\\))?$`);
+    const mine = new RegExp(`^\\S+ debug resolve pid=${steadyPid} .* env=environment( \\(cached\\))?$`);
     const lines = () => fs.readFileSync(m.log, 'utf8').split('\n').filter((l) => mine.test(l));
     assert.ok(await waitFor(() => lines().length >= 5, 5000), 'a log line per resolution');
     const steadyLines = lines();

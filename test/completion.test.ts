@@ -18,7 +18,7 @@ test('completion bash: commands, subcommands, each command\'s options; hidden on
   assert.equal(r.status, 0, r.stderr);
   const script = r.stdout;
   assert.match(script, /^complete -o filenames -F _varsymfs varsymfs$/m);
-  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'defaults', 'mount', 'resolve', 'service', 'status', 'unmount']);
+  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'defaults', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
   assert.deepEqual(complete(script, ['varsymfs', 'mo']), ['mount']);
   assert.deepEqual(complete(script, ['varsymfs', 'service', '']), ['install', 'remove']);
   assert.deepEqual(complete(script, ['varsymfs', 'mount', '/tmp', '--ca']), ['--cache-size']);

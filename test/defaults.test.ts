@@ -94,13 +94,13 @@ describeEachUser((user) => {
     fs.chmodSync(dir, 0o555);
     const atMount = await run(user, user.bin, ['mount', dir, '--default', 'A=1'], { XDG_STATE_HOME: tempDir(t, user, 'varsymfs-state-') });
     assert.equal(atMount.code, 1);
-    assert.match(atMount.stderr, /^Error: cannot store mount defaults: EACCES: permission denied, open '\.varsymfs-defaults\.json\.\d+\.tmp'\n$/);
+    assert.match(atMount.stderr, /^Error: cannot store mount defaults: EACCES: permission denied, open '\.varsymfs-defaults\.json\.[0-9a-f]{32}\.tmp'\n$/);
     fs.chmodSync(dir, 0o755);
     const m = await mount(t, user, { dir });
     assert.equal((await m.run('chmod', ['555', m.dir])).code, 0);
     const later = await m.cli(['defaults', m.dir, 'A=1']);
     assert.equal(later.code, 1);
-    assert.match(later.stderr, /^Error: cannot store mount defaults: EACCES: permission denied, open '\.varsymfs-defaults\.json\.\d+\.tmp'\n$/);
+    assert.match(later.stderr, /^Error: cannot store mount defaults: EACCES: permission denied, open '\.varsymfs-defaults\.json\.[0-9a-f]{32}\.tmp'\n$/);
     const badName = await m.cli(['defaults', m.dir, '--unset', '1X']);
     assert.equal(badName.code, 2);
     assert.equal(badName.stderr, "Error: invalid variable name '1X': expected [A-Za-z_][A-Za-z0-9_]*\n");

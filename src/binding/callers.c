@@ -21,6 +21,7 @@
 #include <string.h>
 #include <linux/kcmp.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,19 +54,20 @@ typedef struct {
   uint64_t used;
 } entry_t;
 
-#define WAYS 4
+#define WAYS_MAX 4
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *table;
-static uint32_t sets;
+static uint32_t sets, ways;  // sets * ways <= --cache-size
 static uint64_t clock_;
 static _Atomic uint32_t next_generation = 1;
 
 int vsf_cache_init (uint32_t max) {
   pthread_mutex_lock(&mu);
   if (table == NULL && max > 0) {
-    sets = (max + WAYS - 1) / WAYS;
-    table = calloc((size_t) sets * WAYS, sizeof(entry_t));
-    if (table != NULL) for (uint32_t i = 0; i < sets * WAYS; i++) { table[i].anchor = table[i].envfd = -1; table[i].secure = -1; }
+    ways = max < WAYS_MAX ? max : WAYS_MAX;
+    sets = max / ways;
+    table = calloc((size_t) sets * ways, sizeof(entry_t));
+    if (table != NULL) for (uint32_t i = 0; i < sets * ways; i++) { table[i].anchor = table[i].envfd = -1; table[i].secure = -1; }
   }
   pthread_mutex_unlock(&mu);
   return table != NULL || max == 0 ? 0 : -ENOMEM;
@@ -85,9 +87,9 @@ static void forget (entry_t *e) {
 // NULL when it is in use by another request of the same tid or every way is busy: read without caching.
 static entry_t *claim (int32_t tid) {
   if (table == NULL) return NULL;
-  entry_t *set = table + ((uint32_t) tid * 2654435761u % sets) * WAYS, *e = NULL, *victim = NULL;
+  entry_t *set = table + ((uint32_t) tid * 2654435761u % sets) * ways, *e = NULL, *victim = NULL;
   pthread_mutex_lock(&mu);
-  for (int i = 0; i < WAYS; i++) {
+  for (uint32_t i = 0; i < ways; i++) {
     if (set[i].tid == tid) { e = &set[i]; break; }
     if (set[i].busy) continue;
     if (victim == NULL || set[i].tid == 0 || (victim->tid != 0 && set[i].used < victim->used)) victim = &set[i];
@@ -214,14 +216,30 @@ static int is_secure (int32_t tid, int32_t *ppid) {
 
 // The caller's anonymous memory (stack, heap, private anonymous maps): the only memory read for envp. A
 // page of a file could be on a FUSE mount the caller serves, which could stall the read without end.
+// Asked of the kernel one address at a time (PROCMAP_QUERY, Linux 6.11), else from /proc/<tid>/maps.
 typedef struct { uint64_t start, end; } range_t;
 
-static int anonymous_ranges (int32_t tid, range_t **out, size_t *count) {
-  int fd = open_proc(tid, "maps");
-  if (fd < 0) return fd;
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+  uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_READABLE 0x01
+#endif
+
+typedef struct {
+  int fd;            // /proc/<tid>/maps
+  int query;         // PROCMAP_QUERY answers here
+  range_t last;      // the last anonymous mapping found
+  range_t *ranges;   // parsed, when the kernel cannot be asked
+  size_t nr;
+} memmap_t;
+
+static int parse_maps (memmap_t *m) {
   char *text = NULL;
-  ssize_t n = read_bounded(fd, &text, 8u << 20);
-  close(fd);
+  ssize_t n = read_bounded(m->fd, &text, 8u << 20);
   if (n < 0) return (int) n;
   size_t cap = 64, c = 0;
   range_t *r = malloc(cap * sizeof *r);
@@ -249,21 +267,50 @@ static int anonymous_ranges (int32_t tid, range_t **out, size_t *count) {
     line = nl + 1;
   }
   free(text);
-  *out = r;
-  *count = c;
+  m->ranges = r;
+  m->nr = c;
   return 0;
 }
 
-static int readable (const range_t *r, size_t n, uint64_t addr) {
-  for (size_t i = 0; i < n; i++) if (addr >= r[i].start && addr < r[i].end) return 1;
+static int memmap_open (memmap_t *m, int32_t tid) {
+  memset(m, 0, sizeof *m);
+  m->fd = open_proc(tid, "maps");
+  m->query = 1;
+  return m->fd < 0 ? m->fd : 0;
+}
+
+static void memmap_close (memmap_t *m) {
+  if (m->fd >= 0) close(m->fd);
+  free(m->ranges);
+}
+
+// 1 when `addr` lies in readable anonymous memory of the caller, 0 when not, -errno when unknown.
+static int anonymous (memmap_t *m, uint64_t addr) {
+  if (addr >= m->last.start && addr < m->last.end) return 1;
+  if (m->query) {
+    struct procmap_query q = { .size = sizeof q, .query_addr = addr };
+    if (ioctl(m->fd, PROCMAP_QUERY, &q) == 0) {
+      if (q.inode != 0 || !(q.vma_flags & PROCMAP_QUERY_VMA_READABLE)) return 0;
+      m->last = (range_t) { q.vma_start, q.vma_end };
+      return 1;
+    }
+    if (errno == ENOENT) return 0;
+    m->query = 0;  // an older kernel: read the map once
+  }
+  if (m->ranges == NULL) {
+    int r = parse_maps(m);
+    if (r < 0) return r;
+  }
+  for (size_t i = 0; i < m->nr; i++) if (addr >= m->ranges[i].start && addr < m->ranges[i].end) return 1;
   return 0;
 }
 
 #define WINDOW 4096u
 
 // Reads the rest of the page at `addr` (one page per read never runs into an unmapped neighbour).
-static ssize_t read_window (int fd, const range_t *r, size_t nr, uint64_t addr, char *buf) {
-  if (!readable(r, nr, addr)) return -EFAULT;
+static ssize_t read_window (int fd, memmap_t *m, uint64_t addr, char *buf) {
+  int a = anonymous(m, addr);
+  if (a <= 0) return a < 0 ? a : -EFAULT;
   ssize_t n = pread(fd, buf, WINDOW - (size_t) (addr & (WINDOW - 1)), (off_t) addr);
   return n < 0 ? -errno : n;
 }
@@ -272,12 +319,11 @@ static ssize_t read_window (int fd, const range_t *r, size_t nr, uint64_t addr, 
 // /proc/<pid>/environ), a page at a time. Bounded by ENV_MAX_BYTES counting each pointer as the kernel
 // does; anything malformed, past the bound or outside anonymous memory is an error.
 static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
-  range_t *ranges = NULL;
-  size_t nr = 0;
-  int rc = anonymous_ranges(tid, &ranges, &nr);
-  if (rc < 0) return rc;
+  memmap_t map;
+  int rc = memmap_open(&map, tid);
+  if (rc < 0) { memmap_close(&map); return rc; }
   int fd = open_proc(tid, "mem");
-  if (fd < 0) { free(ranges); return fd; }
+  if (fd < 0) { memmap_close(&map); return fd; }
   size_t cap = 4096, len = 0, budget = ENV_MAX_BYTES;
   char *buf = malloc(cap), *ptrs = malloc(WINDOW), *win = malloc(WINDOW);
   uint64_t ptrs_at = 0, win_at = 0;
@@ -290,12 +336,12 @@ static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_le
     budget -= 8;
     if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
       ptrs_at = at;
-      ptrs_len = read_window(fd, ranges, nr, at, ptrs);
+      ptrs_len = read_window(fd, &map, at, ptrs);
       if (ptrs_len <= 0) { rc = ptrs_len < 0 ? (int) ptrs_len : -EFAULT; goto done; }
     }
     if (at + 8 > ptrs_at + (uint64_t) ptrs_len) {
       // The pointer crosses into the next page: read it whole (both pages must be anonymous memory).
-      if (!readable(ranges, nr, at + 7) || pread(fd, &ptr, 8, (off_t) at) != 8) { rc = -EFAULT; goto done; }
+      if (anonymous(&map, at + 7) != 1 || pread(fd, &ptr, 8, (off_t) at) != 8) { rc = -EFAULT; goto done; }
     } else {
       memcpy(&ptr, ptrs + (at - ptrs_at), 8);
     }
@@ -303,7 +349,7 @@ static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_le
     for (;;) {  // one string, until its NUL, through the window
       if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
         win_at = ptr;
-        win_len = read_window(fd, ranges, nr, ptr, win);
+        win_len = read_window(fd, &map, ptr, win);
         if (win_len <= 0) { rc = win_len < 0 ? (int) win_len : -EFAULT; goto done; }
       }
       size_t off = (size_t) (ptr - win_at), avail = (size_t) win_len - off;
@@ -325,7 +371,7 @@ static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_le
   }
 done:
   close(fd);
-  free(ranges);
+  memmap_close(&map);
   free(ptrs);
   free(win);
   if (rc < 0) { free(buf); return rc; }
@@ -502,7 +548,7 @@ void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
 uint32_t vsf_cache_entries (void) {
   uint32_t n = 0;
   pthread_mutex_lock(&mu);
-  for (uint32_t i = 0; table != NULL && i < sets * WAYS; i++) n += table[i].anchor >= 0;
+  for (uint32_t i = 0; table != NULL && i < sets * ways; i++) n += table[i].tid != 0;
   pthread_mutex_unlock(&mu);
   return n;
 }
