@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { request, type Reply } from './control';
+import { request, type Reply, type Request as ControlRequest } from './control';
 import { startDaemon, type DaemonConfig } from './daemon';
 import { checkName, parseAssignment } from './defaults';
 import { VarsymfsError } from './errors';
@@ -191,15 +191,15 @@ function mountOf(file: string): { mount: MountEntry; rel: string } {
 }
 
 /** Asks the daemon of `mountPoint`; a dead or unreachable daemon is one clear error. */
-async function ask(mountPoint: string, req: Parameters<typeof request>[1]): Promise<Extract<Reply, { ok: true }>> {
-  let r: Reply;
+async function ask<R extends ControlRequest>(mountPoint: string, req: R): Promise<Extract<Reply<R['cmd']>, { ok: true }>> {
+  let r: Reply<R['cmd']>;
   try {
     r = await request(socketPath(mountPoint), req);
   } catch (err) {
     throw new VarsymfsError(`the daemon of ${mountPoint} does not answer (${(err as Error).message}); see \`varsymfs status\``, { cause: err });
   }
   if (!r.ok) throw new VarsymfsError(r.error);
-  return r;
+  return r as Extract<Reply<R['cmd']>, { ok: true }>;
 }
 
 async function resolveCommand(file: string, o: { pid?: number; explain?: boolean; json?: boolean }): Promise<void> {
@@ -213,7 +213,7 @@ async function resolveCommand(file: string, o: { pid?: number; explain?: boolean
     process.stdout.write(`${String(r.target)}\n`);
     return;
   }
-  const refs = r.refs as Array<{ name: string; scope: string; value: string }>;
+  const refs = r.refs;
   const lines = [
     `link         ${String(r.link)} -> ${String(r.raw)}`,
     `resolves to  ${String(r.target)}`,
@@ -233,7 +233,7 @@ async function defaultsCommand(dir: string, assignments: string[], o: { unset: s
   if (!m || m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount`);
   const set = Object.fromEntries(assignments.map(parseAssignment));
   const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
-  const defaults = r.defaults as Record<string, string>;
+  const defaults = r.defaults;
   if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
   else for (const [k, v] of Object.entries(defaults)) process.stdout.write(`${k}=${v}\n`);
 }

@@ -4,13 +4,57 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { VarsymfsError } from './errors';
+import type { PendingExecState } from './pendingexec';
 
 export type Request =
   | { cmd: 'status' }
   | { cmd: 'defaults'; set?: Record<string, string>; unset?: string[] }
   | { cmd: 'resolve'; path: string; pid: number };
 
-export type Reply = { ok: true; [key: string]: unknown } | { ok: false; error: string };
+/** The counters of the caller table and the memo (native atomics). */
+export interface CacheCounters {
+  entries: number;
+  lookups: number;
+  hits: number;
+  hitRate: number;
+  memoHits: number;
+  pendingExec: number;
+  unreadable: number;
+  secure: number;
+}
+
+/** How pending exec is read (src/pendingexec.ts), with the helper's counters when it is used. */
+export type PendingExecReport = PendingExecState & { helperStats?: { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number } };
+
+/** What the daemon answers to each request, when it can. */
+export interface Answers {
+  status: {
+    pid: number;
+    mountPoint: string;
+    source: string;
+    startedAt: string;
+    uptimeSeconds: number;
+    requests: Record<string, number>;
+    resolutions: number;
+    cache: CacheCounters;
+    defaults: Record<string, string>;
+    pendingExec: PendingExecReport;
+  };
+  defaults: { defaults: Record<string, string> };
+  resolve: {
+    link: string;
+    raw: string;
+    target: string;
+    pid: number;
+    variant: boolean;
+    environment: string;
+    pendingExecCheck: string;
+    refs: Array<{ name: string; scope: string; value: string }>;
+  };
+}
+
+/** The reply to request `C`: its answer, or an error line. */
+export type Reply<C extends Request['cmd'] = Request['cmd']> = { [K in C]: { ok: true } & Answers[K] }[C] | { ok: false; error: string };
 
 export type Handler = (req: Request, reply: (r: Reply) => void) => void;
 
@@ -66,7 +110,7 @@ export async function serveControl(socket: string, handler: Handler): Promise<ne
 }
 
 /** Sends one request; rejects with a VarsymfsError when nothing answers within `timeoutMs`. */
-export function request(socket: string, req: Request, timeoutMs = 5000): Promise<Reply> {
+export function request<R extends Request>(socket: string, req: R, timeoutMs = 5000): Promise<Reply<R['cmd']>> {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socket);
     let buf = '';
@@ -84,7 +128,7 @@ export function request(socket: string, req: Request, timeoutMs = 5000): Promise
     conn.on('end', () => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(buf) as Reply);
+        resolve(JSON.parse(buf) as Reply<R['cmd']>);
       } catch {
         reject(new VarsymfsError(`the daemon sent a malformed reply on ${socket}`));
       }

@@ -1,10 +1,9 @@
 // `varsymfs status`: the mounts of this user from /proc/self/mountinfo (so dead daemons show too), each
 // asked over its control socket, with CPU and memory from pidusage.
 import pidusage from 'pidusage';
-import { request } from './control';
+import { request, type CacheCounters, type PendingExecReport } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
 import { logFile, socketPath } from './paths';
-import type { PendingExecState } from './pendingexec';
 
 export interface MountStatus {
   mountPoint: string;
@@ -18,10 +17,10 @@ export interface MountStatus {
   rssBytes?: number;
   requests?: Record<string, number>;
   resolutions?: number;
-  cache?: { entries: number; lookups: number; hits: number; hitRate: number; memoHits: number; pendingExec: number; unreadable: number; secure: number };
+  cache?: CacheCounters;
   defaults?: Record<string, string>;
   /** How the daemon reads the environment callers pass to execve, with the helper's counters when it uses it. */
-  pendingExec?: PendingExecState & { helperStats?: { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number } };
+  pendingExec?: PendingExecReport;
   log: string;
 }
 
@@ -38,7 +37,7 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
       return { ...base, alive: false, problem: `daemon is gone (${(err as Error).message}); the mount is stale: its users get "Transport endpoint is not connected"`, recover: `varsymfs mount ${m.mountPoint}  (clears the stale mount and serves again), or: varsymfs unmount --lazy ${m.mountPoint}` };
     }
     if (!r.ok) return { ...base, alive: false, problem: r.error };
-    const pid = r.pid as number;
+    const pid = r.pid;
     let usage: { cpu: number; memory: number } | undefined;
     try {
       // pidusage reports CPU % between two calls for the same pid: sample over a quarter second.
@@ -50,17 +49,17 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
     }
     return {
       ...base,
-      source: r.source as string,
+      source: r.source,
       alive: true,
       pid,
-      uptimeSeconds: r.uptimeSeconds as number,
+      uptimeSeconds: r.uptimeSeconds,
       cpuPercent: usage?.cpu,
       rssBytes: usage?.memory,
-      requests: r.requests as Record<string, number>,
-      resolutions: r.resolutions as number,
-      cache: r.cache as MountStatus['cache'],
-      defaults: r.defaults as Record<string, string>,
-      pendingExec: r.pendingExec as MountStatus['pendingExec'],
+      requests: r.requests,
+      resolutions: r.resolutions,
+      cache: r.cache,
+      defaults: r.defaults,
+      pendingExec: r.pendingExec,
     };
   }));
 }
