@@ -95,6 +95,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     throw new VarsymfsError(`${mountPoint} is already mounted (${existing.fsType}); unmount it first: varsymfs unmount ${mountPoint}`);
   }
   if (config.source !== undefined) checkDirectory(config.source, 'source');
+  // fusermount refuses a mount point its user may not write to, but libfuse2 swallows its reason.
+  if (!isRoot()) {
+    try {
+      fs.accessSync(mountPoint, fs.constants.W_OK);
+    } catch {
+      throw new VarsymfsError(`mounting ${mountPoint} failed: this user may not write to it — fusermount: user has no write access to mountpoint`);
+    }
+  }
   const Fuse = loadFuse();
   const native = loadHelpers();
   const pendingExec = setupPendingExec(native, pendingExecSettings(process.env));

@@ -143,14 +143,17 @@ export function loadFuse(): FuseClass {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Fuse = require(path.join(root, 'node_modules', 'fuse-native')) as FuseClass;
     if (typeof Fuse.setHook !== 'function') {
-      throw new Error('fuse-native is not patched (run npm ci, which applies src/binding/fuse-native+2.2.6.patch)');
+      throw new NotPatched('fuse-native is not patched (run npm ci, which applies src/binding/fuse-native+2.2.6.patch)');
     }
     return Fuse;
   } catch (err) {
     if (err instanceof VarsymfsError) throw err;
+    if (err instanceof NotPatched) throw new VarsymfsError(err.message, { cause: err });
     throw explainLoadError(err, 'fuse-native');
   }
 }
+
+class NotPatched extends Error {}
 
 let helpers: NativeHelpers | undefined;
 /** The varsymfs_native addon. */
