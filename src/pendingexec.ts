@@ -54,8 +54,9 @@ type Direct = { ok: true; reason: string } | { ok: false; reason: string; helper
 
 /** Whether the daemon may read callers' syscall and mem itself. */
 export function directAccess(f: PtraceFacts): Direct {
-  if (f.directDisabled) return { ok: false, reason: 'reading callers\' memory directly is switched off (VARSYMFS_NO_DIRECT_PTRACE=1)', helperCanFix: true };
+  // Scope 3 first: nothing helps there, whatever else is switched.
   if (f.yamaScope !== undefined && f.yamaScope >= 3) return { ok: false, reason: `kernel.yama.ptrace_scope is ${f.yamaScope}: no process may read another's memory, not even root`, helperCanFix: false };
+  if (f.directDisabled) return { ok: false, reason: 'reading callers\' memory directly is switched off (VARSYMFS_NO_DIRECT_PTRACE=1)', helperCanFix: true };
   if (f.capSysPtrace) return { ok: true, reason: 'the daemon has CAP_SYS_PTRACE' };
   if (f.yamaScope !== undefined && f.yamaScope >= 1) {
     return { ok: false, reason: `kernel.yama.ptrace_scope is ${f.yamaScope}: a daemon without CAP_SYS_PTRACE may not read the memory of processes it did not start`, helperCanFix: true };
