@@ -75,7 +75,9 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
     const h = fs.readFileSync(path.resolve(__dirname, '..', '..', 'src', 'binding', 'execenv_protocol.h'), 'utf8');
     assert.match(h, new RegExp(`#define EXECENV_MAGIC 0x${PROTOCOL.magic.toString(16)}u`));
     assert.match(h, new RegExp(`#define EXECENV_VERSION ${PROTOCOL.version}u`));
-    assert.match(h, /#define EXECENV_MAX_BYTES \(6u << 20\)/);
+    assert.match(h, /#define EXECENV_MAX_BYTES VSF_EXEC_MAX_BYTES/);
+    const envp = fs.readFileSync(path.resolve(__dirname, '..', '..', 'src', 'binding', 'envp.h'), 'utf8');
+    assert.match(envp, /#define VSF_EXEC_MAX_BYTES \(6u << 20\)/, 'the bound the daemon and the helper share');
   });
 
   test('setup installs it root-owned, 0755, with cap_sys_ptrace=ep; a normal user is refused in one line; --remove undoes it', T, async (t) => {

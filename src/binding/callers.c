@@ -12,6 +12,7 @@
 // Reads happen on the FUSE worker thread of the request: a caller that stalls them (its envp in a page of
 // a file on a FUSE mount it serves itself) holds only its own request.
 #include "internal.h"
+#include "envp.h"
 #include "execenv_client.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +26,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-// The kernel's own limit on what execve copies (argv and envp strings and their pointers): 3/4 of
-// _STK_LIM (8 MiB), reached with an unlimited stack rlimit. An environment past it cannot be exec'd, so
-// past it the daemon reads nothing more (the caller's environment counts as unreadable).
-#define ENV_MAX_BYTES (6u << 20)
+// An environment past the kernel's own exec limit (envp.h) cannot have been exec'd: past it the daemon
+// reads nothing more (the caller's environment counts as unreadable).
+#define ENV_MAX_BYTES VSF_EXEC_MAX_BYTES
 
 #if defined(__x86_64__)
 #define NR_EXECVE 59
@@ -305,79 +305,27 @@ static int anonymous (memmap_t *m, uint64_t addr) {
   return 0;
 }
 
-#define WINDOW 4096u
+typedef struct { int fd; memmap_t *map; } mem_t;
 
-// Reads the rest of the page at `addr` (one page per read never runs into an unmapped neighbour).
-static ssize_t read_window (int fd, memmap_t *m, uint64_t addr, char *buf) {
-  int a = anonymous(m, addr);
+// The page reader of vsf_read_envp (envp.c): the caller's anonymous memory only.
+static ssize_t read_anonymous (void *ctx, uint64_t addr, char *buf, size_t len) {
+  mem_t *m = ctx;
+  int a = anonymous(m->map, addr);
   if (a <= 0) return a < 0 ? a : -EFAULT;
-  ssize_t n = pread(fd, buf, WINDOW - (size_t) (addr & (WINDOW - 1)), (off_t) addr);
+  ssize_t n = pread(m->fd, buf, len, (off_t) addr);
   return n < 0 ? -errno : n;
 }
 
-// The NULL-terminated envp array and its strings, as NUL-separated bytes (the format of
-// /proc/<pid>/environ), a page at a time. Bounded by ENV_MAX_BYTES counting each pointer as the kernel
-// does; anything malformed, past the bound or outside anonymous memory is an error.
+// The environment thread `tid` is passing to execve (envp at `envp`), within the kernel's exec bounds.
 static int read_exec_env (int32_t tid, uint64_t envp, char **out, size_t *out_len) {
   memmap_t map;
   int rc = memmap_open(&map, tid);
   if (rc < 0) { memmap_close(&map); return rc; }
-  int fd = open_proc(tid, "mem");
-  if (fd < 0) { memmap_close(&map); return fd; }
-  size_t cap = 4096, len = 0, budget = ENV_MAX_BYTES;
-  char *buf = malloc(cap), *ptrs = malloc(WINDOW), *win = malloc(WINDOW);
-  uint64_t ptrs_at = 0, win_at = 0;
-  ssize_t ptrs_len = 0, win_len = 0;
-  if (buf == NULL || ptrs == NULL || win == NULL) { rc = -ENOMEM; goto done; }
-  if (envp == 0) goto done;  // execve with envp NULL: an empty environment
-  for (uint64_t i = 0;; i++) {
-    uint64_t at = envp + 8u * i, ptr;
-    if (budget < 8) { rc = -E2BIG; goto done; }
-    budget -= 8;
-    if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
-      ptrs_at = at;
-      ptrs_len = read_window(fd, &map, at, ptrs);
-      if (ptrs_len <= 0) { rc = ptrs_len < 0 ? (int) ptrs_len : -EFAULT; goto done; }
-    }
-    if (at + 8 > ptrs_at + (uint64_t) ptrs_len) {
-      // The pointer crosses into the next page: read it whole (both pages must be anonymous memory).
-      if (anonymous(&map, at + 7) != 1 || pread(fd, &ptr, 8, (off_t) at) != 8) { rc = -EFAULT; goto done; }
-    } else {
-      memcpy(&ptr, ptrs + (at - ptrs_at), 8);
-    }
-    if (ptr == 0) break;
-    for (;;) {  // one string, until its NUL, through the window
-      if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
-        win_at = ptr;
-        win_len = read_window(fd, &map, ptr, win);
-        if (win_len <= 0) { rc = win_len < 0 ? (int) win_len : -EFAULT; goto done; }
-      }
-      size_t off = (size_t) (ptr - win_at), avail = (size_t) win_len - off;
-      char *nul = memchr(win + off, 0, avail);
-      size_t take = nul != NULL ? (size_t) (nul - (win + off)) + 1 : avail;
-      if (take > budget) { rc = -E2BIG; goto done; }
-      budget -= take;
-      if (cap - len < take) {
-        while (cap - len < take) cap *= 2;
-        char *b = realloc(buf, cap);
-        if (b == NULL) { rc = -ENOMEM; goto done; }
-        buf = b;
-      }
-      memcpy(buf + len, win + off, take);
-      len += take;
-      ptr += take;
-      if (nul != NULL) break;
-    }
-  }
-done:
-  close(fd);
+  mem_t mem = { open_proc(tid, "mem"), &map };
+  rc = mem.fd < 0 ? mem.fd : vsf_read_envp(envp, read_anonymous, &mem, out, out_len);
+  if (mem.fd >= 0) close(mem.fd);
   memmap_close(&map);
-  free(ptrs);
-  free(win);
-  if (rc < 0) { free(buf); return rc; }
-  *out = buf;
-  *out_len = len;
-  return 0;
+  return rc;
 }
 
 // ---- the probe ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 // 0 T is not inside execve/execveat; -errno a refusal (the table below and docs/security.md).
 #ifndef VARSYMFS_EXECENV_PROTOCOL_H
 #define VARSYMFS_EXECENV_PROTOCOL_H
+#include "envp.h"
 #include <stdint.h>
 
 #define EXECENV_MAGIC 0x31455856u   // "VXE1"
@@ -18,8 +19,8 @@
 // The kernel's own bound on what an exec can pass: argv and envp strings plus their pointers never exceed
 // 3/4 of _STK_LIM (8 MiB), i.e. 6 MiB, whatever the stack rlimit (fs/exec.c, bprm_stack_limits), and no
 // single string exceeds MAX_ARG_STRLEN (32 pages). An envp beyond either would fail with E2BIG anyway.
-#define EXECENV_MAX_BYTES (6u << 20)
-#define EXECENV_MAX_STRLEN (32u * 4096u)
+#define EXECENV_MAX_BYTES VSF_EXEC_MAX_BYTES   // the kernel's exec bounds (envp.h)
+#define EXECENV_MAX_STRLEN VSF_EXEC_MAX_STRLEN
 
 // Refusals (negative in the answer):
 //   EINVAL  tid <= 0

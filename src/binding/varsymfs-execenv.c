@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include "envp.h"
 #include "execenv_protocol.h"
 
 #if defined(__x86_64__)
@@ -36,7 +37,6 @@
 #endif
 
 #define BIT(cap) (1ull << (cap))
-#define PAGE 4096u
 
 static pid_t parent;
 static uid_t caller_uid;
@@ -294,67 +294,22 @@ static int check_range (const maps_t *m, uint64_t lo, uint64_t hi) {
   return 0;
 }
 
-// Reads the rest of the page at `addr`, after checking that page is private anonymous memory.
-static ssize_t read_page (int memfd, const maps_t *m, uint64_t addr, char *buf) {
-  size_t len = PAGE - (size_t) (addr & (PAGE - 1));
-  int r = check_range(m, addr, addr + len);
+typedef struct { int memfd; const maps_t *maps; } mem_t;
+
+// The page reader of vsf_read_envp (envp.c): private anonymous memory only, checked for the whole range.
+static ssize_t read_anonymous (void *ctx, uint64_t addr, char *buf, size_t len) {
+  const mem_t *m = ctx;
+  int r = check_range(m->maps, addr, addr + len);
   if (r < 0) return r;
-  ssize_t n = pread(memfd, buf, len, (off_t) addr);
+  ssize_t n = pread(m->memfd, buf, len, (off_t) addr);
   return n <= 0 ? -EFAULT : n;
 }
 
 // The NULL-terminated envp array and its strings, as NUL-separated bytes, within the kernel's exec bounds.
 static int read_envp (int memfd, const maps_t *m, uint64_t envp, char **out, size_t *out_len) {
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap), *ptrs = malloc(PAGE), *win = malloc(PAGE);
-  uint64_t ptrs_at = 0, win_at = 0;
-  ssize_t ptrs_len = 0, win_len = 0;
-  int rc = 0;
-  if (buf == NULL || ptrs == NULL || win == NULL) { rc = -ENOMEM; goto done; }
-  if (envp == 0) goto done;   // execve with envp NULL: an empty environment
-  for (uint64_t i = 0;; i++) {
-    uint64_t at = envp + 8u * i, ptr;
-    if (at < envp) { rc = -EFAULT; break; }
-    if (at < ptrs_at || at + 8 > ptrs_at + (uint64_t) ptrs_len) {
-      ptrs_at = at;
-      ptrs_len = read_page(memfd, m, at, ptrs);
-      if (ptrs_len < 0) { rc = (int) ptrs_len; break; }
-      if (ptrs_len < 8) { rc = -EFAULT; break; }   // a pointer straddling a page: malformed
-    }
-    memcpy(&ptr, ptrs + (at - ptrs_at), 8);
-    if (ptr == 0) break;
-    if (8u * (i + 1) + len > EXECENV_MAX_BYTES) { rc = -E2BIG; break; }
-    size_t strlen_so_far = 0;
-    for (;;) {   // one string, until its NUL, a page at a time
-      if (ptr < win_at || ptr >= win_at + (uint64_t) win_len) {
-        win_at = ptr;
-        win_len = read_page(memfd, m, ptr, win);
-        if (win_len < 0) { rc = (int) win_len; goto done; }
-      }
-      size_t off = (size_t) (ptr - win_at), avail = (size_t) win_len - off;
-      char *nul = memchr(win + off, 0, avail);
-      size_t take = nul != NULL ? (size_t) (nul - (win + off)) + 1 : avail;
-      strlen_so_far += take;
-      if (strlen_so_far > EXECENV_MAX_STRLEN || 8u * (i + 1) + len + take > EXECENV_MAX_BYTES) { rc = -E2BIG; goto done; }
-      if (cap - len < take) {
-        while (cap - len < take) cap *= 2;
-        char *bigger = realloc(buf, cap);
-        if (bigger == NULL) { rc = -ENOMEM; goto done; }
-        buf = bigger;
-      }
-      memcpy(buf + len, win + off, take);
-      len += take;
-      ptr += take;
-      if (nul != NULL) break;
-    }
-  }
-done:
-  free(ptrs);
-  free(win);
-  if (rc < 0) { free(buf); return rc; }
-  *out = buf;
-  *out_len = len;
-  return 1;
+  mem_t mem = { memfd, m };
+  int r = vsf_read_envp(envp, read_anonymous, &mem, out, out_len);
+  return r < 0 ? r : 1;
 }
 
 // ---- the question -----------------------------------------------------------------------------------
