@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { buildProgram } from '../src/cli';
+import { bashCompletion } from '../src/completion';
 import { PROJECT_BIN } from './helpers/users';
 
 /** What the script completes for the words typed so far (the last one being completed). */
@@ -16,9 +18,11 @@ function complete(script: string, words: string[]): string[] {
 test('completion bash: commands, subcommands, each command\'s options; hidden ones left out', () => {
   const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'bash'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const script = r.stdout;
+  // The script made here from the same command tree (so that mutation testing sees bashCompletion run).
+  const script = bashCompletion(buildProgram());
+  assert.equal(r.stdout, script, 'the binary prints the script of its own command tree');
   assert.match(script, /^complete -o filenames -F _varsymfs varsymfs$/m);
-  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'defaults', 'mount', 'resolve', 'service', 'status', 'unmount']);
+  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'defaults', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
   assert.deepEqual(complete(script, ['varsymfs', 'mo']), ['mount']);
   assert.deepEqual(complete(script, ['varsymfs', 'service', '']), ['install', 'remove']);
   assert.deepEqual(complete(script, ['varsymfs', 'mount', '/tmp', '--ca']), ['--cache-size']);
