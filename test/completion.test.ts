@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { Command, Option } from 'commander';
 import { buildProgram } from '../src/cli';
 import { bashCompletion } from '../src/completion';
 import { PROJECT_BIN } from './helpers/users';
@@ -31,4 +32,27 @@ test('completion bash: commands, subcommands, each command\'s options; hidden on
   assert.deepEqual(complete(script, ['varsymfs', 'umount', '--l']), ['--lazy'], 'the alias has the command\'s options');
   assert.deepEqual(complete(script, ['varsymfs', 'resolve', '-']), ['--explain', '--help', '--json', '--pid', '-e', '-p']);
   assert.deepEqual(complete(script, ['varsymfs', 'status', '/proc/sel']), ['/proc/self'], 'file names elsewhere');
+});
+
+test('bashCompletion of a small tree: one case line per command, words without gaps, help and hidden options left out', () => {
+  const program = new Command('x');
+  program.command('run').alias('r').option('-q, --quiet').option('--long-only').addOption(new Option('--secret').hideHelp());
+  const group = program.command('group');
+  group.command('one');
+  group.command('two');
+  program.command('pair').command('a');
+  program.command('help');
+  const lines = bashCompletion(program).split('\n');
+  const at = (start: string) => lines.filter((l) => l.trimStart().startsWith(start));
+  assert.deepEqual(at('COMPREPLY=($(compgen -W "run'), ['    COMPREPLY=($(compgen -W "run group pair --help --version" -- "$cur"))']);
+  assert.deepEqual(at('group)'), [
+    '    group) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=($(compgen -W "one two" -- "$cur")); return; } ;;',
+    '    group) opts="--help" ;;',
+  ]);
+  assert.deepEqual(at('pair)'), [
+    '    pair) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=($(compgen -W "a" -- "$cur")); return; } ;;',
+    '    pair) opts="--help" ;;',
+  ]);
+  assert.deepEqual(at('run|r)'), ['    run|r) opts="-q --quiet --long-only --help" ;;']);
+  assert.deepEqual(at('help'), []);
 });
