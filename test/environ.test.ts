@@ -38,3 +38,40 @@ test('property: formatEnviron and parseEnviron round-trip', () => {
     assert.deepEqual([...parseEnviron(formatEnviron(Object.entries(vars)))].map(([k, v]) => [k, v.toString()]), Object.entries(vars));
   }));
 });
+
+test('blocks as they come: empty entries, a leading NUL, no final NUL, an entry that is only "="', () => {
+  const shown = (block: string) => [...parseEnviron(Buffer.from(block, 'latin1'))].map(([k, v]) => [k, v.toString('latin1')]);
+  assert.deepEqual(shown(''), []);
+  assert.deepEqual(shown('\0'), []);
+  assert.deepEqual(shown('\0A=1\0'), [['A', '1']]);
+  assert.deepEqual(shown('A=1\0\0B=2'), [['A', '1'], ['B', '2']]);
+  assert.deepEqual(shown('A=1'), [['A', '1']]);
+  assert.deepEqual(shown('A=1\0B=2'), [['A', '1'], ['B', '2']]);
+  assert.deepEqual(shown('=\0A='), [['A', '']]);
+  assert.deepEqual(environValue(Buffer.from('\0A=1\0'), 'A'), Buffer.from('1'));
+  assert.deepEqual(environValue(Buffer.from('\0\0A=1'), 'A'), Buffer.from('1'));
+  assert.deepEqual(environValue(Buffer.from('B=A=1\0A=2'), 'A'), Buffer.from('2'), 'only at the start of an entry');
+  assert.equal(environValue(Buffer.alloc(0), 'A'), undefined);
+  assert.equal(environValue(Buffer.from('\0'), 'A'), undefined);
+});
+
+/** The block's meaning written differently: split at NUL, the first `=` of an entry ends its name. */
+function model(block: Buffer): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const entry of block.toString('latin1').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0 && !vars.has(entry.slice(0, eq))) vars.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return vars;
+}
+
+test('property: on arbitrary bytes, parseEnviron equals the model and environValue agrees with both', () => {
+  const byte = fc.constantFrom(0, 0, 0x3d, 0x3d, 0x41, 0x42, 0x31, 0xff);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)), fc.array(byte, { maxLength: 24 }).map((a) => Buffer.from(a)), (random, shaped) => {
+    for (const block of [random, shaped]) {
+      const parsed = parseEnviron(block);
+      assert.deepEqual([...parsed].map(([k, v]) => [k, v.toString('latin1')]), [...model(block)]);
+      for (const name of ['A', 'B', 'AB', 'A1', 'BA', '\xff']) assert.deepEqual(environValue(block, name), parsed.get(name), `${name} in ${JSON.stringify(block.toString('latin1'))}`);
+    }
+  }), { numRuns: 3000 });
+});

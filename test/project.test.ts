@@ -429,6 +429,11 @@ describe('projectFileRules and --project-file', () => {
     const rules = projectFileRules([bun, { ...bun }, nvm, { file: '.nvmrc', format: 'one-value', variable: 'NODE_VERSION' }, bun]);
     assert.deepEqual(rules, [...BUILTIN_PROJECT_FILES, bun, nvm]);
     assert.ok(Object.isFrozen(rules));
+    // A repeat is the same file for the same variable among one-value rules; the multi-variable files name
+    // no variable, so nothing repeats them (not even a variable named "undefined"; --project-file refuses
+    // those two files anyway).
+    const odd: OneValueRule[] = [OWN_FILE, TOOL_VERSIONS_FILE].map((file) => ({ file, format: 'one-value', variable: 'undefined' }));
+    assert.deepEqual(projectFileRules(odd), [...BUILTIN_PROJECT_FILES, ...odd]);
     assert.ok(Object.isFrozen(BUILTIN_PROJECT_FILES) && BUILTIN_PROJECT_FILES.every((r) => Object.isFrozen(r)));
   });
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseTemplate, expandTemplate, explainTemplate, type Scopes } from '../src/template';
+import { isVariableName } from '../src/names';
+import { REFERENCE_OPENERS, parseTemplate, expandTemplate, explainTemplate, resolveRef, type Part, type Scopes } from '../src/template';
 
 const bytes = (o: Record<string, string>) => (n: string) => (Object.prototype.hasOwnProperty.call(o, n) ? Buffer.from(o[n]!) : undefined);
 function scopes(env: Record<string, string>, defaults: Record<string, string> = {}): Scopes {
@@ -27,15 +28,63 @@ test('an empty value counts as unset, as with the shell\'s :-', () => {
   assert.equal(expand('$<V:-fb>', { V: '' }), 'fb');
   assert.equal(expand('$<V>', { V: '' }, { V: 'def' }), 'def');
   assert.equal(expand('$<V:->x', {}), 'x');
+  assert.equal(expand('$<V:-fb>', {}, { V: '' }), 'fb', 'an empty mount default');
+  assert.equal(expand('$<V>', { V: '' }, { V: '' }), '$<V>');
+  const ref = parseTemplate(Buffer.from('$<V:-fb>')).parts[0] as Extract<Part, { kind: 'ref' }>;
+  const empty = () => Buffer.alloc(0);
+  assert.deepEqual(resolveRef(ref, { env: empty, envScope: 'environment', defaults: empty }), { name: 'V', scope: 'inline fallback', value: Buffer.from('fb') });
 });
 
 test('text that is not a complete reference stays literal', () => {
-  for (const raw of ['$', '$$', '$<', '$<>', '$<1A>', '$<A', '${A', '$<A:-x', '$<A-x>', '$<A:x>', '$(A)', '$A', '${A>', '$<A}', 'a$b']) {
+  for (const raw of ['$', '$$', '$<', '$<>', '$<1A>', '$<A', '${A', '$<A:-x', '$<A-x>', '$<A:x>', '$(A)', '$A', '${A>', '$<A}', 'a$b', '$<A--x>', '${A.-x}', '$<A x>', '$<A x:-y>', '$<A:-x}', '${A:-x>']) {
     assert.equal(expand(raw, { A: 'Z' }), raw, raw);
     assert.equal(parseTemplate(Buffer.from(raw)).refs, false, raw);
   }
   assert.equal(expand('$$<A>', { A: 'Z' }), '$Z');
   assert.equal(expand('$<A:-x}>', { A: '' }), 'x}');
+});
+
+test('the reference openers told to the C side are the grammar\'s two brackets', () => {
+  assert.deepEqual([...REFERENCE_OPENERS].sort(), ['$<', '${']);
+  for (const opener of REFERENCE_OPENERS) {
+    const closer = opener === '$<' ? '>' : '}';
+    assert.equal(parseTemplate(Buffer.from(`x${opener}A${closer}y`)).refs, true, opener);
+  }
+});
+
+test('a name in a reference is exactly a variable name (src/names.ts), in both forms and with a fallback', () => {
+  // Every name of one or two characters from the edges of the character classes, and every byte.
+  const edge = ['@', 'A', 'Z', '[', '`', 'a', 'z', '{', '/', '0', '9', ':', '_', '-', ' ', '\u00e9'];
+  const names = [''];
+  for (const a of edge) {
+    names.push(a);
+    for (const b of edge) names.push(a + b);
+  }
+  for (let c = 1; c < 256; c++) names.push(String.fromCharCode(c), 'A' + String.fromCharCode(c));
+  for (const name of names) {
+    for (const [open, close] of [['<', '>'], ['{', '}']] as const) {
+      for (const raw of [`$${open}${name}${close}`, `$${open}${name}:-f${close}`]) {
+        const t = parseTemplate(Buffer.from(raw, 'latin1'));
+        const oneRef = t.parts.length === 1 && t.parts[0]!.kind === 'ref' && t.parts[0]!.name === name;
+        assert.equal(oneRef, isVariableName(name), JSON.stringify(raw));
+      }
+    }
+  }
+});
+
+test('parts: a reference keeps its exact bytes as source and its fallback; text runs are whole and never empty', () => {
+  const t = parseTemplate(Buffer.from('a$<A:-x/y>$<B>${C}${D:-}b'));
+  const shown = t.parts.map((p) => (p.kind === 'text' ? ['text', p.text.toString()] : ['ref', p.name, p.fallback?.toString(), p.source.toString()]));
+  assert.deepEqual(shown, [
+    ['text', 'a'],
+    ['ref', 'A', 'x/y', '$<A:-x/y>'],
+    ['ref', 'B', undefined, '$<B>'],
+    ['ref', 'C', undefined, '${C}'],
+    ['ref', 'D', '', '${D:-}'],
+    ['text', 'b'],
+  ]);
+  assert.deepEqual(parseTemplate(Buffer.from('$<A>')).parts.map((p) => p.kind), ['ref']);
+  assert.deepEqual(parseTemplate(Buffer.alloc(0)).parts, []);
 });
 
 test('targets and values are bytes: any byte but NUL passes through exactly', () => {
@@ -76,10 +125,17 @@ test('property: expansion equals the reference model on arbitrary strings', () =
   }), { numRuns: 5000 });
 });
 
-test('property: never throws and keeps every character of arbitrary unicode input', () => {
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (raw) => {
+test('property: never throws and keeps every byte of arbitrary input, in parts that are whole', () => {
+  fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), templateText), (raw) => {
     const t = parseTemplate(Buffer.from(raw));
     assert.equal(Buffer.concat(t.parts.map((p) => (p.kind === 'text' ? p.text : p.source))).toString(), raw);
+    assert.equal(t.refs, t.parts.some((p) => p.kind === 'ref'));
+    if (t.refs) assert.ok(REFERENCE_OPENERS.some((o) => raw.includes(o)), 'a reference starts with an opener');
+    t.parts.forEach((p, i) => {
+      if (p.kind !== 'text') return;
+      assert.ok(p.text.length > 0, 'no empty text part');
+      assert.notEqual(t.parts[i + 1]?.kind, 'text', 'no two text parts in a row');
+    });
   }), { numRuns: 3000 });
 });
 
