@@ -67,7 +67,7 @@ test('resolve --explain: the check, and why it was denied', () => {
   assert.match(explainPendingExec({ execCheck: 'refused', source: 'unreadable' }, direct), /^refused \(its new environment lies outside anonymous memory or past the exec size limit/);
 });
 
-test('scope 3: unavailable whatever the helper says, even with VARSYMFS_NO_DIRECT_PTRACE=1', { todo: 'directAccess in src/pendingexec.ts checks directDisabled before ptrace_scope 3, so with VARSYMFS_NO_DIRECT_PTRACE=1 it answers helperCanFix: true under scope 3: the helper is started, and the result is "via helper" (if its probe passed) or unavailable with fix "sudo varsymfs setup, then remount" instead of "none while that setting holds"' }, () => {
+test('scope 3: unavailable whatever the helper says, even with VARSYMFS_NO_DIRECT_PTRACE=1', () => {
   const helpers: Array<HelperCheck | undefined> = [undefined, missing, { path: '/h', found: 'unsafe', why: 'w' }, probed(1), probed(-E.EACCES!)];
   for (const directDisabled of [false, true]) {
     for (const capSysPtrace of [false, true]) {
