@@ -109,12 +109,16 @@ for (const [label, user] of testUsers()) {
       const cacheSize = 64;
       const m = await mount(t, user, { args: ['--cache-size', String(cacheSize)], setup: (d) => fs.symlinkSync('v-$<V>', path.join(d, 'l')) });
       const before = fdCount(m.pid);
-      const runs = await Promise.all([0, 1, 2, 3].map((i) => m.run(hostile, ['churn', path.join(m.dir, 'l'), '2500', `v-p${i}`], { V: `p${i}` }, { timeoutMs: 170000 })));
+      // Started from a shell of the user (a normal user's daemon caches only callers it can tell apart
+      // from their parent's memory: test/review.test.ts, B), so that the table really fills and churns.
+      const runs = await Promise.all([0, 1, 2, 3].map((i) => m.run('sh', ['-c', '"$0" churn "$1" 2500 "$2"; true', hostile, path.join(m.dir, 'l'), `v-p${i}`], { V: `p${i}` }, { timeoutMs: 170000 })));
       assert.deepEqual(runs.map((r) => r.stdout.trim()), Array(4).fill('ok=2500 bad=0'), runs.map((r) => r.stderr).join(''));
       const after = fdCount(m.pid);
       t.diagnostic(`daemon fds: ${before} before, ${after} after`);
       // Two fds per cached caller (its anchor and its environment), plus a small constant.
       assert.ok(after <= before + 2 * cacheSize + 16, `fds grew from ${before} to ${after}`);
+      const [st] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<{ cache: { entries: number } }>;
+      assert.ok(st!.cache.entries > 0 && st!.cache.entries <= cacheSize, `the table was used and stayed bounded (${st!.cache.entries} entries)`);
     });
 
     test('4. names, link targets and values are bytes end to end', T, async (t) => {
