@@ -95,8 +95,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     throw new VarsymfsError(`${mountPoint} is already mounted (${existing.fsType}); unmount it first: varsymfs unmount ${mountPoint}`);
   }
   if (config.source !== undefined) checkDirectory(config.source, 'source');
-  // fusermount refuses a mount point its user may not write to, but libfuse2 swallows its reason.
-  if (!isRoot()) {
+  // fusermount refuses a mount point its user neither owns nor may write to, but libfuse2 swallows its reason.
+  if (!isRoot() && fs.statSync(mountPoint).uid !== process.getuid?.()) {
     try {
       fs.accessSync(mountPoint, fs.constants.W_OK);
     } catch {
