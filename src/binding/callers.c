@@ -30,16 +30,6 @@
 // reads nothing more (the caller's environment counts as unreadable).
 #define ENV_MAX_BYTES VSF_EXEC_MAX_BYTES
 
-#if defined(__x86_64__)
-#define NR_EXECVE 59
-#define NR_EXECVEAT 322
-#elif defined(__aarch64__)
-#define NR_EXECVE 221
-#define NR_EXECVEAT 281
-#else
-#define NR_EXECVE -1
-#define NR_EXECVEAT -1
-#endif
 
 typedef struct {
   int32_t tid;          // 0: free

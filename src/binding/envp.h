@@ -12,6 +12,19 @@
 #define VSF_EXEC_MAX_BYTES (6u << 20)
 #define VSF_EXEC_MAX_STRLEN (32u * 4096u)
 
+// execve and execveat, as /proc/<tid>/syscall names them (-1 where unknown: the daemon then never sees a
+// pending exec, and the helper says ENOSYS at start and serves nothing).
+#if defined(__x86_64__)
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#elif defined(__aarch64__)
+#define NR_EXECVE 221
+#define NR_EXECVEAT 281
+#else
+#define NR_EXECVE -1
+#define NR_EXECVEAT -1
+#endif
+
 // Reads up to `len` bytes at `addr` of the thread's memory (never past the page of `addr`), after checking
 // that memory may be read (the caller's anonymous memory only): the count, or -errno.
 typedef ssize_t (*vsf_page_reader_t) (void *ctx, uint64_t addr, char *buf, size_t len);

@@ -25,16 +25,6 @@
 #include "envp.h"
 #include "execenv_protocol.h"
 
-#if defined(__x86_64__)
-#define NR_EXECVE 59
-#define NR_EXECVEAT 322
-#elif defined(__aarch64__)
-#define NR_EXECVE 221
-#define NR_EXECVEAT 281
-#else
-#define NR_EXECVE -1   // unknown here: the helper says so at start (ENOSYS) and serves nothing
-#define NR_EXECVEAT -1
-#endif
 
 #define BIT(cap) (1ull << (cap))
 
