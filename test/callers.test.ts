@@ -1,4 +1,4 @@
-// The per-process environment cache through a real mount (src/callers.ts, varsymfs_native.c):
+// The per-process environment cache through a real mount (src/binding/callers.c):
 // --cache-size bounds it, eviction is least-recently-used, and a process that keeps resolving is served
 // from it (the debug log marks each such resolution "(cached)").
 import assert from 'node:assert/strict';
