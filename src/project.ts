@@ -315,7 +315,7 @@ export function walkDirectories(cwd: Buffer): Buffer[] {
   }
 }
 
-/** Where an answer came from, for a person: `/home/you/proj/.tool-versions:3`. */
+/** Where an answer came from, for a person: `/srv/you/proj/.tool-versions:3`. */
 export function projectSource(answer: ProjectAnswer): string {
   const dir = answer.dir.toString();
   return `${dir}${dir.endsWith('/') ? '' : '/'}${answer.file}:${answer.line}`;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { alive, mount, tempDir, type Mounted } from './helpers/mount';
+import { alive, mount, tempDir, type Mounted, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers, type TestUser } from './helpers/users';
 
 const T = { timeout: 180000 };
@@ -152,18 +152,7 @@ print("ok")
     });
 
     test('6. pending exec: an envp crossing page boundaries reads exactly; one in a file\'s page is refused, never read', T, async (t) => {
-      const m = await mount(t, user, {
-        setup: (d) => {
-          // A binary that prints which directory the kernel found it in (a script would be opened again,
-          // by its interpreter, with the new program's own environment).
-          for (const v of ['A', 'B', 'C']) {
-            fs.mkdirSync(path.join(d, v));
-            fs.copyFileSync(hostile, path.join(d, v, 'prog'));
-            fs.chmodSync(path.join(d, v, 'prog'), 0o755);
-          }
-          fs.symlinkSync('$<V:-C>', path.join(d, 'd'));
-        },
-      });
+      const m = await mount(t, user, { setup: (d) => whichProgramStore(d, hostile) });
       const prog = path.join(m.dir, 'd', 'prog');
       // The exec'ing program's own environment says B: only the pending exec's may say A.
       assert.equal((await m.run(hostile, ['exec', 'straddle', prog, 'V=A'], { V: 'B' })).stdout, 'A\n');

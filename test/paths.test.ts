@@ -27,7 +27,7 @@ test('stateDir defaults to this process\'s environment', () => {
 });
 
 test('mountFileName: the path without its leading slash, every other character outside [A-Za-z0-9._-] made _', () => {
-  assert.equal(mountFileName('/home/me/vs'), 'home_me_vs');
+  assert.equal(mountFileName('/srv/me/vs'), 'srv_me_vs');
   assert.equal(mountFileName('/a b/ü:c.d-e_F9'), 'a_b__:c.d-e_F9'.replace(':', '_'));
   assert.equal(mountFileName('//x'), '_x');
   assert.equal(mountFileName('/'), 'root');
@@ -42,7 +42,7 @@ test('property: a mount file name is never empty and never holds a slash or a ch
 });
 
 test('logFile: <stateDir>/<mountFileName>.log', () => {
-  assert.equal(logFile('/home/me/vs', { XDG_STATE_HOME: '/s' }), '/s/varsymfs/home_me_vs.log');
+  assert.equal(logFile('/srv/me/vs', { XDG_STATE_HOME: '/s' }), '/s/varsymfs/srv_me_vs.log');
   assert.equal(logFile('/', { HOME: '/h' }), '/h/.local/state/varsymfs/root.log');
 });
 
@@ -68,11 +68,11 @@ test('runtimeDir and socketPath default to this process\'s environment', () => {
 
 test('socketPath: a 20-hex-digit hash of the mount point in the runtime directory, short enough for any mount point', () => {
   const env = { XDG_RUNTIME_DIR: '/run/user/1000' };
-  const a = socketPath('/home/me/vs', env);
+  const a = socketPath('/srv/me/vs', env);
   assert.match(a, /^\/run\/user\/1000\/varsymfs\/[0-9a-f]{20}\.sock$/);
-  assert.equal(socketPath('/home/me/vs', env), a, 'the same mount point, the same socket');
-  assert.notEqual(socketPath('/home/me/vs2', env), a);
-  assert.equal(socketPath('/home/me/vs', {}, 5), `${os.tmpdir()}/varsymfs-5/${a.split('/').pop()}`);
+  assert.equal(socketPath('/srv/me/vs', env), a, 'the same mount point, the same socket');
+  assert.notEqual(socketPath('/srv/me/vs2', env), a);
+  assert.equal(socketPath('/srv/me/vs', {}, 5), `${os.tmpdir()}/varsymfs-5/${a.split('/').pop()}`);
   const long = socketPath('/' + 'x'.repeat(4000), { XDG_RUNTIME_DIR: '/run/user/1000' });
   assert.ok(Buffer.byteLength(long) <= 107, long);
 });

@@ -316,20 +316,20 @@ describe('directoryEntries: precedence inside one directory', () => {
 describe('findProjectValue: the walk', () => {
   test('the nearest directory that names the variable wins, each variable on its own', () => {
     const dirs = [
-      dir('/home/you/proj/a/b', {}),
-      dir('/home/you/proj/a', { '.nvmrc': '18\n' }),
-      dir('/home/you/proj', { [TOOL_VERSIONS_FILE]: '# tools\ngolang 1.21.5\nnodejs 20.1.0\n' }),
-      dir('/home/you', { [TOOL_VERSIONS_FILE]: 'go 1.19\npython 3.11\n' }),
-      dir('/home', {}),
+      dir('/srv/you/proj/a/b', {}),
+      dir('/srv/you/proj/a', { '.nvmrc': '18\n' }),
+      dir('/srv/you/proj', { [TOOL_VERSIONS_FILE]: '# tools\ngolang 1.21.5\nnodejs 20.1.0\n' }),
+      dir('/srv/you', { [TOOL_VERSIONS_FILE]: 'go 1.19\npython 3.11\n' }),
+      dir('/srv', {}),
       dir('/', {}),
     ];
     const go = findProjectValue('GO_VERSION', dirs)!;
-    assert.deepEqual({ ...plain(go), dir: s(go.dir) }, { variable: 'GO_VERSION', value: '1.21.5', written: '1.21.5', file: TOOL_VERSIONS_FILE, line: 2, dir: '/home/you/proj' });
-    assert.equal(projectSource(go), '/home/you/proj/.tool-versions:2');
+    assert.deepEqual({ ...plain(go), dir: s(go.dir) }, { variable: 'GO_VERSION', value: '1.21.5', written: '1.21.5', file: TOOL_VERSIONS_FILE, line: 2, dir: '/srv/you/proj' });
+    assert.equal(projectSource(go), '/srv/you/proj/.tool-versions:2');
     const node = findProjectValue('NODE_VERSION', dirs)!;
-    assert.deepEqual([s(node.value), s(node.dir), node.file], ['18', '/home/you/proj/a', '.nvmrc']);
+    assert.deepEqual([s(node.value), s(node.dir), node.file], ['18', '/srv/you/proj/a', '.nvmrc']);
     const py = findProjectValue('PYTHON_VERSION', dirs)!;
-    assert.deepEqual([s(py.value), s(py.dir)], ['3.11', '/home/you']);
+    assert.deepEqual([s(py.value), s(py.dir)], ['3.11', '/srv/you']);
     assert.equal(findProjectValue('RUBY_VERSION', dirs), undefined);
     assert.equal(findProjectValue('GO_VERSION', []), undefined);
   });
@@ -385,7 +385,7 @@ describe('walkDirectories', () => {
   test('from the working directory up to /', () => {
     assert.deepEqual(walk('/'), ['/']);
     assert.deepEqual(walk('/a'), ['/a', '/']);
-    assert.deepEqual(walk('/home/you/proj'), ['/home/you/proj', '/home/you', '/home', '/']);
+    assert.deepEqual(walk('/srv/you/proj'), ['/srv/you/proj', '/srv/you', '/srv', '/']);
     assert.deepEqual(walk('/a/b/'), ['/a/b', '/a', '/']);
     assert.deepEqual(walk('/a//b'), ['/a//b', '/a', '/']);
     assert.deepEqual(walk('//'), ['/']);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { mount, tempDir, type Mounted } from './helpers/mount';
+import { mount, tempDir, type Mounted, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers } from './helpers/users';
 
 const T = { timeout: 180000 };
@@ -145,16 +145,7 @@ for (const [label, user] of testUsers()) {
     });
 
     test('J. pending exec: an unaligned envp crossing a page boundary reads exactly (the kernel accepted it)', T, async (t) => {
-      const m = await mount(t, user, {
-        setup: (d) => {
-          for (const v of ['A', 'B', 'C']) {
-            fs.mkdirSync(path.join(d, v));
-            fs.copyFileSync(hostile, path.join(d, v, 'prog'));
-            fs.chmodSync(path.join(d, v, 'prog'), 0o755);
-          }
-          fs.symlinkSync('$<V:-C>', path.join(d, 'd'));
-        },
-      });
+      const m = await mount(t, user, { setup: (d) => whichProgramStore(d, hostile) });
       // At e111b13: "C" (refused: the 8-byte slot straddles a window, read_window returns < 8 bytes).
       assert.equal((await m.run(attack, ['misalign', path.join(m.dir, 'd', 'prog'), 'V=A'], { V: 'B' })).stdout, 'A\n');
     });

@@ -160,3 +160,18 @@ export function chownTree(dir: string, user: TestUser): void {
   if (!st.isDirectory()) return;
   for (const name of fs.readdirSync(dir)) chownTree(path.join(dir, name), user);
 }
+
+/**
+ * A store for telling which program the kernel ran through a link: A/prog, B/prog and C/prog, copies of
+ * `binary` (test/fixtures/hostile.c prints the directory its binary is in when run without arguments),
+ * and the link `d -> $<V:-C>`. A binary, not a script: a script is opened again by its interpreter, with
+ * the new program's own environment.
+ */
+export function whichProgramStore(dir: string, binary: string): void {
+  for (const v of ['A', 'B', 'C']) {
+    fs.mkdirSync(path.join(dir, v));
+    fs.copyFileSync(binary, path.join(dir, v, 'prog'));
+    fs.chmodSync(path.join(dir, v, 'prog'), 0o755);
+  }
+  fs.symlinkSync('$<V:-C>', path.join(dir, 'd'));
+}
