@@ -60,7 +60,7 @@ typedef struct vsf_project vsf_project_t;
 vsf_project_t *vsf_project_new (const vsf_request_t *r);
 void vsf_project_free (vsf_project_t *p);
 void vsf_project_skip (vsf_project_t *p);   // a secure exec: no project scope
-uint32_t vsf_project_state (vsf_project_t **p);
+uint32_t vsf_project_state (vsf_project_t **p, uint32_t generation);  // generation: the caller's image (0: none)
 int vsf_project_contents (vsf_project_t **p, char **block, size_t *len, uint32_t *state);
 
 // callers.c: which environment a caller means, and the link's expansion.

@@ -88,7 +88,7 @@ void vsf_memo_put (uint32_t generation, uint32_t dgen, uint32_t project, uint32_
 int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
   int hit = vsf_memo_get(generation, 0, target, target_len, exp, exp_len);
   if (hit || proj == NULL) return hit;
-  uint32_t state = vsf_project_state(proj);
+  uint32_t state = vsf_project_state(proj, generation < VSF_GEN_EXEC ? generation : 0);
   return state != 0 ? vsf_memo_get(generation, state, target, target_len, exp, exp_len) : 0;
 }
 

@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ static pthread_mutex_t mnt_mu = PTHREAD_MUTEX_INITIALIZER;
 static mnt_t *mnts;
 static size_t nmnts;
 static int mountinfo_fd = -1;
+static _Atomic uint64_t epoch = 1;  // the fast path's: bumped by any change that can alter a walk
 
 static int remote_type (const char *t) {
   static const char *types[] = { "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre",
@@ -109,6 +111,8 @@ static void mounts_load (void) {
     mnts[nmnts++] = (mnt_t) { point, plen, remote_type(type) };
   }
   free(buf);
+  // A mount or unmount can change what a path names: every kept walk is dropped (the fast path below).
+  atomic_fetch_add(&epoch, 1);
 }
 
 // Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote.
@@ -133,7 +137,7 @@ static int on_remote (const char *path, size_t len) {
 
 #define DIR_SETS 512
 #define DIR_WAYS 4
-typedef struct { uint64_t dev, ino; int64_t cs, cns; uint32_t mask; uint64_t used; } dirent_t;
+typedef struct { uint64_t dev, ino; int64_t cs, cns; uint32_t mask, links; uint64_t used; } dirent_t;
 static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
 static dirent_t dirs[DIR_SETS][DIR_WAYS];
 static uint64_t dir_clock;
@@ -148,7 +152,7 @@ static int settled (const struct statx_timestamp *t, int64_t now) {
   return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec < now - SETTLE_NS;
 }
 
-static int dir_get (const struct statx *st, uint32_t *mask) {
+static int dir_get (const struct statx *st, uint32_t *mask, uint32_t *links) {
   dirent_t *set = dirs[(st->stx_ino ^ st->stx_dev_minor ^ ((uint64_t) st->stx_dev_major << 20)) % DIR_SETS];
   int hit = 0;
   pthread_mutex_lock(&dir_mu);
@@ -157,6 +161,7 @@ static int dir_get (const struct statx *st, uint32_t *mask) {
     if (d->used == 0 || d->ino != st->stx_ino || d->dev != makedev(st->stx_dev_major, st->stx_dev_minor)) continue;
     if (d->cs != st->stx_ctime.tv_sec || d->cns != st->stx_ctime.tv_nsec) continue;
     *mask = d->mask;
+    *links = d->links;
     d->used = ++dir_clock;
     hit = 1;
     break;
@@ -165,14 +170,14 @@ static int dir_get (const struct statx *st, uint32_t *mask) {
   return hit;
 }
 
-static void dir_put (const struct statx *st, uint32_t mask) {
+static void dir_put (const struct statx *st, uint32_t mask, uint32_t links) {
   dirent_t *set = dirs[(st->stx_ino ^ st->stx_dev_minor ^ ((uint64_t) st->stx_dev_major << 20)) % DIR_SETS], *victim = &set[0];
   pthread_mutex_lock(&dir_mu);
   for (int i = 0; i < DIR_WAYS; i++) {
     if (set[i].used == 0) { victim = &set[i]; break; }
     if (set[i].used < victim->used) victim = &set[i];
   }
-  *victim = (dirent_t) { makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino, st->stx_ctime.tv_sec, st->stx_ctime.tv_nsec, mask, ++dir_clock };
+  *victim = (dirent_t) { makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino, st->stx_ctime.tv_sec, st->stx_ctime.tv_nsec, mask, links, ++dir_clock };
   pthread_mutex_unlock(&dir_mu);
 }
 
@@ -231,6 +236,10 @@ struct vsf_project {
   vsf_request_t req;        // the caller (pid, uid, gid) for creds.c
   int act;                  // as the caller (a root daemon serving others)
   int walked, status, remote, unsettled;
+  int fast;                 // answered by the fast path: no walk made (contents need one)
+  int watched;              // every directory of the walk is watched, and no project file is a symlink
+  uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
+  uint64_t epoch;           // the watch epoch the walk began in
   uint32_t state, ndirs, nrec;
   size_t cwd_len;
   size_t root_len;          // the caller's root: the walk stops there (1: "/")
@@ -247,6 +256,136 @@ struct vsf_project {
 };
 
 static _Atomic int stuck;
+
+// ---- the fast path: a program image's walk, kept while nothing on it changes -------------------------------
+//
+// Every directory a local walk passes is watched (inotify) before it is looked at, for the events that can
+// change what a walk sees: a project file created, removed, renamed, written, chmod'ed; a directory moved
+// (which changes whose parent is whose), removed or chmod'ed; and the mount table is watched (poll). Any such
+// event, or a lost one (queue overflow), starts a new epoch. A walk made in an epoch still current is the
+// walk now, for the same program image (tid and environment generation: its root and mount namespace) in
+// the same working directory (device and inode, read through /proc on every request). Walks that touch a
+// network filesystem, a symlinked project file, or a directory that could not be watched are never kept.
+
+#define WATCHES_MAX 8192
+#define FAST_SETS 1024
+#define FAST_WAYS 4
+typedef struct { uint32_t tid, generation; uint64_t dev, ino, epoch; uint32_t state; int status; uint64_t used; } fast_t;
+static pthread_mutex_t fast_mu = PTHREAD_MUTEX_INITIALIZER;
+static fast_t fast[FAST_SETS][FAST_WAYS];
+static uint64_t fast_clock;
+static int inotify_fd = -1;
+static uint32_t watches;
+
+static int relevant_name (const char *name) {
+  for (uint32_t i = 0; i < vsf_config.project_count; i++) if (strcmp(name, vsf_config.project_names[i]) == 0) return 1;
+  return 0;
+}
+
+// Reads pending events and the mount table's flag: the current epoch. Called with fast_mu held.
+static uint64_t current_epoch (void) {
+  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
+  if (mountinfo_fd < 0 || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR)))) {
+    pthread_mutex_lock(&mnt_mu);
+    if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (mountinfo_fd >= 0) mounts_load();
+    pthread_mutex_unlock(&mnt_mu);
+  }
+  if (inotify_fd < 0) return atomic_load(&epoch);
+  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+  for (;;) {
+    ssize_t n = read(inotify_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (char *at = buf; at < buf + n; ) {
+      struct inotify_event *ev = (struct inotify_event *) at;
+      at += sizeof *ev + ev->len;
+      // Children's events name them: only project files and directories matter.
+      if (ev->len > 0 && !(ev->mask & IN_ISDIR) && !relevant_name(ev->name)) continue;
+      if (ev->len > 0 && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE))) continue;
+      atomic_fetch_add(&epoch, 1);
+    }
+  }
+  return atomic_load(&epoch);
+}
+
+// Watches directory `dir` (dfd when inside the mount). -1 when it cannot be watched.
+static int watch (int dfd, const char *dir, int in) {
+  pthread_mutex_lock(&fast_mu);
+  if (inotify_fd < 0) inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd >= 0 && watches >= WATCHES_MAX) {
+    // Too many directories seen: start over (every kept walk is dropped with the new epoch).
+    close(inotify_fd);
+    inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    watches = 0;
+    atomic_fetch_add(&epoch, 1);
+  }
+  int r = -1;
+  if (inotify_fd >= 0) {
+    char path[64];
+    if (in) snprintf(path, sizeof path, "/proc/self/fd/%d", dfd);
+    uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE |
+      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | (in ? 0 : IN_DONT_FOLLOW);
+    r = inotify_add_watch(inotify_fd, in ? path : dir, mask);
+    if (r >= 0) watches++;
+  }
+  pthread_mutex_unlock(&fast_mu);
+  return r < 0 ? -1 : 0;
+}
+
+static fast_t *fast_set (uint32_t tid, uint32_t generation, uint64_t dev, uint64_t ino) {
+  uint64_t h = ((uint64_t) tid * 1099511628211ull) ^ generation ^ (ino * 31) ^ dev;
+  return fast[h % FAST_SETS];
+}
+
+// The caller's working directory's identity, through /proc (never a request to our own mount).
+static int cwd_identity (uint32_t tid, uint64_t *dev, uint64_t *ino) {
+  char proc[64];
+  struct statx st;
+  snprintf(proc, sizeof proc, "/proc/%u/cwd", tid);
+  if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO, &st) != 0) return -1;
+  *dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  *ino = st.stx_ino;
+  return 0;
+}
+
+static int fast_get (vsf_project_t *p) {
+  uint64_t dev, ino;
+  if (p->generation == 0 || cwd_identity(p->req.pid, &dev, &ino) != 0) return 0;
+  int hit = 0;
+  pthread_mutex_lock(&fast_mu);
+  uint64_t now = current_epoch();
+  p->epoch = now;
+  fast_t *set = fast_set(p->req.pid, p->generation, dev, ino);
+  for (int i = 0; i < FAST_WAYS; i++) {
+    fast_t *f = &set[i];
+    if (f->used == 0 || f->tid != p->req.pid || f->generation != p->generation || f->dev != dev || f->ino != ino || f->epoch != now) continue;
+    p->state = f->state;
+    p->status = f->status;
+    f->used = ++fast_clock;
+    hit = 1;
+    break;
+  }
+  pthread_mutex_unlock(&fast_mu);
+  return hit;
+}
+
+static void fast_put (vsf_project_t *p) {
+  uint64_t dev, ino;
+  if (p->generation == 0 || !p->watched || p->state == 0 || p->status != VSF_PROJECT_WALKED) return;
+  if (cwd_identity(p->req.pid, &dev, &ino) != 0) return;
+  pthread_mutex_lock(&fast_mu);
+  // Only if nothing happened since the walk began: its result is then the walk now.
+  if (current_epoch() == p->epoch) {
+    fast_t *set = fast_set(p->req.pid, p->generation, dev, ino), *victim = &set[0];
+    for (int i = 0; i < FAST_WAYS; i++) {
+      if (set[i].used == 0) { victim = &set[i]; break; }
+      if (set[i].used < victim->used) victim = &set[i];
+    }
+    *victim = (fast_t) { p->req.pid, p->generation, dev, ino, p->epoch, p->state, p->status, ++fast_clock };
+  }
+  pthread_mutex_unlock(&fast_mu);
+}
+
 
 static int inside_mount (const char *dir, size_t len) {
   size_t m = vsf_config.mount_point_len;
@@ -288,8 +427,10 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
     if (dfd < 0) { *ok = 0; return 0; }
     base = "";
   }
+  // Watched before it is looked at: any change after this is an event (see the fast path below).
+  if (p->watched && watch(dfd, dir, in) < 0) p->watched = 0;
   *ok = sx(dfd, base, in ? AT_EMPTY_PATH : 0, &st) == 0;
-  uint32_t mask = 0;
+  uint32_t mask = 0, links = 0;
   if (*ok && d == 0) {
     // The path still names the working directory (not a namesake made after it was removed or renamed).
     // Inside our mount the kernel's inode has the backing file's number (use_ino) on another device; its
@@ -300,14 +441,17 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
     if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO, &want) != 0 || want.stx_ino != st.stx_ino ||
         (!in && (want.stx_dev_major != st.stx_dev_major || want.stx_dev_minor != st.stx_dev_minor))) *ok = 0;
   }
-  if (*ok && !dir_get(&st, &mask)) {
+  if (*ok && !dir_get(&st, &mask, &links)) {
     for (uint32_t i = 0; i < vsf_config.project_count; i++) {
       struct statx f;
       int r = in ? sx(dfd, vsf_config.project_names[i], AT_SYMLINK_NOFOLLOW, &f) : join(path, dir, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &f) : -ENAMETOOLONG;
       if (r == 0 || (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) mask |= 1u << i;  // present, or cannot tell: look again as the caller
+      if ((r == 0 && S_ISLNK(f.stx_mode)) || (r != 0 && r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) links |= 1u << i;
     }
-    if (settled(&st.stx_ctime, now)) dir_put(&st, mask);
+    if (settled(&st.stx_ctime, now)) dir_put(&st, mask, links);
   }
+  // A symlinked project file changes where no watch sees it (and one that could not be looked at, later).
+  if (links & mask) p->watched = 0;
   if (in) close(dfd);
   return mask;
 }
@@ -545,14 +689,17 @@ static int locate (vsf_project_t *p) {
 
 // The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
 // be kept), walking once per request. *p may be NULL (the scope is off).
-uint32_t vsf_project_state (vsf_project_t **pp) {
+uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
   vsf_project_t *p = *pp;
   if (p == NULL) return 0;
   if (p->walked) return p->state;
   p->walked = 1;
+  p->generation = generation;
+  if (fast_get(p)) { p->fast = 1; return p->state; }
   COUNT(VSF_C_PROJECT_WALKS);
   int s = locate(p);
   if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
+  p->watched = !p->remote;
   if (timed(p, walk) < 0) {
     COUNT(VSF_C_PROJECT_TIMEOUTS);
     // Given up on: the thread keeps its own reference; this request goes on without the project.
@@ -563,7 +710,9 @@ uint32_t vsf_project_state (vsf_project_t **pp) {
     p->walked = 1;
     p->status = VSF_PROJECT_TIMED_OUT;
     p->state = 0;
+    return 0;
   }
+  fast_put(p);
   return p->state;
 }
 
@@ -572,8 +721,16 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
   vsf_project_t *p = *pp;
   *block = NULL; *len = 0; *state = 0;
   if (p == NULL) return VSF_PROJECT_OFF;
-  vsf_project_state(pp);
+  vsf_project_state(pp, 0);
   p = *pp;
+  if (p != NULL && p->fast) {
+    // The fast path knew the state but not the files: walk now (the state it finds is the one to key by).
+    p->walked = 0;
+    p->fast = 0;
+    uint32_t g = p->generation;
+    vsf_project_state(pp, g);
+    p = *pp;
+  }
   if (p == NULL) return VSF_PROJECT_FAILED;
   if (p->status == VSF_PROJECT_WALKED && p->nrec > 0) {
     if (timed(p, contents) < 0) {
