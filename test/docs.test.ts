@@ -27,7 +27,10 @@ export function scriptOf(markdown: string, skip: readonly string[] = []): string
       }
       const [, cmd, expected] = m;
       const want = JSON.stringify(expected).replace(/\$/g, '\\$').replace(/`/g, '\\`').replace(/\/home\/you/g, '$HOME');
-      lines.push(`got=$( ${cmd} ); want=${want}; if [ "$got" != "$want" ]; then printf 'MISMATCH: %s\\n  want: %s\\n  got:  %s\\n' ${JSON.stringify(cmd).replace(/\$/g, '\\$')} "$want" "$got"; exit 1; fi`);
+      const shown = JSON.stringify(cmd).replace(/\$/g, '\\$');
+      // A failing command would end the script silently (set -e in an assignment): name it instead.
+      lines.push(`got=$( ${cmd} ) || { printf 'FAILED (exit %s): %s\\n' "$?" ${shown}; exit 1; }`);
+      lines.push(`want=${want}; if [ "$got" != "$want" ]; then printf 'MISMATCH: %s\\n  want: %s\\n  got:  %s\\n' ${shown} "$want" "$got"; exit 1; fi`);
     }
   }
   return lines.join('\n') + '\n';
