@@ -23,6 +23,9 @@ const FILE_MIB = QUICK ? 64 : 256;
 const META_FILES = QUICK ? 2000 : 10000;
 const SMALL_ENTRIES = 3400;
 const SMALL_REPEATS = QUICK ? 3 : 5;
+// The hot path's two varsymfs rows: the same link, answered by the caller's environment or by a project file.
+const WARM = 'varsymfs variant link (warm)';
+const WARM_PROJECT = 'varsymfs variant link (warm, project file)';
 
 type Stats = { median: number; min: number; max: number };
 const results: Record<string, any> = {};
@@ -61,9 +64,12 @@ async function build(): Promise<void> {
   await exec('gcc', ['-O2', '-D_FILE_OFFSET_BITS=64', '-I', include, '-o', path.join(BUILD, 'constfs'), path.join(BENCH, 'constfs.c'), libfuse, '-lpthread']);
 }
 
+/** Who runs a statloop: its environment and working directory (the bench's own when not given). */
+type Caller = { env: NodeJS.ProcessEnv; cwd?: string };
+
 /** Runs statloop; returns ns per operation. */
-async function statloop(target: string, n: number, env: NodeJS.ProcessEnv, fork = false): Promise<number> {
-  const { stdout } = await exec(path.join(BUILD, 'statloop'), [...(fork ? ['--fork'] : []), target, String(n)], { env });
+async function statloop(target: string, n: number, caller: Caller, fork = false): Promise<number> {
+  const { stdout } = await exec(path.join(BUILD, 'statloop'), [...(fork ? ['--fork'] : []), target, String(n)], caller);
   return Number(stdout.trim()) / n;
 }
 
@@ -82,6 +88,15 @@ async function main(): Promise<void> {
   fs.symlinkSync(target, path.join(store, 'plain'));
   fs.symlinkSync(path.join(store, '$<GO_VERSION>'), path.join(store, 'go'));
   const env = { ...process.env, GO_VERSION: 'go1.2.1' };
+  const byEnv: Caller = { env };
+  // The project caller: no GO_VERSION anywhere (environment, mount defaults), working three levels below
+  // the .tool-versions that names the version; the link resolves only if the project scope answers.
+  const proj = path.join(ws, 'proj');
+  fs.mkdirSync(path.join(proj, 'a', 'b', 'c'), { recursive: true });
+  fs.writeFileSync(path.join(proj, '.tool-versions'), 'go go1.2.1\n');
+  const noVersion = { ...process.env };
+  delete noVersion.GO_VERSION;
+  const byProject: Caller = { env: noVersion, cwd: path.join(proj, 'a', 'b', 'c') };
 
   // The mounts under test.
   const mnt = (name: string) => (fs.mkdirSync(path.join(ws, name)), path.join(ws, name));
@@ -106,41 +121,48 @@ async function main(): Promise<void> {
   } else log('# bindfs is not installed (apt-get install bindfs): its rows are skipped');
 
   // 1. Hot path: stat <x>/go/bin/go in one process, repeated.
-  const configs: Array<[string, string]> = [
-    ['direct (no link)', path.join(target, 'bin', 'go')],
-    ['plain kernel symlink', path.join(store, 'plain', 'bin', 'go')],
-    ['libfuse2 C constant readlink', path.join(cc, 'go', 'bin', 'go')],
-    ['fuse-native constant readlink', path.join(cn, 'go', 'bin', 'go')],
-    ...(bind ? [['bindfs plain symlink', path.join(bind, 'plain', 'bin', 'go')] as [string, string]] : []),
-    ['varsymfs variant link (warm)', path.join(vs, 'go', 'bin', 'go')],
+  const configs: Array<[string, string, Caller]> = [
+    ['direct (no link)', path.join(target, 'bin', 'go'), byEnv],
+    ['plain kernel symlink', path.join(store, 'plain', 'bin', 'go'), byEnv],
+    ['libfuse2 C constant readlink', path.join(cc, 'go', 'bin', 'go'), byEnv],
+    ['fuse-native constant readlink', path.join(cn, 'go', 'bin', 'go'), byEnv],
+    ...(bind ? [['bindfs plain symlink', path.join(bind, 'plain', 'bin', 'go'), byEnv] as [string, string, Caller]] : []),
+    [WARM, path.join(vs, 'go', 'bin', 'go'), byEnv],
+    [WARM_PROJECT, path.join(vs, 'go', 'bin', 'go'), byProject],
   ];
   const hot: Record<string, Stats & { opsPerSec: number }> = {};
-  for (const [name, p] of configs) {
-    await statloop(p, 1000, env); // warm up
+  for (const [name, p, caller] of configs) {
+    await statloop(p, 1000, caller); // warm up
     const runs: number[] = [];
-    for (let i = 0; i < REPEATS; i++) runs.push((await statloop(p, N, env)) / 1000);
+    for (let i = 0; i < REPEATS; i++) runs.push((await statloop(p, N, caller)) / 1000);
     const s = stats(runs);
     hot[name] = { ...s, opsPerSec: 1e6 / s.median };
   }
-  results.hotPath = { unit: 'µs/op', iterations: N, repeats: REPEATS, rows: hot };
+  results.hotPath = {
+    unit: 'µs/op',
+    iterations: N,
+    repeats: REPEATS,
+    callers: { [WARM]: 'GO_VERSION in the environment', [WARM_PROJECT]: 'no GO_VERSION set; cwd proj/a/b/c, proj/.tool-versions names the version' },
+    rows: hot,
+  };
 
   // Cold: a new process each time (cache miss), against the same fork loop on the direct path.
   const cold: Record<string, Stats> = {};
   for (const [name, p] of [['direct (no link)', path.join(target, 'bin', 'go')], ['fuse-native constant readlink', path.join(cn, 'go', 'bin', 'go')], ['varsymfs variant link (cold)', path.join(vs, 'go', 'bin', 'go')]] as const) {
     const runs: number[] = [];
-    for (let i = 0; i < 3; i++) runs.push((await statloop(p, COLD_N, env, true)) / 1000);
+    for (let i = 0; i < 3; i++) runs.push((await statloop(p, COLD_N, byEnv, true)) / 1000);
     cold[name] = stats(runs);
   }
   results.cold = { unit: 'µs per fork+stat+exit', iterations: COLD_N, rows: cold };
 
   // Concurrency: K processes at once, aggregate operations per second.
   const conc: Record<string, Record<string, number>> = {};
-  for (const [name, p] of configs) {
+  for (const [name, p, caller] of configs) {
     conc[name] = {};
     for (const k of [1, 2, 8]) {
       const per = Math.floor(N / k);
       const t0 = process.hrtime.bigint();
-      await Promise.all(Array.from({ length: k }, () => statloop(p, per, env)));
+      await Promise.all(Array.from({ length: k }, () => statloop(p, per, caller)));
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       conc[name]![`${k}`] = (per * k) / secs;
     }
@@ -159,7 +181,7 @@ async function main(): Promise<void> {
   let peak = before.memory;
   const sampler = setInterval(() => void pidusage(daemonPid).then((u) => (peak = Math.max(peak, u.memory)), () => {}), 200);
   const clients = 4;
-  await Promise.all(Array.from({ length: clients }, () => statloop(path.join(vs, 'go', 'bin', 'go'), RESOLUTIONS / clients, env)));
+  await Promise.all(Array.from({ length: clients }, () => statloop(path.join(vs, 'go', 'bin', 'go'), RESOLUTIONS / clients, byEnv)));
   clearInterval(sampler);
   const cpu1 = cpuSeconds(daemonPid);
   const after = await pidusage(daemonPid);
@@ -187,9 +209,10 @@ function cpuSeconds(pid: number): number {
 }
 
 function ratios(hot: Record<string, Stats>, cold: Record<string, Stats>): Record<string, number> {
-  const warm = hot['varsymfs variant link (warm)']!.median;
+  const warm = hot[WARM]!.median;
   const out: Record<string, number> = {};
   for (const [name, s] of Object.entries(hot)) if (!name.startsWith('varsymfs')) out[`warm / ${name}`] = warm / s.median;
+  out['warm project file / warm environment'] = hot[WARM_PROJECT]!.median / warm;
   const d = cold['direct (no link)']!.median;
   out['cold extra µs over direct'] = cold['varsymfs variant link (cold)']!.median - d;
   out['cold extra / fuse-native cold extra'] = (cold['varsymfs variant link (cold)']!.median - d) / (cold['fuse-native constant readlink']!.median - d);
@@ -337,11 +360,12 @@ function report(): void {
   const f = (x: number, d = 1) => x.toFixed(d);
   log(`\nvarsymfs bench (${results.mode}), ${results.machine.cpu}, ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}, commit ${String(results.commit).slice(0, 10)}`);
   log(`\n1. Hot path: stat <x>/go/bin/go, one process, ${N} iterations x ${REPEATS} (µs/op: median [min, max]; ops/s)`);
-  for (const [name, s] of Object.entries(results.hotPath.rows as Record<string, Stats & { opsPerSec: number }>)) log(`   ${name.padEnd(32)} ${f(s.median, 2).padStart(8)} [${f(s.min, 2)}, ${f(s.max, 2)}]  ${Math.round(s.opsPerSec)}/s`);
+  const w = Math.max(32, ...Object.keys(results.hotPath.rows).map((name) => name.length));
+  for (const [name, s] of Object.entries(results.hotPath.rows as Record<string, Stats & { opsPerSec: number }>)) log(`   ${name.padEnd(w)} ${f(s.median, 2).padStart(8)} [${f(s.min, 2)}, ${f(s.max, 2)}]  ${Math.round(s.opsPerSec)}/s`);
   log('   cold (a new process per stat; µs per fork+stat+exit, median of 3):');
-  for (const [name, s] of Object.entries(results.cold.rows as Record<string, Stats>)) log(`   ${name.padEnd(32)} ${f(s.median, 1).padStart(8)} [${f(s.min, 1)}, ${f(s.max, 1)}]`);
+  for (const [name, s] of Object.entries(results.cold.rows as Record<string, Stats>)) log(`   ${name.padEnd(w)} ${f(s.median, 1).padStart(8)} [${f(s.min, 1)}, ${f(s.max, 1)}]`);
   log('   concurrency (ops/s, all clients): 1 / 2 / 8 clients');
-  for (const [name, r] of Object.entries(results.concurrency.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(32)} ${Math.round(r['1']!)} / ${Math.round(r['2']!)} / ${Math.round(r['8']!)}`);
+  for (const [name, r] of Object.entries(results.concurrency.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(w)} ${Math.round(r['1']!)} / ${Math.round(r['2']!)} / ${Math.round(r['8']!)}`);
   log('   ratios:');
   for (const [k, v] of Object.entries(results.ratios as Record<string, number>)) log(`   ${k.padEnd(48)} ${f(v, 2)}`);
   if (results.exec.rows) {

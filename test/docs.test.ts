@@ -1,5 +1,6 @@
-// The docs' examples run as written: the ```sh blocks of docs/gvm.md, the README and docs/usage.md, in
-// order, each document as one bash script against a real mount, as root and as the unprivileged user.
+// The docs' examples run as written: the ```sh blocks of docs/gvm.md, docs/version-managers.md, the README
+// and docs/usage.md, in order, each document as one bash script against a real mount, as root and as the
+// unprivileged user.
 // `cmd  #=> text` asserts cmd prints text; /home/you in an expectation stands for the home directory.
 // Blocks under a heading listed in `skip` (installing the project) are not run: the suite has done that.
 import assert from 'node:assert/strict';
@@ -26,7 +27,10 @@ export function scriptOf(markdown: string, skip: readonly string[] = []): string
       }
       const [, cmd, expected] = m;
       const want = JSON.stringify(expected).replace(/\$/g, '\\$').replace(/`/g, '\\`').replace(/\/home\/you/g, '$HOME');
-      lines.push(`got=$( ${cmd} ); want=${want}; if [ "$got" != "$want" ]; then printf 'MISMATCH: %s\\n  want: %s\\n  got:  %s\\n' ${JSON.stringify(cmd).replace(/\$/g, '\\$')} "$want" "$got"; exit 1; fi`);
+      const shown = JSON.stringify(cmd).replace(/\$/g, '\\$');
+      // A failing command would end the script silently (set -e in an assignment): name it instead.
+      lines.push(`got=$( ${cmd} ) || { printf 'FAILED (exit %s): %s\\n' "$?" ${shown}; exit 1; }`);
+      lines.push(`want=${want}; if [ "$got" != "$want" ]; then printf 'MISMATCH: %s\\n  want: %s\\n  got:  %s\\n' ${shown} "$want" "$got"; exit 1; fi`);
     }
   }
   return lines.join('\n') + '\n';
@@ -39,6 +43,7 @@ const DOCUMENTS: Array<{ file: string; prelude: string; skip: string[]; checks: 
   // The README's first command ends by mounting ~/vs; the Go versions are stand-ins.
   { file: 'README.md', prelude: `mkdir -p ~/vs && varsymfs mount ~/vs\n${STAND_INS}`, skip: ['# varsymfs'], checks: 4 },
   { file: 'docs/usage.md', prelude: 'mkdir -p ~/vs ~/toolchains', skip: ['## Install'], checks: 4 },
+  { file: 'docs/version-managers.md', prelude: '', skip: [], checks: 20 },
 ];
 
 describeEachUser((user) => {
