@@ -12,6 +12,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from './log';
 import { FS_TYPE, mountAt, readMounts, type MountEntry } from './mountinfo';
 import { logFile, socketPath, stateDir } from './paths';
 import { pendingExecWarning } from './pendingexec';
+import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
@@ -29,12 +30,21 @@ interface MountOptions {
   attrTimeout: number;
   entryTimeout: number;
   cacheSize: number;
+  /** false with --no-project-files. */
+  projectFiles: boolean;
+  projectFile: string[];
+  projectTimeout: number;
   logLevel: LogLevel;
   readyFd?: number;
 }
 
 function collect(value: string, previous: string[]): string[] {
   parseAssignment(value);
+  return [...previous, value];
+}
+
+function collectProjectFile(value: string, previous: string[]): string[] {
+  parseProjectFileMapping(value);
   return [...previous, value];
 }
 
@@ -74,6 +84,8 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     attrTimeout: o.attrTimeout,
     entryTimeout: o.entryTimeout,
     cacheSize: o.cacheSize,
+    projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
+    projectTimeout: o.projectTimeout,
   };
 }
 
@@ -221,8 +233,11 @@ async function resolveCommand(file: string, o: { pid?: number; explain?: boolean
   ];
   if (!r.variant) lines.push('references   none (a plain symlink)');
   else {
-    lines.push(`environment  ${String(r.environment)}`, `pending exec ${String(r.pendingExecCheck)}`);
-    for (const ref of refs) lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}`);
+    lines.push(`environment  ${String(r.environment)}`, `pending exec ${String(r.pendingExecCheck)}`, `project      ${String(r.projectFiles)}`);
+    for (const ref of refs) {
+      const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
+      lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
+    }
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -276,6 +291,9 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
     .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups', seconds, 1)
     .option('--cache-size <n>', 'threads whose environments are kept (two open fds each)', positiveInt, 1024)
+    .option('--no-project-files', 'ignore project files (.tool-versions, .go-version, .nvmrc, .varsymfs-env, ...): environment, then mount defaults')
+    .option('--project-file <FILE=VARIABLE>', 'a file named FILE in the working directory or above holds one value for VARIABLE, like .go-version (repeatable)', collectProjectFile, [])
+    .option('--project-timeout <seconds>', 'how long a walk for project files on a network or FUSE filesystem may take; past it, that caller goes on without them', seconds, 0.5)
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
     .addHelpText('after', `
@@ -283,6 +301,7 @@ Examples:
   varsymfs mount ~/vs                       # serve ~/vs in place, in the background
   cd ~/vs && ln -s '$<XXX>' foo && XXX=bar cat foo
   varsymfs mount ~/vs --default GO_VERSION=go1.2.1
+  varsymfs mount ~/vs --project-file .bun-version=BUN_VERSION   # and .tool-versions, .nvmrc, ... as always
   varsymfs mount -f ~/vs --source ~/toolchains   # foreground, serving another directory`)
     .action(async (dir: string, o: MountOptions) => {
       const config = daemonConfig(dir, o);
@@ -293,7 +312,9 @@ Examples:
       if (config.source !== undefined) argv.push('--source', config.source);
       for (const d of o.default) argv.push('--default', d);
       if (o.allowOther) argv.push('--allow-other');
-      argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--log-level', o.logLevel);
+      if (!o.projectFiles) argv.push('--no-project-files');
+      for (const f of o.projectFile) argv.push('--project-file', f);
+      argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--project-timeout', String(o.projectTimeout), '--log-level', o.logLevel);
       return runBackground(config, argv);
     });
 
@@ -313,7 +334,7 @@ Example:
     .description('what the variant link at <path> resolves to for a process (default: this command, i.e. what a program started from this shell sees)')
     .argument('<path>', 'a link inside a varsymfs mount')
     .option('-p, --pid <pid>', 'resolve for this process instead', positiveInt)
-    .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, mount default, inline fallback, unresolved)')
+    .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, project file, mount default, inline fallback, unresolved) and which project file and line')
     .option('--json', 'print the full answer as JSON')
     .addHelpText('after', `
 Examples:

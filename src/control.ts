@@ -27,6 +27,18 @@ export interface CacheCounters {
 export type PendingExecReport = PendingExecState & { helperStats?: { asked: number; answered: number; notInExec: number; refused: number; failed: number; started: number } };
 
 /** What the daemon answers to each request, when it can. */
+/** The project scope of a mount: on or off, the files it reads, and what it did. */
+export interface ProjectReport {
+  enabled: boolean;
+  files: string[];
+  /** Resolutions that walked the caller's directories (memo misses of project-independent answers). */
+  walks: number;
+  /** Resolutions in which a project file answered at least one reference. */
+  answered: number;
+  /** Walks given up after --project-timeout. */
+  timedOut: number;
+}
+
 export interface Answers {
   status: {
     pid: number;
@@ -39,6 +51,7 @@ export interface Answers {
     cache: CacheCounters;
     defaults: Record<string, string>;
     pendingExec: PendingExecReport;
+    project: ProjectReport;
   };
   defaults: { defaults: Record<string, string> };
   resolve: {
@@ -49,7 +62,10 @@ export interface Answers {
     variant: boolean;
     environment: string;
     pendingExecCheck: string;
-    refs: Array<{ name: string; scope: string; value: string }>;
+    /** What the walk for the project files found. */
+    projectFiles: string;
+    /** `file`: the project file and line that answered (or deferred to the mount defaults). */
+    refs: Array<{ name: string; scope: string; value: string; file?: string }>;
   };
 }
 

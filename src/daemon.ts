@@ -12,6 +12,7 @@ import { loadFuse, loadHelpers, type NativeHelpers } from './native';
 import { createOps } from './ops';
 import { socketPath } from './paths';
 import { explainPendingExec, pendingExecSettings, pendingExecWarning, setupPendingExec, type PendingExecState } from './pendingexec';
+import { projectFileNames, type ProjectFileRule } from './project';
 import { Resolver } from './resolver';
 import { REFERENCE_OPENERS } from './template';
 import { isRoot, unmountFuse } from './system';
@@ -25,6 +26,10 @@ export interface DaemonConfig {
   readonly attrTimeout: number;
   readonly entryTimeout: number;
   readonly cacheSize: number;
+  /** The project files understood, in precedence order (project.ts projectFileRules); none: the scope is off. */
+  readonly projectRules: readonly ProjectFileRule[];
+  /** Seconds a walk on a network or FUSE filesystem may take before its caller goes on without it. */
+  readonly projectTimeout: number;
 }
 
 /** A running mount, for the control channel and for shutdown. */
@@ -124,9 +129,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   // A root daemon serving other users acts as each caller in the backing store (src/binding/creds.c).
   const actAsCaller = isRoot() && config.allowOther;
   const options = mountOptions(config);
-  native.configure({ cacheSize: config.cacheSize, reservedName: DEFAULTS_FILE, actAsCaller, openers: REFERENCE_OPENERS });
+  const projectFiles = projectFileNames(config.projectRules);
+  if (projectFiles.length > native.layout.project.namesMax) throw new VarsymfsError(`too many project files (${projectFiles.length}; at most ${native.layout.project.namesMax})`);
+  native.configure({
+    cacheSize: config.cacheSize,
+    reservedName: DEFAULTS_FILE,
+    actAsCaller,
+    openers: REFERENCE_OPENERS,
+    projectFiles,
+    projectTimeoutMs: Math.round(config.projectTimeout * 1000),
+    mountPoint: config.mountPoint,
+  });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
-  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug') });
+  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules });
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),
@@ -202,6 +217,13 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
           },
           defaults: Object.fromEntries(daemon.defaults),
           pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
+          project: {
+            enabled: daemon.resolver.projectNames.length > 0,
+            files: [...daemon.resolver.projectNames],
+            walks: c.projectWalks,
+            answered: c.projectAnswered + daemon.resolver.projectAnswered,
+            timedOut: c.projectTimeouts,
+          },
         });
         return;
       }
@@ -233,7 +255,8 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             variant: r!.refs !== undefined,
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
             pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
-            refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString() })),
+            projectFiles: PROJECT[r!.project],
+            refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString(), ...(x.source !== undefined ? { file: x.source } : {}) })),
           });
         });
         return;
@@ -243,6 +266,14 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
     }
   };
 }
+
+const PROJECT = {
+  off: 'not looked at (the scope is off, or a secure exec)',
+  walked: 'read from the working directory up',
+  noCwd: 'none (the working directory is gone or unreachable)',
+  timedOut: 'none this time (the walk took longer than --project-timeout)',
+  failed: 'none (the daemon could not walk)',
+} as const;
 
 const ENVIRONMENT = {
   cached: 'environment',

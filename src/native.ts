@@ -6,10 +6,12 @@ import { VarsymfsError } from './errors';
 
 /** The slot layout and codes of src/binding/varsymfs.h, as the addon exports them. */
 export interface Layout {
-  readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; stat: number; statInts: number; target: number; bytes: number };
+  readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number };
   readonly status: { none: number; resolve: number };
   readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number };
   readonly execCheck: { checked: number; denied: number; refused: number };
+  /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
+  readonly project: { off: number; walked: number; noCwd: number; timedOut: number; failed: number; empty: number; fileMax: number; namesMax: number; hitProject: number };
   readonly noEnvGeneration: number;
   readonly targetMax: number;
   /** fuse-native op names by op number. */
@@ -29,6 +31,9 @@ export interface NativeCounters {
   envSecure: number;
   execRefused: number;
   passedToJs: number;
+  projectWalks: number;
+  projectAnswered: number;
+  projectTimeouts: number;
   cacheEntries: number;
 }
 
@@ -39,6 +44,12 @@ export interface NativeConfig {
   actAsCaller: boolean;
   /** How a reference starts (template.ts REFERENCE_OPENERS). */
   openers: readonly string[];
+  /** The project files to look for, in precedence order (project.ts projectFileNames); none: the scope is off. */
+  projectFiles: readonly string[];
+  /** How long a walk on a network or FUSE filesystem may take before the caller goes on without it. */
+  projectTimeoutMs: number;
+  /** The mount point as /proc names it (canonical), for working directories inside the mount. */
+  mountPoint: string;
 }
 
 export interface NativeHelpers {
@@ -47,16 +58,19 @@ export interface NativeHelpers {
   /** The hook for fuse-native's setHook. */
   hook(): object;
   slotEnv(locals: Buffer): Buffer;
-  /** Frees the environment block in the slot (after the resolution that needed it). */
+  /** The project files the hook read for this request (varsymfs.h's record format; decodeProjectBlock). */
+  slotProject(locals: Buffer): Buffer;
+  /** Frees the environment and project blocks in the slot (after the resolution that needed them). */
   slotRelease(locals: Buffer): void;
-  memoPut(generation: number, defaultsGeneration: number, target: Buffer, expansion: Buffer): void;
+  /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. */
+  memoPut(generation: number, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
   /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
-  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, expansion: Buffer): void;
+  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer): void;
   defaultsChanged(): number;
   defaultsGeneration(): number;
   counters(): NativeCounters;
   /** The uncached caller probe on the thread pool (resolve --explain). */
-  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number) => void): void;
+  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number, projectStatus: number, project: Buffer) => void): void;
   /** The exec-env helper's client (execenv_napi.c): configured once before mounting (src/pendingexec.ts). */
   execenvConfigure(helper: string | null, directDisabled: boolean): number;
   /** The helper's counters: questions asked, environments answered, not in execve, refusals, failures, helpers started. */
@@ -68,8 +82,14 @@ export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
 /** Whether the pending-exec check ran. */
 export type ExecCheck = 'checked' | 'denied' | 'refused';
 
+/** What the project walk found (varsymfs.h vsf_project_status). */
+export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed';
+
 /** What the hook left for JS: a variant link to expand for the caller of this request. */
 export interface PassedLink {
+  readonly projectStatus: ProjectStatus;
+  /** The project state the walk saw (the memo's key; 0: not to be kept). */
+  readonly projectState: number;
   readonly pid: number;
   readonly target: Buffer;
   readonly source: EnvSource;
@@ -97,8 +117,45 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
     source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
     execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
     generation: locals.readUInt32LE(base + s.generation),
+    projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
+    projectState: locals.readUInt32LE(base + s.projectState),
     stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),
   };
+}
+
+/** Names a project walk status code. */
+export function projectStatusOf(layout: Layout, code: number): ProjectStatus {
+  const { off, walked, noCwd, timedOut, failed } = layout.project;
+  return nameOf({ off, walked, noCwd, timedOut, failed }, code);
+}
+
+/** One project file the walk found: its directory (0: the working directory), name index, status and bytes. */
+export interface ProjectRecord {
+  readonly depth: number;
+  readonly name: number;
+  /** 'read', or why it counts as absent. */
+  readonly status: 'read' | 'unreadable' | 'too large' | 'not a file';
+  readonly dir: Buffer;
+  readonly contents: Buffer;
+}
+
+const RECORD_STATUS = ['read', 'unreadable', 'too large', 'not a file'] as const;
+
+/** Decodes the project block (varsymfs.h: u32 depth, name, status, dir length, dir, u32 length, bytes). */
+export function decodeProjectBlock(block: Buffer): ProjectRecord[] {
+  const out: ProjectRecord[] = [];
+  for (let at = 0; at + 16 <= block.length; ) {
+    const depth = block.readUInt32LE(at);
+    const name = block.readUInt32LE(at + 4);
+    const status = RECORD_STATUS[block.readUInt32LE(at + 8)] ?? 'unreadable';
+    const dirLen = block.readUInt32LE(at + 12);
+    const dir = block.subarray(at + 16, at + 16 + dirLen);
+    const len = block.readUInt32LE(at + 16 + dirLen);
+    const contents = block.subarray(at + 20 + dirLen, at + 20 + dirLen + len);
+    out.push({ depth, name, status, dir, contents });
+    at += 20 + dirLen + len;
+  }
+  return out;
 }
 
 /** Decodes a probe's codes. */

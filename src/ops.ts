@@ -26,7 +26,7 @@ const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 
 
 /** A one-line account of a resolution, for the debug log (names and targets decoded only for display). */
 function describe(pid: number, comm: string, path: string, r: Resolution): string {
-  const refs = (r.refs ?? []).map((x) => `${x.name}:${x.scope}`).join(' ');
+  const refs = (r.refs ?? []).map((x) => `${x.name}:${x.scope}${x.source !== undefined ? ` ${x.source}` : ''}`).join(' ');
   return `resolve pid=${pid} (${comm}) ${path} -> ${r.target.toString()} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
 }
 

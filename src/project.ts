@@ -356,3 +356,40 @@ export function parseProjectFileMapping(arg: string): OneValueRule {
   if (file === OWN_FILE || file === TOOL_VERSIONS_FILE) throw bad(`${file} has its own format and needs no mapping`);
   return oneValue(file, variable);
 }
+
+/** A project file the daemon found on a caller's walk (native.ts decodes them from the hook's block). */
+export interface FoundFile {
+  /** 0: the working directory, 1: its parent, … */
+  readonly depth: number;
+  /** Its name's index in the names the daemon looked for (projectFileNames of the mount's rules). */
+  readonly name: number;
+  /** 'read', or why it counts as absent. */
+  readonly status: string;
+  readonly dir: Buffer;
+  readonly contents: Buffer;
+}
+
+/** The walk's directories, nearest first, from the files found (directories without any are left out). */
+export function foundDirectories(files: readonly FoundFile[], names: readonly string[]): ProjectDirectory[] {
+  const byDepth = new Map<number, { path: Buffer; files: Map<string, Buffer> }>();
+  for (const f of files) {
+    let dir = byDepth.get(f.depth);
+    if (dir === undefined) byDepth.set(f.depth, (dir = { path: f.dir, files: new Map() }));
+    const name = names[f.name];
+    if (name !== undefined && f.status === 'read') dir.files.set(name, f.contents);
+  }
+  return [...byDepth.entries()].sort(([a], [b]) => a - b).map(([, d]) => ({ path: d.path, read: (file: string) => d.files.get(file) }));
+}
+
+/** Looks variables up in the project files found: the nearest directory naming one answers it. */
+export function projectLookup(files: readonly FoundFile[], names: readonly string[], rules: readonly ProjectFileRule[]): (variable: string) => { value: Buffer | undefined; source: string } | undefined {
+  const dirs = foundDirectories(files, names);
+  const tables = dirs.map((d) => ({ path: d.path, table: directoryEntries(d.read, rules) }));
+  return (variable) => {
+    for (const { path, table } of tables) {
+      const entry = table.get(variable);
+      if (entry !== undefined) return { value: entry.value, source: projectSource({ ...entry, dir: path }) };
+    }
+    return undefined;
+  };
+}

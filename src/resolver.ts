@@ -4,8 +4,9 @@
 // getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
 import { LRUCache } from 'lru-cache';
 import { environValue } from './environ';
-import { decodeProbe, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink } from './native';
-import { type Template, type Scopes, parseTemplate, explainTemplate, type Resolved } from './template';
+import { decodeProbe, decodeProjectBlock, projectStatusOf, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
+import { projectFileNames, projectLookup, type ProjectFileRule } from './project';
+import { type Template, type Scopes, parseTemplate, explainTemplate, type ProjectLookup, type Resolved } from './template';
 
 /** A parsed-template cache keyed by raw target bytes (least recently used evicted): the same target is never parsed twice. */
 export class TemplateCache {
@@ -40,6 +41,8 @@ export interface Resolution {
   readonly env: CallerEnvironment | undefined;
   /** Each reference's scope and value. */
   readonly refs: Resolved[] | undefined;
+  /** What the walk for the caller's project files found ('off': not looked at). */
+  readonly project: ProjectStatus;
 }
 
 const EMPTY: ReadonlyMap<string, Buffer> = new Map();
@@ -47,17 +50,33 @@ const EMPTY: ReadonlyMap<string, Buffer> = new Map();
 export interface ResolverOptions {
   /** Leave answers in the native memo (off at --log-level debug, so that every resolution is logged). */
   readonly memo: boolean;
+  /** The project files understood, in precedence order; none: the project scope is off. */
+  readonly projectRules: readonly ProjectFileRule[];
 }
+
+/** Scopes that answer from the caller's own choices: when they answer every reference, nothing else matters. */
+const CALLER_SCOPES: ReadonlySet<string> = new Set(['environment', 'pending exec']);
 
 /** Expands variant-link targets for callers. */
 export class Resolver {
   readonly templates = new TemplateCache();
+  /** The file names the hook looks for (configure's projectFiles): the block's name indexes point here. */
+  readonly projectNames: readonly string[];
+  /** Resolutions answered (in part) by a project file here, in JS (the memo's hits are counted in C). */
+  projectAnswered = 0;
   private defaultBytes: ReadonlyMap<string, Buffer> = EMPTY;
   private defaultsGeneration: number;
 
   constructor(private readonly native: NativeHelpers, defaults: ReadonlyMap<string, string>, private readonly options: ResolverOptions) {
     this.defaultsGeneration = native.defaultsGeneration();
     this.setDefaults(defaults);
+    this.projectNames = projectFileNames(options.projectRules);
+  }
+
+  /** The project scope from a walk's block ('walked'), else none. */
+  private project(status: ProjectStatus, block: () => Buffer): ProjectLookup | undefined {
+    if (status !== 'walked' || this.projectNames.length === 0) return undefined;
+    return projectLookup(decodeProjectBlock(block()), this.projectNames, this.options.projectRules);
   }
 
   /** New mount defaults: every memoized answer made with the old ones stops matching. */
@@ -73,17 +92,19 @@ export class Resolver {
     return (name) => environValue((env ??= block()), name);
   }
 
-  private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined): Resolution {
+  private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined, project: ProjectStatus, projectScope: () => ProjectLookup | undefined): Resolution {
     const template = this.templates.get(raw);
-    if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined };
+    if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined, project: 'off' };
     const defaults = this.defaultBytes;
+    let lookup: ProjectLookup | undefined | null = null;
     const scopes: Scopes = {
       env: vars,
       envScope: env.source === 'exec' ? 'pending exec' : 'environment',
+      project: (name) => (lookup === null ? (lookup = projectScope()) : lookup)?.(name),
       defaults: (name) => defaults.get(name),
     };
     const { target, refs } = explainTemplate(template, scopes);
-    return { raw, target, env, refs };
+    return { raw, target, env, refs, project };
   }
 
   /**
@@ -93,25 +114,34 @@ export class Resolver {
    */
   resolve(link: PassedLink, locals: Buffer): Resolution {
     const env = { source: link.source, execCheck: link.execCheck };
-    const r = this.expand(link.target, env, this.vars(link.source, () => this.native.slotEnv(locals)));
+    const r = this.expand(link.target, env, this.vars(link.source, () => this.native.slotEnv(locals)), link.projectStatus, () => this.project(link.projectStatus, () => this.native.slotProject(locals)));
+    const answered = (r.refs ?? []).some((x) => x.scope === 'project file');
+    if (answered) this.projectAnswered++;
     if (!this.options.memo) return r;
+    // Kept by the project state it was made in, unless the caller's own environment answered every
+    // reference (then no project file could have mattered) or the scope is off.
+    const independent = this.projectNames.length === 0 || (r.refs ?? []).every((x) => CALLER_SCOPES.has(x.scope));
+    const project = independent ? 0 : link.projectState;
+    if (project === 0 && !independent) return r;  // the walk's state is not to be kept (a file just changed, a timeout)
+    const flags = answered ? this.native.layout.project.hitProject : 0;
     if (link.source === 'exec') {
       const names = [...new Set((r.refs ?? []).map((x) => x.name))];
-      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, r.target);
+      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, project, flags, r.target);
       return r;
     }
     const noEnv = link.source === 'unreadable' || link.source === 'secure';
     const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
-    if (generation !== 0) this.native.memoPut(generation, this.defaultsGeneration, link.target, r.target);
+    if (generation !== 0) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
     return r;
   }
 
   /** Reads the link at `link` (a backing path) and expands it for `pid`, on the thread pool, uncached. */
   explain(pid: number, link: Buffer, cb: (errno: number, r?: Resolution) => void): void {
-    this.native.probe(pid, link, (source, execCheck, block, target, linkResult) => {
+    this.native.probe(pid, link, (source, execCheck, block, target, linkResult, projectCode, projectBlock) => {
       if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
       const env = decodeProbe(this.native.layout, source, execCheck);
-      cb(0, this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0))));
+      const status = projectStatusOf(this.native.layout, projectCode);
+      cb(0, this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, () => this.project(status, () => projectBlock)));
     });
   }
 }

@@ -1,7 +1,7 @@
 // `varsymfs status`: the mounts of this user from /proc/self/mountinfo (so dead daemons show too), each
 // asked over its control socket, with CPU and memory from pidusage.
 import pidusage from 'pidusage';
-import { request, type CacheCounters, type PendingExecReport } from './control';
+import { request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
 import { logFile, socketPath } from './paths';
 
@@ -21,6 +21,8 @@ export interface MountStatus {
   defaults?: Record<string, string>;
   /** How the daemon reads the environment callers pass to execve, with the helper's counters when it uses it. */
   pendingExec?: PendingExecReport;
+  /** The project scope: on or off, its files, and how often a project file answered. */
+  project?: ProjectReport;
   log: string;
 }
 
@@ -60,6 +62,7 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
       cache: r.cache,
       defaults: r.defaults,
       pendingExec: r.pendingExec,
+      project: r.project,
     };
   }));
 }
@@ -68,6 +71,12 @@ function duration(s: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h ? `${h}h${m}m` : m ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+/** `on (9 file names): 12 resolutions answered by a project file, 40 walks, 0 timed out`, or `off`. */
+export function formatProject(p: ProjectReport): string {
+  if (!p.enabled) return 'off (--no-project-files)';
+  return `on (${p.files.join(' ')}): ${p.answered} resolutions answered by a project file, ${p.walks} walks, ${p.timedOut} timed out`;
 }
 
 /** `available (why)`, `via helper <path> (why; counters)` or `unavailable (why); fix: …`. */
@@ -99,6 +108,7 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
       const d = Object.entries(s.defaults ?? {});
       out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
       if (s.pendingExec !== undefined) out.push(`  pending exec ${formatPendingExec(s.pendingExec)}`);
+      if (s.project !== undefined) out.push(`  project files ${formatProject(s.project)}`);
     }
     out.push(`  log          ${s.log}`);
   }

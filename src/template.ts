@@ -90,7 +90,7 @@ export function parseTemplate(raw: Buffer): Template {
 }
 
 /** Where the value of one reference came from, in resolution order. */
-export type Scope = 'environment' | 'pending exec' | 'mount default' | 'inline fallback' | 'unresolved';
+export type Scope = 'environment' | 'pending exec' | 'project file' | 'mount default' | 'inline fallback' | 'unresolved';
 
 /** A source of variable values; an empty value counts as unset, like the shell's `:-`. */
 export type Lookup = (name: string) => Buffer | undefined;
@@ -100,26 +100,39 @@ export interface Scopes {
   readonly env: Lookup;
   /** How to name `env` in explanations. */
   readonly envScope: 'environment' | 'pending exec';
+  /** The caller's project files (absent: the scope is off). */
+  readonly project?: ProjectLookup;
   /** Mount defaults (`--default NAME=VALUE`). */
   readonly defaults: Lookup;
 }
+
+/**
+ * A project file's answer: its value, or undefined when the file defers (`system`, `path:…`: resolution goes
+ * on with the mount defaults), and where it was written (`/dir/.tool-versions:3`).
+ */
+export type ProjectLookup = (name: string) => { readonly value: Buffer | undefined; readonly source: string } | undefined;
 
 export interface Resolved {
   readonly name: string;
   readonly scope: Scope;
   readonly value: Buffer;
+  /** The project file and line that answered, or deferred to the mount defaults. */
+  readonly source?: string;
 }
 
-/** Resolves one reference: environment → mount defaults → inline fallback → the literal reference. */
+/** Resolves one reference: environment → project files → mount defaults → inline fallback → the literal reference. */
 export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes): Resolved {
   const fromEnv = scopes.env(part.name);
   if (fromEnv !== undefined && fromEnv.length > 0) return { name: part.name, scope: scopes.envScope, value: fromEnv };
+  const fromProject = scopes.project?.(part.name);
+  if (fromProject?.value !== undefined && fromProject.value.length > 0) return { name: part.name, scope: 'project file', value: fromProject.value, source: fromProject.source };
+  const deferred = fromProject === undefined ? {} : { source: fromProject.source };
   const fromDefaults = scopes.defaults(part.name);
   if (fromDefaults !== undefined && fromDefaults.length > 0) {
-    return { name: part.name, scope: 'mount default', value: fromDefaults };
+    return { name: part.name, scope: 'mount default', value: fromDefaults, ...deferred };
   }
-  if (part.fallback !== undefined) return { name: part.name, scope: 'inline fallback', value: part.fallback };
-  return { name: part.name, scope: 'unresolved', value: part.source };
+  if (part.fallback !== undefined) return { name: part.name, scope: 'inline fallback', value: part.fallback, ...deferred };
+  return { name: part.name, scope: 'unresolved', value: part.source, ...deferred };
 }
 
 /** Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). */

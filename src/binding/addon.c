@@ -49,6 +49,21 @@ static napi_value configure (napi_env env, napi_callback_info info) {
     if (string_arg(env, o, vsf_config.openers[i], sizeof vsf_config.openers[i]) == NULL) { napi_throw_error(env, "EINVAL", "reference opener too long"); return NULL; }
   }
   vsf_config.openers_count = n;
+  // projectFiles: the names to look for, in precedence order (none: the scope is off).
+  CHECK(napi_get_named_property(env, argv[0], "projectFiles", &v));
+  CHECK(napi_get_array_length(env, v, &n));
+  if (n > VSF_PROJECT_NAMES_MAX) { napi_throw_error(env, "EINVAL", "too many project files"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value o;
+    CHECK(napi_get_element(env, v, i, &o));
+    if (string_arg(env, o, vsf_config.project_names[i], sizeof vsf_config.project_names[i]) == NULL) { napi_throw_error(env, "EINVAL", "project file name too long"); return NULL; }
+  }
+  vsf_config.project_count = n;
+  CHECK(napi_get_named_property(env, argv[0], "projectTimeoutMs", &v));
+  CHECK(napi_get_value_uint32(env, v, &vsf_config.project_timeout_ms));
+  CHECK(napi_get_named_property(env, argv[0], "mountPoint", &v));
+  if (string_arg(env, v, vsf_config.mount_point, sizeof vsf_config.mount_point) == NULL) { napi_throw_error(env, "EINVAL", "mount point too long"); return NULL; }
+  vsf_config.mount_point_len = strlen(vsf_config.mount_point);
   vsf_config.act_as_caller = act;
   // Environment blocks can be megabytes and come and go with callers: keep them in mappings of their own,
   // returned at free (glibc would otherwise raise its threshold and keep them in the worker threads' arenas).
@@ -77,6 +92,8 @@ static napi_value layout (napi_env env) {
   set_u32(env, slot, "execCheck", offsetof(vsf_slot_t, exec_check));
   set_u32(env, slot, "generation", offsetof(vsf_slot_t, generation));
   set_u32(env, slot, "targetLen", offsetof(vsf_slot_t, target_len));
+  set_u32(env, slot, "projectStatus", offsetof(vsf_slot_t, project_status));
+  set_u32(env, slot, "projectState", offsetof(vsf_slot_t, project_state));
   set_u32(env, slot, "stat", offsetof(vsf_slot_t, stat));
   set_u32(env, slot, "statInts", sizeof ((vsf_slot_t *) 0)->stat / sizeof(uint32_t));
   set_u32(env, slot, "target", offsetof(vsf_slot_t, target));
@@ -98,6 +115,18 @@ static napi_value layout (napi_env env) {
   set_u32(env, exec, "denied", VSF_EXEC_DENIED);
   set_u32(env, exec, "refused", VSF_EXEC_REFUSED);
   napi_set_named_property(env, o, "execCheck", exec);
+  napi_value project;
+  napi_create_object(env, &project);
+  set_u32(env, project, "off", VSF_PROJECT_OFF);
+  set_u32(env, project, "walked", VSF_PROJECT_WALKED);
+  set_u32(env, project, "noCwd", VSF_PROJECT_NO_CWD);
+  set_u32(env, project, "timedOut", VSF_PROJECT_TIMED_OUT);
+  set_u32(env, project, "failed", VSF_PROJECT_FAILED);
+  set_u32(env, project, "empty", VSF_PROJECT_EMPTY);
+  set_u32(env, project, "fileMax", VSF_PROJECT_FILE_MAX);
+  set_u32(env, project, "namesMax", VSF_PROJECT_NAMES_MAX);
+  set_u32(env, project, "hitProject", VSF_HIT_PROJECT);
+  napi_set_named_property(env, o, "project", project);
   set_u32(env, o, "noEnvGeneration", VSF_GEN_NO_ENV);
   set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);
   static const char *op_names[VSF_OP_COUNT] = VSF_OP_NAMES;
@@ -127,6 +156,22 @@ static napi_value slot_env (napi_env env, napi_callback_info info) {
   return out;
 }
 
+// slotProject(locals): a copy of the project block the hook left in the request's slot (empty if none).
+static napi_value slot_project (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *data;
+  size_t len;
+  void *copy;
+  CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
+  if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
+  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
+  if (slot->project_ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
+  else CHECK(napi_create_buffer_copy(env, slot->project_len, (void *) (uintptr_t) slot->project_ptr, &copy, &out));
+  return out;
+}
+
 // slotRelease(locals): frees the environment block in the request's slot once JS is done with it (a
 // thread's locals can idle on libfuse's free list for long, and one block may be megabytes).
 static napi_value slot_release (napi_env env, napi_callback_info info) {
@@ -139,44 +184,52 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
   free((void *) (uintptr_t) slot->env_ptr);
+  free((void *) (uintptr_t) slot->project_ptr);
   slot->env_ptr = 0;
   slot->env_len = 0;
+  slot->project_ptr = 0;
+  slot->project_len = 0;
   return NULL;
 }
 
-// memoPut(generation, defaultsGeneration, target, expansion): the answer for the next such request.
+// memoPut(generation, defaultsGeneration, project, flags, target, expansion): the answer for the next such
+// request (project: 0 when it does not depend on the project files, else the state it was made in).
 static napi_value memo_put (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t gen, dgen;
+  uint32_t gen, dgen, project, flags;
   char *target, *exp;
   size_t tlen, elen;
   CHECK(napi_get_value_uint32(env, argv[0], &gen));
   CHECK(napi_get_value_uint32(env, argv[1], &dgen));
-  CHECK(napi_get_buffer_info(env, argv[2], (void **) &target, &tlen));
-  CHECK(napi_get_buffer_info(env, argv[3], (void **) &exp, &elen));
-  vsf_memo_put(gen, dgen, target, tlen, exp, elen);
+  CHECK(napi_get_value_uint32(env, argv[2], &project));
+  CHECK(napi_get_value_uint32(env, argv[3], &flags));
+  CHECK(napi_get_buffer_info(env, argv[4], (void **) &target, &tlen));
+  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
+  vsf_memo_put(gen, dgen, project, flags, target, tlen, exp, elen);
   return NULL;
 }
 
-// memoPutExec(locals, names, defaultsGeneration, expansion): the answer for a pending exec whose
-// environment gives the variables `names` (NUL-separated) the values the slot's environment gives them.
+// memoPutExec(locals, names, defaultsGeneration, project, flags, expansion): the answer for a pending exec
+// whose environment gives the variables `names` (NUL-separated) the values the slot's environment gives them.
 static napi_value memo_put_exec (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char *data, *names, *exp;
   size_t len, names_len, elen;
-  uint32_t dgen;
+  uint32_t dgen, project, flags;
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
   CHECK(napi_get_buffer_info(env, argv[1], (void **) &names, &names_len));
   CHECK(napi_get_value_uint32(env, argv[2], &dgen));
-  CHECK(napi_get_buffer_info(env, argv[3], (void **) &exp, &elen));
+  CHECK(napi_get_value_uint32(env, argv[3], &project));
+  CHECK(napi_get_value_uint32(env, argv[4], &flags));
+  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
   if (slot->status != VSF_RESOLVE || slot->source != VSF_ENV_EXEC || slot->env_ptr == 0 || slot->target_len >= VSF_TARGET_MAX) return NULL;
-  vsf_memo_put_exec(slot->target, slot->target_len, names, names_len, (const char *) (uintptr_t) slot->env_ptr, slot->env_len, dgen, exp, elen);
+  vsf_memo_put_exec(slot->target, slot->target_len, names, names_len, (const char *) (uintptr_t) slot->env_ptr, slot->env_len, dgen, project, flags, exp, elen);
   return NULL;
 }
 
@@ -194,7 +247,7 @@ static napi_value defaults_generation (napi_env env, napi_callback_info info) {
 
 // counters(): { ops: [count per fuse-native op number], resolutions, memoHits, ..., cacheEntries }
 static napi_value counters (napi_env env, napi_callback_info info) {
-  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs" };
+  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs", "projectWalks", "projectAnswered", "projectTimeouts" };
   napi_value o, ops, v;
   CHECK(napi_create_object(env, &o));
   CHECK(napi_create_array_with_length(env, VSF_OP_COUNT, &ops));
@@ -219,6 +272,9 @@ typedef struct {
   char target[VSF_TARGET_MAX];
   ssize_t link_result;
   vsf_probe_t p;
+  int project_status;
+  char *project;
+  size_t project_len;
   napi_ref callback;
   napi_async_work work;
 } probe_job_t;
@@ -238,13 +294,24 @@ static void probe_execute (napi_env env, void *arg) {
     j->target[r] = 0;
   }
   vsf_probe_uncached(j->tid, &j->p);
+  // The caller's project files, as that process (its ids: the owner of its /proc directory).
+  char proc[64];
+  struct stat st;
+  snprintf(proc, sizeof proc, "/proc/%u", j->tid);
+  vsf_request_t r = { .pid = j->tid };
+  if (stat(proc, &st) == 0) { r.uid = st.st_uid; r.gid = st.st_gid; }
+  vsf_project_t *proj = vsf_project_new(&r);
+  if (j->p.source == VSF_ENV_SECURE) vsf_project_skip(proj);
+  uint32_t state;
+  j->project_status = vsf_project_contents(&proj, &j->project, &j->project_len, &state);
+  vsf_project_free(proj);
 }
 
 static void probe_complete (napi_env env, napi_status status, void *arg) {
   probe_job_t *j = arg;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, argv[5];
+  napi_value cb, global, argv[7];
   void *copy;
   napi_get_reference_value(env, j->callback, &cb);
   napi_get_global(env, &global);
@@ -255,11 +322,15 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   if (j->link != NULL && j->link_result >= 0) napi_create_buffer_copy(env, (size_t) j->link_result, j->target, &copy, &argv[3]);
   else napi_get_null(env, &argv[3]);
   napi_create_int64(env, status == napi_ok ? (int64_t) j->link_result : -EIO, &argv[4]);
-  napi_call_function(env, global, cb, 5, argv, NULL);
+  napi_create_int32(env, j->project_status, &argv[5]);
+  if (j->project != NULL) napi_create_buffer_copy(env, j->project_len, j->project, &copy, &argv[6]);
+  else napi_create_buffer(env, 0, &copy, &argv[6]);
+  napi_call_function(env, global, cb, 7, argv, NULL);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, j->callback);
   napi_delete_async_work(env, j->work);
   free(j->p.env);
+  free(j->project);
   free(j->link);
   free(j);
 }
@@ -289,7 +360,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT () {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotRelease", slot_release }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
+    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotProject", slot_project }, { "slotRelease", slot_release }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
     { "defaultsChanged", defaults_changed }, { "defaultsGeneration", defaults_generation }, { "counters", counters },
     { "probe", probe },
   };

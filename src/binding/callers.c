@@ -375,7 +375,7 @@ int vsf_has_reference (const char *target, size_t len) {
   return 0;
 }
 
-static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
+static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
   int in_exec = 0;
   uint64_t envp = 0;
   if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, &in_exec, &envp))) forget(e);
@@ -400,12 +400,12 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     close_image(e);
     if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
     if (e->secure < 0) { out->error = e->secure; forget(e); return; }
-    if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto no_env; }
+    if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto secure; }
     int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r == 0) {
       out->source = VSF_ENV_EXEC;
-      if (target != NULL && vsf_memo_get_exec(target, target_len, out->env, out->env_len, exp, exp_len)) *hit = 1;
+      if (target != NULL) *hit = vsf_memo_get_exec(target, target_len, out->env, out->env_len, proj, exp, exp_len);
       return;
     }
     out->exec_check = VSF_EXEC_REFUSED;
@@ -418,7 +418,7 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     int r = fresh ? open_image(e, tid) : 0;
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r < 0) break;
-    if (e->secure) { out->source = VSF_ENV_SECURE; goto no_env; }
+    if (e->secure) { out->source = VSF_ENV_SECURE; goto secure; }
     if (fresh) {
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
       if (n < 0) { out->env = NULL; forget(e); if (!about_caller((int) n)) { out->error = (int) n; return; } break; }
@@ -438,7 +438,7 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
       out->source = VSF_ENV_CACHED;
       out->generation = e->generation;
       COUNT(VSF_C_ENV_CACHED);
-      if (target != NULL && vsf_memo_get(e->generation, target, target_len, exp, exp_len)) { *hit = 1; return; }
+      if (target != NULL && (*hit = vsf_answer_get(e->generation, target, target_len, proj, exp, exp_len))) return;
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
       if (n > 0) { out->env_len = (size_t) n; return; }
       free(out->env);
@@ -448,22 +448,26 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     close_image(e);
   }
   out->source = VSF_ENV_UNREADABLE;
+  goto no_env;
+secure:
+  // Neither its environment nor its project files: it is not the one who chose them.
+  if (proj != NULL) vsf_project_skip(*proj);
 no_env:
-  // No environment: the expansion depends on the mount defaults alone.
-  if (target != NULL && vsf_memo_get(VSF_GEN_NO_ENV, target, target_len, exp, exp_len)) *hit = 1;
+  // No environment: the expansion depends on the project files and the mount defaults alone.
+  if (target != NULL) *hit = vsf_answer_get(VSF_GEN_NO_ENV, target, target_len, proj, exp, exp_len);
 }
 
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len) {
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
   memset(out, 0, sizeof *out);
   COUNT(VSF_C_ENV_LOOKUPS);
   int hit = 0;
   entry_t *e = tid > 0 ? claim((int32_t) tid) : NULL;
   if (e != NULL) {
-    probe(e, 1, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
+    probe(e, 1, (int32_t) tid, uid, gid, target, target_len, proj, out, exp, exp_len, &hit);
     release(e);
   } else {
     entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
-    probe(&tmp, 0, (int32_t) tid, uid, gid, target, target_len, out, exp, exp_len, &hit);
+    probe(&tmp, 0, (int32_t) tid, uid, gid, target, target_len, proj, out, exp, exp_len, &hit);
     forget(&tmp);
   }
   if (out->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
@@ -478,7 +482,7 @@ void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
   memset(out, 0, sizeof *out);
   int hit = 0;
   entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
-  probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, out, NULL, NULL, &hit);
+  probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, NULL, out, NULL, NULL, &hit);
   forget(&tmp);
 }
 

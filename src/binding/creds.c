@@ -65,14 +65,15 @@ static int set_effective_caps (int on) {
 }
 
 // `with_groups` 0: no supplementary groups (writes to an open file, where only reserved blocks and
-// quotas are decided, and fewer groups can only deny more).
-int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups) {
+// quotas are decided, and fewer groups can only deny more). `out`: the groups taken, for the caller.
+static int become (const vsf_request_t *r, vsf_creds_t *saved, int with_groups, gid_t *out, int max) {
   saved->active = 0;
   if (!vsf_config.act_as_caller || r->uid == 0) return 0;
-  gid_t groups[1024];
-  int n = with_groups ? caller_groups(r->pid, groups, 1024) : 0;
+  gid_t groups[VSF_GROUPS_MAX];
+  int n = with_groups ? caller_groups(r->pid, groups, VSF_GROUPS_MAX) : 0;
   if (n < 0) return n;
-  if (n == 1024) return -EACCES;  // more groups than read here: refused rather than guessed
+  if (n == VSF_GROUPS_MAX || n > max) return -EACCES;  // more groups than read here: refused rather than guessed
+  if (out != NULL) memcpy(out, groups, sizeof(gid_t) * (size_t) n);
   saved->active = 1;
   if (syscall(SYS_setgroups, (size_t) n, groups) != 0) goto fail;
   syscall(SYS_setfsgid, r->gid);
@@ -80,11 +81,20 @@ int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_grou
   // setfs[ug]id report the previous id, never an error: read the new ones back.
   if ((uint32_t) syscall(SYS_setfsgid, -1) != r->gid || (uint32_t) syscall(SYS_setfsuid, -1) != r->uid) { errno = EPERM; goto fail; }
   if (set_effective_caps(0) != 0) goto fail;
-  return 0;
+  return n;
 fail:;
   int e = errno;
   vsf_restore_creds(saved);
   return -e;
+}
+
+int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups) {
+  int n = become(r, saved, with_groups, NULL, VSF_GROUPS_MAX);
+  return n < 0 ? n : 0;
+}
+
+int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max) {
+  return become(r, saved, 1, groups, max);
 }
 
 // Back to the daemon's own credentials. A thread that cannot get them back must not serve anyone else.

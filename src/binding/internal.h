@@ -19,13 +19,19 @@ typedef struct {
   uint32_t cache_max;      // caller table entries
   char openers[VSF_OPENERS_MAX][8];  // how a reference starts ("$<", "${"): TS's grammar says, C only looks
   uint32_t openers_count;
+  char project_names[VSF_PROJECT_NAMES_MAX][256];  // project files, in TS's precedence order (0: the scope is off)
+  uint32_t project_count;
+  uint32_t project_timeout_ms;
+  char mount_point[4096];  // the mount point as /proc names it (realpath), for working directories inside it
+  size_t mount_point_len;
 } vsf_config_t;
 extern vsf_config_t vsf_config;
 
 // Request and resolution counters, read by `status` (no JS on the request path).
 enum vsf_counter {
   VSF_C_RESOLUTIONS, VSF_C_MEMO_HITS, VSF_C_ENV_LOOKUPS, VSF_C_ENV_CACHED, VSF_C_ENV_EXEC, VSF_C_ENV_UNREADABLE,
-  VSF_C_ENV_SECURE, VSF_C_EXEC_REFUSED, VSF_C_PASSED_TO_JS, VSF_C_COUNT
+  VSF_C_ENV_SECURE, VSF_C_EXEC_REFUSED, VSF_C_PASSED_TO_JS, VSF_C_PROJECT_WALKS, VSF_C_PROJECT_ANSWERED,
+  VSF_C_PROJECT_TIMEOUTS, VSF_C_COUNT
 };
 extern _Atomic uint64_t vsf_op_counts[VSF_OP_COUNT];
 extern _Atomic uint64_t vsf_counts[VSF_C_COUNT];
@@ -43,8 +49,19 @@ void vsf_encode_stat (const struct stat *st, uint32_t *ints);
 // creds.c: act as the caller on this thread.
 typedef struct { int active; } vsf_creds_t;
 int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups);
+#define VSF_GROUPS_MAX 1024
+// As vsf_become_caller with groups, also giving them (n, or -errno).
+int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max);
 void vsf_restore_creds (vsf_creds_t *saved);
 int vsf_creds_init (void);
+
+// project.c: the caller's project files (NULL: the scope is off).
+typedef struct vsf_project vsf_project_t;
+vsf_project_t *vsf_project_new (const vsf_request_t *r);
+void vsf_project_free (vsf_project_t *p);
+void vsf_project_skip (vsf_project_t *p);   // a secure exec: no project scope
+uint32_t vsf_project_state (vsf_project_t **p);
+int vsf_project_contents (vsf_project_t **p, char **block, size_t *len, uint32_t *state);
 
 // callers.c: which environment a caller means, and the link's expansion.
 typedef struct {
@@ -57,9 +74,10 @@ typedef struct {
 } vsf_probe_t;
 int vsf_cache_init (uint32_t max);
 // Probes caller `tid` (with its request's fs ids) for a link whose target is `target`. On a memo hit
-// returns 1 and fills exp/exp_len (exp_len may exceed VSF_TARGET_MAX - 1: too long); else 0 with `out`
-// filled, the environment read when the answer needs JS.
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_probe_t *out, char *exp, size_t *exp_len);
+// returns nonzero (VSF_HIT_PROJECT set: a project file answered) and fills exp/exp_len (exp_len may exceed
+// VSF_TARGET_MAX - 1: too long); else 0 with `out` filled, the environment read when the answer needs JS.
+// `proj` is walked only if an answer may depend on it.
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len);
 void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out);
 uint32_t vsf_cache_entries (void);
 int vsf_has_reference (const char *target, size_t len);
@@ -69,10 +87,16 @@ int vsf_has_reference (const char *target, size_t len);
 #define VSF_GEN_LINK 0xfffffffeu     // ... and link targets by the link's identity (ops.c)
 #define VSF_GEN_NAMES 0xfffffffdu    // ... the variables a target names (set by JS)
 #define VSF_GEN_EXEC 0xfffffffcu     // ... and expansions for a pending exec, by the values of those variables
-int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, char *exp, size_t *exp_len);
-void vsf_memo_put (uint32_t generation, uint32_t defaults_generation, const char *target, size_t target_len, const char *exp, size_t exp_len);
-int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, char *exp, size_t *exp_len);
-void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, const char *exp, size_t exp_len);
+// `project`: 0 for an answer that does not depend on the caller's project files, else the project state it
+// was made in. `flags` VSF_HIT_PROJECT: a project file answered (for status). A hit returns 1 | its flags.
+#define VSF_HIT_PROJECT 2
+int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len);
+void vsf_memo_put (uint32_t generation, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len);
+// The answer for (generation, target): one independent of the project files, else one for the caller's
+// project state (walked only now).
+int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len);
+int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, vsf_project_t **proj, char *exp, size_t *exp_len);
+void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *exp, size_t exp_len);
 uint32_t vsf_defaults_generation (void);
 uint32_t vsf_defaults_changed (void);
 

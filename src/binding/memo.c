@@ -1,8 +1,9 @@
 // Expansions that JS computed, kept so that the next request asking the same question is answered on its
 // FUSE worker thread. The key is exactly what an expansion depends on: the caller's environment (the
 // generation of its cached read, which changes whenever the environment is read afresh, or VSF_GEN_NO_ENV
-// when there is none), the mount defaults (their generation, bumped by JS on every change) and the link's
-// target bytes. The grammar stays JS's alone: C never expands anything, it only replays answers.
+// when there is none), the mount defaults (their generation, bumped by JS on every change), the caller's
+// project state when the answer depends on its project files (project.c; 0 when it does not) and the
+// link's target bytes. The grammar stays JS's alone: C never expands anything, it only replays answers.
 // Bounded: 4096 entries in sets of 4, and MEMO_BYTES_MAX bytes of targets and expansions.
 #include "internal.h"
 #include <pthread.h>
@@ -14,7 +15,7 @@
 #define MEMO_BYTES_MAX (8u << 20)
 
 typedef struct {
-  uint32_t generation, defaults_generation;
+  uint32_t generation, defaults_generation, project, flags;
   uint64_t hash;
   uint32_t target_len;
   uint32_t exp_len;      // may exceed VSF_TARGET_MAX - 1 (too long: only the length is kept)
@@ -31,8 +32,8 @@ static _Atomic uint32_t defaults_gen = 1;
 uint32_t vsf_defaults_generation (void) { return atomic_load(&defaults_gen); }
 uint32_t vsf_defaults_changed (void) { return atomic_fetch_add(&defaults_gen, 1) + 1; }
 
-static uint64_t hash (uint32_t generation, uint32_t dgen, const char *target, size_t len) {
-  uint64_t h = 1469598103934665603ull ^ ((uint64_t) generation << 32 | dgen);
+static uint64_t hash (uint32_t generation, uint32_t dgen, uint32_t project, const char *target, size_t len) {
+  uint64_t h = (1469598103934665603ull ^ ((uint64_t) generation << 32 | dgen)) * 1099511628211ull ^ project;
   for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char) target[i]) * 1099511628211ull;
   return h;
 }
@@ -42,26 +43,26 @@ static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? 
 // Link targets (VSF_GEN_LINK) and the names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
 static uint32_t key_defaults (uint32_t generation, uint32_t dgen) { return generation == VSF_GEN_LINK || generation == VSF_GEN_NAMES ? 0 : dgen; }
 
-int vsf_memo_get (uint32_t generation, const char *target, size_t target_len, char *exp, size_t *exp_len) {
+int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len) {
   uint32_t dgen = key_defaults(generation, vsf_defaults_generation());
-  uint64_t h = hash(generation, dgen, target, target_len);
+  uint64_t h = hash(generation, dgen, project, target, target_len);
   memo_t *set = memo[h % SETS];
   int hit = 0;
   pthread_mutex_lock(&mu);
   for (int i = 0; i < WAYS; i++) {
     memo_t *m = &set[i];
-    if (m->data == NULL || m->hash != h || m->generation != generation || m->defaults_generation != dgen || m->target_len != target_len || memcmp(m->data, target, target_len) != 0) continue;
+    if (m->data == NULL || m->hash != h || m->generation != generation || m->defaults_generation != dgen || m->project != project || m->target_len != target_len || memcmp(m->data, target, target_len) != 0) continue;
     memcpy(exp, m->data + target_len, stored_exp(m->exp_len));
     *exp_len = m->exp_len;
     m->used = ++clock_;
-    hit = 1;
+    hit = 1 | (int) m->flags;
     break;
   }
   pthread_mutex_unlock(&mu);
   return hit;
 }
 
-void vsf_memo_put (uint32_t generation, uint32_t dgen, const char *target, size_t target_len, const char *exp, size_t exp_len) {
+void vsf_memo_put (uint32_t generation, uint32_t dgen, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len) {
   if (generation == 0 || dgen != vsf_defaults_generation() || target_len >= VSF_TARGET_MAX) return;
   dgen = key_defaults(generation, dgen);
   size_t keep = stored_exp((uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len));
@@ -69,7 +70,7 @@ void vsf_memo_put (uint32_t generation, uint32_t dgen, const char *target, size_
   if (data == NULL) return;
   memcpy(data, target, target_len);
   memcpy(data + target_len, exp, keep);
-  uint64_t h = hash(generation, dgen, target, target_len);
+  uint64_t h = hash(generation, dgen, project, target, target_len);
   memo_t *set = memo[h % SETS], *victim = &set[0];
   pthread_mutex_lock(&mu);
   for (int i = 0; i < WAYS; i++) {
@@ -80,8 +81,15 @@ void vsf_memo_put (uint32_t generation, uint32_t dgen, const char *target, size_
   if (bytes - old + target_len + keep > MEMO_BYTES_MAX) { pthread_mutex_unlock(&mu); free(data); return; }
   free(victim->data);
   bytes = bytes - old + target_len + keep;
-  *victim = (memo_t) { generation, dgen, h, (uint32_t) target_len, (uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len), data, ++clock_ };
+  *victim = (memo_t) { generation, dgen, project, flags & VSF_HIT_PROJECT, h, (uint32_t) target_len, (uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len), data, ++clock_ };
   pthread_mutex_unlock(&mu);
+}
+
+int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
+  int hit = vsf_memo_get(generation, 0, target, target_len, exp, exp_len);
+  if (hit || proj == NULL) return hit;
+  uint32_t state = vsf_project_state(proj);
+  return state != 0 ? vsf_memo_get(generation, state, target, target_len, exp, exp_len) : 0;
 }
 
 // ---- pending exec: keyed by the values of exactly the variables the target names --------------------------
@@ -120,19 +128,19 @@ static size_t exec_key (const char *target, size_t target_len, const char *names
   return k;
 }
 
-int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, char *exp, size_t *exp_len) {
+int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
   char names[VSF_TARGET_MAX], key[VSF_TARGET_MAX];
   size_t names_len;
-  if (!vsf_memo_get(VSF_GEN_NAMES, target, target_len, names, &names_len) || names_len >= VSF_TARGET_MAX) return 0;
+  if (!vsf_memo_get(VSF_GEN_NAMES, 0, target, target_len, names, &names_len) || names_len >= VSF_TARGET_MAX) return 0;
   size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
-  return klen > 0 && vsf_memo_get(VSF_GEN_EXEC, key, klen, exp, exp_len);
+  return klen > 0 ? vsf_answer_get(VSF_GEN_EXEC, key, klen, proj, exp, exp_len) : 0;
 }
 
-void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t dgen, const char *exp, size_t exp_len) {
+void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t dgen, uint32_t project, uint32_t flags, const char *exp, size_t exp_len) {
   char key[VSF_TARGET_MAX];
   if (names_len >= VSF_TARGET_MAX) return;
   size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
   if (klen == 0) return;
-  vsf_memo_put(VSF_GEN_NAMES, dgen, target, target_len, names, names_len);
-  vsf_memo_put(VSF_GEN_EXEC, dgen, key, klen, exp, exp_len);
+  vsf_memo_put(VSF_GEN_NAMES, dgen, 0, 0, target, target_len, names, names_len);
+  vsf_memo_put(VSF_GEN_EXEC, dgen, project, flags, key, klen, exp, exp_len);
 }

@@ -71,10 +71,10 @@ static ssize_t read_link (const call_t *c, const struct stat *st, char *target) 
   link_key_t k;
   size_t klen = st != NULL ? link_key(c, st, &k) : 0;
   size_t n;
-  if (klen > 0 && vsf_memo_get(VSF_GEN_LINK, (const char *) &k, klen, target, &n)) return (ssize_t) n;
+  if (klen > 0 && vsf_memo_get(VSF_GEN_LINK, 0, (const char *) &k, klen, target, &n)) return (ssize_t) n;
   ssize_t r = readlinkat(c->pfd, c->name, target, VSF_TARGET_MAX - 1);
   if (r < 0) return -errno;
-  if (klen > 0) vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), (const char *) &k, klen, target, (size_t) r);
+  if (klen > 0) vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), 0, 0, (const char *) &k, klen, target, (size_t) r);
   return r;
 }
 
@@ -95,11 +95,20 @@ static int link_answer (call_t *c, const struct stat *st) {
     // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
     vsf_restore_creds(c->creds);
     vsf_probe_t p;
-    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &p, exp, &exp_len);
+    // The caller's project files, walked only if no answer independent of them is in the memo.
+    vsf_project_t *proj = vsf_project_new(r);
+    if (proj == NULL && vsf_config.project_count > 0) return -ENOMEM;
+    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &proj, &p, exp, &exp_len);
     // Never an answer made without the environment because the daemon ran out of fds or memory.
-    if (p.error < 0) { free(p.env); return p.error; }
+    if (p.error < 0) { free(p.env); vsf_project_free(proj); return p.error; }
     if (!hit) {
       vsf_slot_t *s = c->slot;
+      char *block = NULL;
+      size_t block_len = 0;
+      uint32_t state = 0;
+      int ps = vsf_project_contents(&proj, &block, &block_len, &state);
+      vsf_project_free(proj);
+      if (ps == VSF_PROJECT_FAILED) { free(p.env); free(block); return -ENOMEM; }
       s->status = VSF_RESOLVE;
       s->source = p.source;
       s->exec_check = p.exec_check;
@@ -108,10 +117,16 @@ static int link_answer (call_t *c, const struct stat *st) {
       memcpy(s->target, target, (size_t) n + 1);
       s->env_ptr = (uint64_t) (uintptr_t) p.env;
       s->env_len = (uint32_t) p.env_len;
+      s->project_status = ps;
+      s->project_state = state;
+      s->project_ptr = (uint64_t) (uintptr_t) block;
+      s->project_len = (uint32_t) block_len;
       if (st != NULL) vsf_encode_stat(st, s->stat);
       COUNT(VSF_C_PASSED_TO_JS);
       return PASS;
     }
+    vsf_project_free(proj);
+    if (hit & VSF_HIT_PROJECT) COUNT(VSF_C_PROJECT_ANSWERED);
     COUNT(VSF_C_MEMO_HITS);
     answer = exp;
   }
@@ -201,7 +216,7 @@ static int op_utimens (call_t *c) {
   link_key_t k;
   size_t klen;
   if (r == 0 && n >= 0 && fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (klen = link_key(c, &st, &k)) > 0) {
-    vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), (const char *) &k, klen, target, (size_t) n);
+    vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), 0, 0, (const char *) &k, klen, target, (size_t) n);
   }
   return r;
 }
@@ -430,8 +445,11 @@ static int run (const op_t *op, call_t *c) {
 int vsf_hook (vsf_request_t *r, char *raw) {
   vsf_slot_t *slot = (vsf_slot_t *) raw;
   free((void *) (uintptr_t) slot->env_ptr);  // the previous request's, on this thread
+  free((void *) (uintptr_t) slot->project_ptr);
   slot->env_ptr = 0;
   slot->env_len = 0;
+  slot->project_ptr = 0;
+  slot->project_len = 0;
   slot->status = VSF_NONE;
   if (r->op >= VSF_OP_COUNT || ops[r->op].fn == NULL) return VSF_PASS;  // init: JS's
   atomic_fetch_add_explicit(&vsf_op_counts[r->op], 1, memory_order_relaxed);

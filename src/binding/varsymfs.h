@@ -87,6 +87,23 @@ enum vsf_exec_check {
 
 #define VSF_TARGET_MAX 4096   // PATH_MAX: a link target and an expansion, with their NUL
 
+// The project scope (project.c) of a request passed to JS (vsf_slot_t.project_status).
+enum vsf_project_status {
+  VSF_PROJECT_OFF = 0,        // not looked at: the scope is off (--no-project-files) or a secure exec
+  VSF_PROJECT_WALKED = 1,     // walked: project_ptr holds the files found (none: project_len 0)
+  VSF_PROJECT_NO_CWD = 2,     // the working directory is gone, unreachable, or outside the caller's root
+  VSF_PROJECT_TIMED_OUT = 3,  // the walk was given up (a filesystem too slow): no project files this time
+  VSF_PROJECT_FAILED = 4,     // the daemon could not walk (never answered: the request fails)
+};
+// project_state: the walk's interned state, the memo's key for answers that depend on it (0: not to be
+// kept; VSF_PROJECT_EMPTY: no project file on the walk, or the scope skipped for a secure exec).
+#define VSF_PROJECT_EMPTY 1
+// project_ptr: records, each: u32 depth (0: the working directory), u32 name index (configure()'s
+// projectFiles), u32 status (0 read, 1 not readable by the caller, 2 larger than VSF_PROJECT_FILE_MAX,
+// 3 not a regular file), u32 directory length, the directory's path, u32 content length, the bytes.
+#define VSF_PROJECT_FILE_MAX 65536
+#define VSF_PROJECT_NAMES_MAX 32
+
 typedef struct {
   int32_t status;          // enum vsf_status
   int32_t source;          // enum vsf_source
@@ -95,6 +112,11 @@ typedef struct {
   uint32_t target_len;
   uint32_t env_len;
   uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
+  int32_t project_status;  // enum vsf_project_status
+  uint32_t project_state;
+  uint32_t project_len;
+  uint32_t project_pad;
+  uint64_t project_ptr;    // malloc'd project block, owned by the slot
   uint32_t stat[22];       // getattr: the link's lstat, in fuse-native's stat encoding
   char target[VSF_TARGET_MAX];
 } vsf_slot_t;

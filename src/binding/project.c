@@ -1,0 +1,591 @@
+// The project scope's mechanics: which project files a caller's working directory sees, walking up to its
+// root, and their bytes for JS. TS owns every rule about them (file formats, precedence, names: the
+// names arrive by configure(), in precedence order); C only finds files, proves they are unchanged, and
+// reads them as the caller.
+//
+// Exact and fresh. A resolution that needs the project scope walks every time: it reads the caller's
+// working directory (/proc/<tid>/cwd), stats each directory up to the caller's root, and stats each
+// project file present. What it saw is a *state*: for each file, its place on the walk, its identity
+// (device, inode, ctime, mtime, size, mode, owner) or the error the caller got, and in a root daemon
+// serving others the caller's ids and groups. Equal states are interned under one number, never reused,
+// and the memo keys project-dependent answers by that number. A file edited, created, removed, renamed or
+// chmod'ed changes its state; a directory on the walk that gains or loses a project file changes its
+// ctime, which invalidates the only thing kept between walks (which names a directory holds). Timestamps
+// are trusted only once settled: a ctime within SETTLE_NS of now could be shared with a change still to
+// come (coarse clocks), so such a state is not interned and its answer is not kept (git's "racily clean").
+//
+// Safe. Files are stat'ed and read as the caller (creds.c, in a root daemon serving others); one it cannot
+// read counts as absent. A working directory inside our own mount is walked in the backing store, with
+// openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
+// Outside the mount, a symlinked project file is followed as the caller would. Reads are bounded
+// (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
+// a thread of its own and is given up after the mount's --project-timeout: only that caller waits.
+#include "internal.h"
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SETTLE_NS 50000000LL     // 50 ms: several jiffies of a coarse clock
+#define RECORDS_MAX 64           // project files on one walk
+#define STUCK_MAX 4              // walks on a hung filesystem still running: past this, no new ones
+
+// ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
+
+typedef struct { char *point; size_t len; int remote; } mnt_t;
+static pthread_mutex_t mnt_mu = PTHREAD_MUTEX_INITIALIZER;
+static mnt_t *mnts;
+static size_t nmnts;
+static int mountinfo_fd = -1;
+
+static int remote_type (const char *t) {
+  static const char *types[] = { "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre",
+    "gpfs", "ncpfs", "davfs", "coda", "virtiofs", "sshfs", "ocfs2", "gfs2", "orangefs", "beegfs", NULL };
+  if (strncmp(t, "fuse", 4) == 0) return 1;
+  for (int i = 0; types[i] != NULL; i++) if (strcmp(t, types[i]) == 0) return 1;
+  return 0;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+static size_t unescape (char *s) {
+  char *w = s;
+  for (char *r = s; *r; ) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+      *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 4;
+    } else *w++ = *r++;
+  }
+  *w = 0;
+  return (size_t) (w - s);
+}
+
+static void mounts_load (void) {
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap);
+  if (buf == NULL) return;
+  lseek(mountinfo_fd, 0, SEEK_SET);
+  for (;;) {
+    if (len + 4096 > cap) { char *b = realloc(buf, cap *= 2); if (b == NULL) { free(buf); return; } buf = b; }
+    ssize_t n = read(mountinfo_fd, buf + len, cap - len - 1);
+    if (n <= 0) break;
+    len += (size_t) n;
+  }
+  buf[len] = 0;
+  for (size_t i = 0; i < nmnts; i++) free(mnts[i].point);
+  free(mnts);
+  mnts = NULL;
+  nmnts = 0;
+  size_t lines = 0;
+  for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+  mnts = calloc(lines + 1, sizeof *mnts);
+  if (mnts == NULL) { free(buf); return; }
+  char *save = NULL;
+  for (char *line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    char *f[5], *s2 = NULL, *p = line;
+    int k = 0;
+    for (; k < 5 && (f[k] = strtok_r(p, " ", &s2)) != NULL; k++) p = NULL;
+    if (k < 5) continue;
+    char *dash = strstr(s2 != NULL ? s2 : "", " - ");
+    char *rest = s2 != NULL && strncmp(s2, "- ", 2) == 0 ? s2 + 2 : dash != NULL ? dash + 3 : NULL;
+    if (rest == NULL) continue;
+    char *type = strtok_r(rest, " ", &s2);
+    if (type == NULL) continue;
+    char *point = strdup(f[4]);
+    if (point == NULL) continue;
+    size_t plen = unescape(point);
+    int self = plen == vsf_config.mount_point_len && memcmp(point, vsf_config.mount_point, plen) == 0 && strncmp(type, "fuse", 4) == 0;
+    if (self) { free(point); continue; }  // our own mount: walked in the backing store, whose mount is below it
+    mnts[nmnts++] = (mnt_t) { point, plen, remote_type(type) };
+  }
+  free(buf);
+}
+
+// Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote.
+static int on_remote (const char *path, size_t len) {
+  int remote = 0;
+  pthread_mutex_lock(&mnt_mu);
+  if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
+  // The first time, and whenever the table changed since it was read (the kernel flags it for poll).
+  if (mountinfo_fd >= 0 && (mnts == NULL || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR))))) mounts_load();
+  if (mnts == NULL) remote = 1;  // unknown: be careful
+  for (size_t i = 0; i < nmnts && !remote; i++) {
+    const mnt_t *m = &mnts[i];
+    if (!m->remote) continue;
+    if (m->len == 1 || (m->len <= len && memcmp(m->point, path, m->len) == 0 && (m->len == len || path[m->len] == '/'))) remote = 1;
+  }
+  pthread_mutex_unlock(&mnt_mu);
+  return remote;
+}
+
+// ---- which project files a directory holds: kept by the directory's identity and ctime ------------------
+
+#define DIR_SETS 512
+#define DIR_WAYS 4
+typedef struct { uint64_t dev, ino; int64_t cs, cns; uint32_t mask; uint64_t used; } dirent_t;
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+static dirent_t dirs[DIR_SETS][DIR_WAYS];
+static uint64_t dir_clock;
+
+static int64_t now_ns (void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t) t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int settled (const struct statx_timestamp *t, int64_t now) {
+  return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec < now - SETTLE_NS;
+}
+
+static int dir_get (const struct statx *st, uint32_t *mask) {
+  dirent_t *set = dirs[(st->stx_ino ^ st->stx_dev_minor ^ ((uint64_t) st->stx_dev_major << 20)) % DIR_SETS];
+  int hit = 0;
+  pthread_mutex_lock(&dir_mu);
+  for (int i = 0; i < DIR_WAYS; i++) {
+    dirent_t *d = &set[i];
+    if (d->used == 0 || d->ino != st->stx_ino || d->dev != makedev(st->stx_dev_major, st->stx_dev_minor)) continue;
+    if (d->cs != st->stx_ctime.tv_sec || d->cns != st->stx_ctime.tv_nsec) continue;
+    *mask = d->mask;
+    d->used = ++dir_clock;
+    hit = 1;
+    break;
+  }
+  pthread_mutex_unlock(&dir_mu);
+  return hit;
+}
+
+static void dir_put (const struct statx *st, uint32_t mask) {
+  dirent_t *set = dirs[(st->stx_ino ^ st->stx_dev_minor ^ ((uint64_t) st->stx_dev_major << 20)) % DIR_SETS], *victim = &set[0];
+  pthread_mutex_lock(&dir_mu);
+  for (int i = 0; i < DIR_WAYS; i++) {
+    if (set[i].used == 0) { victim = &set[i]; break; }
+    if (set[i].used < victim->used) victim = &set[i];
+  }
+  *victim = (dirent_t) { makedev(st->stx_dev_major, st->stx_dev_minor), st->stx_ino, st->stx_ctime.tv_sec, st->stx_ctime.tv_nsec, mask, ++dir_clock };
+  pthread_mutex_unlock(&dir_mu);
+}
+
+// ---- interned states -------------------------------------------------------------------------------------
+
+#define STATE_SETS 256
+#define STATE_WAYS 4
+typedef struct { uint64_t hash; uint32_t id, len; char *blob; uint64_t used; } state_t;
+static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
+static state_t states[STATE_SETS][STATE_WAYS];
+static uint64_t state_clock;
+static uint32_t next_state = VSF_PROJECT_EMPTY + 1;
+
+static uint32_t intern (const char *blob, size_t len) {
+  if (len == 0) return VSF_PROJECT_EMPTY;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char) blob[i]) * 1099511628211ull;
+  state_t *set = states[h % STATE_SETS], *victim = &set[0];
+  uint32_t id = 0;
+  pthread_mutex_lock(&state_mu);
+  for (int i = 0; i < STATE_WAYS; i++) {
+    state_t *s = &set[i];
+    if (s->blob != NULL && s->hash == h && s->len == len && memcmp(s->blob, blob, len) == 0) { s->used = ++state_clock; id = s->id; break; }
+  }
+  if (id == 0) {
+    char *copy = malloc(len);
+    for (int i = 0; copy != NULL && i < STATE_WAYS; i++) {
+      if (set[i].blob == NULL) { victim = &set[i]; break; }
+      if (set[i].used < victim->used) victim = &set[i];
+    }
+    // Ids are never reused (a memo entry keyed by an evicted state's id can never match again); at the
+    // end of 32 bits, states stop being kept rather than wrap.
+    if (copy != NULL && next_state < VSF_GEN_EXEC) {
+      memcpy(copy, blob, len);
+      free(victim->blob);
+      id = next_state++;
+      *victim = (state_t) { h, id, (uint32_t) len, copy, ++state_clock };
+    } else free(copy);
+  }
+  pthread_mutex_unlock(&state_mu);
+  return id;
+}
+
+// ---- one walk --------------------------------------------------------------------------------------------
+
+typedef struct {
+  uint16_t depth, name;   // directory (0: the working directory) and name index
+  int32_t error;          // the caller's stat: 0 or errno
+  uint64_t dev, ino;
+  int64_t cs, cns, ms, mns, size;
+  uint32_t mode, uid, gid;
+} record_t;
+
+struct vsf_project {
+  _Atomic int refs;
+  vsf_request_t req;        // the caller (pid, uid, gid) for creds.c
+  int act;                  // as the caller (a root daemon serving others)
+  int walked, status, remote, unsettled;
+  uint32_t state, ndirs, nrec;
+  size_t cwd_len;
+  size_t root_len;          // the caller's root: the walk stops there (1: "/")
+  char *block;              // for JS (vsf_project_contents)
+  size_t block_len;
+  // a walk on its own thread
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, abandoned;
+  // Filled as the walk goes (not cleared: most requests never walk).
+  char cwd[PATH_MAX];       // the working directory as the daemon names it
+  uint32_t ends[PATH_MAX / 2 + 1];  // each directory of the walk: cwd[0..ends[d]]
+  record_t rec[RECORDS_MAX];
+};
+
+static _Atomic int stuck;
+
+static int inside_mount (const char *dir, size_t len) {
+  size_t m = vsf_config.mount_point_len;
+  return m > 0 && len >= m && memcmp(dir, vsf_config.mount_point, m) == 0 && (len == m || dir[m] == '/' || m == 1);
+}
+
+// The backing-store path of a directory inside the mount ("." for its root).
+static const char *backing (const char *dir, size_t len) {
+  size_t m = vsf_config.mount_point_len;
+  return len == m ? "." : dir + m + (m == 1 ? 0 : 1);
+}
+
+// dir + "/" + name into buf; 0 when too long.
+static int join (char *buf, const char *dir, size_t len, const char *name) {
+  size_t n = strlen(name);
+  if (len + 1 + n + 1 > PATH_MAX) return 0;
+  memcpy(buf, dir, len);
+  size_t k = len;
+  if (k == 0 || buf[k - 1] != '/') buf[k++] = '/';
+  memcpy(buf + k, name, n + 1);
+  return 1;
+}
+
+static int sx (int dfd, const char *path, int flags, struct statx *st) {
+  return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, st) == 0 ? 0 : -errno;
+}
+
+// The names directory `d` holds (any kind of entry), by the daemon's own sight.
+static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
+  char dir[PATH_MAX], path[PATH_MAX];
+  size_t len = p->ends[d];
+  memcpy(dir, p->cwd, len);
+  dir[len] = 0;
+  struct statx st;
+  int in = inside_mount(dir, len), dfd = AT_FDCWD;
+  const char *base = dir;
+  if (in) {
+    dfd = vsf_safe_open(backing(dir, len), O_PATH | O_DIRECTORY, 0);
+    if (dfd < 0) { *ok = 0; return 0; }
+    base = "";
+  }
+  *ok = sx(dfd, base, in ? AT_EMPTY_PATH : 0, &st) == 0;
+  uint32_t mask = 0;
+  if (*ok && d == 0) {
+    // The path still names the working directory (not a namesake made after it was removed or renamed).
+    // Inside our mount the kernel's inode has the backing file's number (use_ino) on another device; its
+    // cached attributes are enough (AT_STATX_DONT_SYNC: no request to ourselves).
+    char proc[64];
+    struct statx want;
+    snprintf(proc, sizeof proc, "/proc/%u/cwd", p->req.pid);
+    if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO, &want) != 0 || want.stx_ino != st.stx_ino ||
+        (!in && (want.stx_dev_major != st.stx_dev_major || want.stx_dev_minor != st.stx_dev_minor))) *ok = 0;
+  }
+  if (*ok && !dir_get(&st, &mask)) {
+    for (uint32_t i = 0; i < vsf_config.project_count; i++) {
+      struct statx f;
+      int r = in ? sx(dfd, vsf_config.project_names[i], AT_SYMLINK_NOFOLLOW, &f) : join(path, dir, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &f) : -ENAMETOOLONG;
+      if (r == 0 || (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) mask |= 1u << i;  // present, or cannot tell: look again as the caller
+    }
+    if (settled(&st.stx_ctime, now)) dir_put(&st, mask);
+  }
+  if (in) close(dfd);
+  return mask;
+}
+
+// The walk: directories from the working directory up to the caller's root, and the project files in
+// them, as the caller sees them. Sets status, state (0: not to be kept) and the records.
+static void walk (vsf_project_t *p) {
+  int64_t now = now_ns();
+  uint32_t want[RECORDS_MAX][2];
+  uint32_t nwant = 0;
+  for (uint32_t d = 0; d < p->ndirs && nwant < RECORDS_MAX; d++) {
+    int ok;
+    uint32_t mask = names_in(p, d, now, &ok);
+    if (!ok && d == 0) { p->status = VSF_PROJECT_NO_CWD; p->state = VSF_PROJECT_EMPTY; return; }
+    for (uint32_t i = 0; i < vsf_config.project_count && nwant < RECORDS_MAX; i++) if (mask & (1u << i)) { want[nwant][0] = d; want[nwant][1] = i; nwant++; }
+  }
+  p->status = VSF_PROJECT_WALKED;
+  if (nwant == 0) { p->state = VSF_PROJECT_EMPTY; return; }
+  vsf_creds_t creds = { 0 };
+  gid_t groups[VSF_GROUPS_MAX];
+  int ngroups = 0;
+  if (p->act) {
+    ngroups = vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX);
+    if (ngroups < 0) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+  }
+  char path[PATH_MAX];
+  for (uint32_t k = 0; k < nwant; k++) {
+    uint32_t d = want[k][0], i = want[k][1];
+    record_t *r = &p->rec[p->nrec++];
+    memset(r, 0, sizeof *r);
+    r->depth = (uint16_t) d;
+    r->name = (uint16_t) i;
+    size_t len = p->ends[d];
+    memcpy(path, p->cwd, len);
+    path[len] = 0;
+    struct statx st;
+    int e;
+    if (inside_mount(path, len)) {
+      char rel[PATH_MAX];
+      const char *b = backing(path, len);
+      e = strcmp(b, ".") == 0 ? (snprintf(rel, sizeof rel, "%s", vsf_config.project_names[i]), 0) : (size_t) snprintf(rel, sizeof rel, "%s/%s", b, vsf_config.project_names[i]) >= sizeof rel ? -ENAMETOOLONG : 0;
+      int fd = e == 0 ? vsf_safe_open(rel, O_PATH | O_NOFOLLOW, 0) : e;
+      e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+      if (fd >= 0) close(fd);
+    } else {
+      char full[PATH_MAX];
+      e = join(full, path, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, full, 0, &st) : -ENAMETOOLONG;
+    }
+    r->error = -e;
+    if (e == 0) {
+      r->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+      r->ino = st.stx_ino;
+      r->cs = st.stx_ctime.tv_sec; r->cns = st.stx_ctime.tv_nsec;
+      r->ms = st.stx_mtime.tv_sec; r->mns = st.stx_mtime.tv_nsec;
+      r->size = (int64_t) st.stx_size;
+      r->mode = st.stx_mode; r->uid = st.stx_uid; r->gid = st.stx_gid;
+      if (!settled(&st.stx_ctime, now)) p->unsettled = 1;
+    }
+  }
+  if (p->act) vsf_restore_creds(&creds);
+  // The state: who looks (a root daemon serving others), then every record.
+  size_t cap = sizeof(uint32_t) * (3 + VSF_GROUPS_MAX) + sizeof(record_t) * p->nrec, n = 0;
+  char *blob = malloc(cap);
+  if (blob == NULL) { p->state = 0; return; }
+  if (p->act) {
+    uint32_t who[3] = { p->req.uid, p->req.gid, (uint32_t) ngroups };
+    memcpy(blob, who, sizeof who); n += sizeof who;
+    for (int g = 0; g < ngroups; g++) { uint32_t v = groups[g]; memcpy(blob + n, &v, 4); n += 4; }
+  }
+  memcpy(blob + n, p->rec, sizeof(record_t) * p->nrec);
+  n += sizeof(record_t) * p->nrec;
+  p->state = p->unsettled ? 0 : intern(blob, n);
+  free(blob);
+}
+
+// Reads the walk's files for JS, as the caller: for each record, depth, name index, status (0 read,
+// 1 not readable, 2 larger than VSF_PROJECT_FILE_MAX, 3 not a regular file), the directory's path, and the
+// bytes. A file that is no longer what the walk saw makes the state not to be kept.
+static void contents (vsf_project_t *p) {
+  size_t cap = 0;
+  for (uint32_t k = 0; k < p->nrec; k++) cap += 16 + p->ends[p->rec[k].depth] + 4 + (p->rec[k].error == 0 && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  p->block = malloc(cap + 1);
+  if (p->block == NULL) { p->state = 0; return; }
+  vsf_creds_t creds = { 0 };
+  if (p->act && vsf_become_caller(&p->req, &creds, 1) < 0) { p->state = 0; p->nrec = 0; }
+  size_t n = 0;
+  for (uint32_t k = 0; k < p->nrec; k++) {
+    record_t *r = &p->rec[k];
+    size_t dlen = p->ends[r->depth];
+    uint32_t status = 1, len = 0;
+    char *out = p->block + n + 16 + dlen + 4;
+    if (r->error == 0 && !S_ISREG(r->mode)) status = 3;
+    else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) status = 2;
+    else if (r->error == 0) {
+      char dir[PATH_MAX], full[PATH_MAX];
+      memcpy(dir, p->cwd, dlen);
+      dir[dlen] = 0;
+      int fd;
+      const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+      if (inside_mount(dir, dlen)) {
+        const char *b = backing(dir, dlen);
+        if (strcmp(b, ".") == 0) snprintf(full, sizeof full, "%s", vsf_config.project_names[r->name]);
+        else snprintf(full, sizeof full, "%s/%s", b, vsf_config.project_names[r->name]);
+        fd = vsf_safe_open(full, flags | O_NOFOLLOW, 0);
+      } else fd = join(full, dir, dlen, vsf_config.project_names[r->name]) ? open(full, flags) : -1;
+      struct stat st;
+      if (fd >= 0 && fstat(fd, &st) == 0) {
+        if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size) p->state = 0;
+        else {
+          while (len < (uint32_t) r->size) {
+            ssize_t got = pread(fd, out + len, (size_t) r->size - len, len);
+            if (got <= 0) break;
+            len += (uint32_t) got;
+          }
+          status = len == (uint32_t) r->size ? 0 : 1;
+          if (status != 0) { len = 0; p->state = 0; }
+        }
+      }
+      if (fd >= 0) close(fd);
+    }
+    uint32_t head[4] = { r->depth, r->name, status, (uint32_t) dlen };
+    memcpy(p->block + n, head, 16);
+    memcpy(p->block + n + 16, p->cwd, dlen);
+    memcpy(p->block + n + 16 + dlen, &len, 4);
+    n += 16 + dlen + 4 + len;
+  }
+  if (p->act) vsf_restore_creds(&creds);
+  p->block_len = n;
+}
+
+static void release (vsf_project_t *p) {
+  if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+  free(p->block);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p);
+}
+
+typedef struct { vsf_project_t *p; void (*fn) (vsf_project_t *); } job_t;
+
+static void *run_job (void *arg) {
+  job_t *j = arg;
+  j->fn(j->p);
+  pthread_mutex_lock(&j->p->mu);
+  j->p->done = 1;
+  int abandoned = j->p->abandoned;
+  pthread_cond_signal(&j->p->cv);
+  pthread_mutex_unlock(&j->p->mu);
+  if (abandoned) atomic_fetch_sub(&stuck, 1);
+  release(j->p);
+  free(j);
+  return NULL;
+}
+
+// Runs fn(p) here, or on a thread of its own within the timeout when the walk touches a network or FUSE
+// filesystem. 0, or -ETIMEDOUT (p is then left to that thread, and must not be used by the caller).
+static int timed (vsf_project_t *p, void (*fn) (vsf_project_t *)) {
+  if (!p->remote) { fn(p); return 0; }
+  if (atomic_load(&stuck) >= STUCK_MAX) return -ETIMEDOUT;
+  job_t *j = malloc(sizeof *j);
+  if (j == NULL) return -ENOMEM;
+  *j = (job_t) { p, fn };
+  p->done = 0;
+  atomic_fetch_add(&p->refs, 1);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  if (pthread_create(&t, &attr, run_job, j) != 0) { pthread_attr_destroy(&attr); atomic_fetch_sub(&p->refs, 1); free(j); return -EAGAIN; }
+  pthread_attr_destroy(&attr);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  uint64_t ms = vsf_config.project_timeout_ms;
+  until.tv_sec += (time_t) (ms / 1000);
+  until.tv_nsec += (long) (ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+  pthread_mutex_lock(&p->mu);
+  while (!p->done) if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
+  int done = p->done;
+  if (!done) { p->abandoned = 1; atomic_fetch_add(&stuck, 1); }
+  pthread_mutex_unlock(&p->mu);
+  return done ? 0 : -ETIMEDOUT;
+}
+
+// ---- the interface (internal.h) ----------------------------------------------------------------------------
+
+vsf_project_t *vsf_project_new (const vsf_request_t *r) {
+  if (!vsf_config.project_count) return NULL;
+  vsf_project_t *p = malloc(sizeof *p);
+  if (p == NULL) return NULL;
+  memset(p, 0, offsetof(vsf_project_t, cwd));
+  atomic_init(&p->refs, 1);
+  p->req.pid = r->pid; p->req.uid = r->uid; p->req.gid = r->gid;
+  p->act = vsf_config.act_as_caller && r->uid != 0;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  return p;
+}
+
+void vsf_project_free (vsf_project_t *p) { if (p != NULL) release(p); }
+
+void vsf_project_skip (vsf_project_t *p) {
+  if (p == NULL) return;
+  p->walked = 1;
+  p->status = VSF_PROJECT_OFF;
+  p->state = VSF_PROJECT_EMPTY;
+}
+
+// The working directory and root, and the list of directories to walk. 0, or a status.
+static int locate (vsf_project_t *p) {
+  char proc[64], root[PATH_MAX];
+  snprintf(proc, sizeof proc, "/proc/%u/cwd", p->req.pid);
+  ssize_t n = readlink(proc, p->cwd, sizeof p->cwd - 1);
+  if (n <= 0 || p->cwd[0] != '/') return VSF_PROJECT_NO_CWD;
+  p->cwd[n] = 0;
+  p->cwd_len = (size_t) n;
+  snprintf(proc, sizeof proc, "/proc/%u/root", p->req.pid);
+  ssize_t m = readlink(proc, root, sizeof root - 1);
+  if (m <= 0 || root[0] != '/') return VSF_PROJECT_NO_CWD;
+  // Not above the caller's root (a chroot or container): the walk stays where the caller can see.
+  p->root_len = (size_t) m;
+  if (m > 1 && !((size_t) m <= p->cwd_len && memcmp(root, p->cwd, (size_t) m) == 0 && (p->cwd_len == (size_t) m || p->cwd[m] == '/'))) return VSF_PROJECT_NO_CWD;
+  size_t end = p->cwd_len;
+  while (end > 1 && p->cwd[end - 1] == '/') end--;
+  for (;;) {
+    p->ends[p->ndirs++] = (uint32_t) end;
+    if (end <= p->root_len || end == 1) break;
+    while (end > 1 && p->cwd[end - 1] != '/') end--;
+    while (end > 1 && p->cwd[end - 1] == '/') end--;
+    if (end < p->root_len) end = p->root_len;
+  }
+  p->remote = on_remote(p->cwd, p->cwd_len);
+  return 0;
+}
+
+// The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
+// be kept), walking once per request. *p may be NULL (the scope is off).
+uint32_t vsf_project_state (vsf_project_t **pp) {
+  vsf_project_t *p = *pp;
+  if (p == NULL) return 0;
+  if (p->walked) return p->state;
+  p->walked = 1;
+  COUNT(VSF_C_PROJECT_WALKS);
+  int s = locate(p);
+  if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
+  if (timed(p, walk) < 0) {
+    COUNT(VSF_C_PROJECT_TIMEOUTS);
+    // Given up on: the thread keeps its own reference; this request goes on without the project.
+    vsf_project_t *q = vsf_project_new(&p->req);
+    release(p);
+    *pp = p = q;
+    if (p == NULL) return 0;
+    p->walked = 1;
+    p->status = VSF_PROJECT_TIMED_OUT;
+    p->state = 0;
+  }
+  return p->state;
+}
+
+// The project files' bytes for JS (after vsf_project_state): the block is the caller's to free.
+int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_t *state) {
+  vsf_project_t *p = *pp;
+  *block = NULL; *len = 0; *state = 0;
+  if (p == NULL) return VSF_PROJECT_OFF;
+  vsf_project_state(pp);
+  p = *pp;
+  if (p == NULL) return VSF_PROJECT_FAILED;
+  if (p->status == VSF_PROJECT_WALKED && p->nrec > 0) {
+    if (timed(p, contents) < 0) {
+      COUNT(VSF_C_PROJECT_TIMEOUTS);
+      vsf_project_t *q = vsf_project_new(&p->req);
+      release(p);
+      *pp = q;
+      return VSF_PROJECT_TIMED_OUT;
+    }
+    *block = p->block; *len = p->block_len;
+    p->block = NULL;
+  }
+  *state = p->state;
+  return p->status;
+}
