@@ -345,7 +345,7 @@ function quoted(s: string): string {
  */
 export function parseProjectFileMapping(arg: string): OneValueRule {
   const eq = arg.lastIndexOf('=');
-  const bad = (why: string) => new VarsymfsError(`invalid --project-file ${quoted(arg)}: ${why}`);
+  const bad = (why: string) => new VarsymfsError(`invalid --project-file ${quoted(arg)}: ${why}`, { exitCode: 2 });
   if (eq < 0) throw bad('expected FILE=VARIABLE, e.g. .bun-version=BUN_VERSION');
   const file = arg.slice(0, eq);
   const variable = arg.slice(eq + 1);

@@ -449,7 +449,7 @@ describe('projectFileRules and --project-file', () => {
     for (const arg of ['nope', '', '=X', '.=X', '..=X', 'a/b=X', '/abs=X', 'a\0b=X', '.x=', '.x=1X', '.x=A-B', '.x=A B', `${TOOL_VERSIONS_FILE}=X`, `${OWN_FILE}=X`, 'a\nb']) {
       assert.throws(() => parseProjectFileMapping(arg), (err: unknown) => {
         assert.ok(err instanceof VarsymfsError, String(err));
-        assert.equal(err.exitCode, 1);
+        assert.equal(err.exitCode, 2); // a bad command line, as --default
         assert.ok(!/[\n\r\0]/.test(err.message), JSON.stringify(err.message));
         assert.ok(err.message.startsWith('invalid --project-file \''), err.message);
         assert.ok(err.message.includes(arg.replace(/\n/g, '\\x0a').replace(/\0/g, '\\x00')), err.message);
