@@ -354,6 +354,22 @@ print("ok")
 
   // ---- where the working directory is --------------------------------------------------------------
 
+  test('a program that keeps resolving after its memoized answer was evicted still gets its project\'s value', T, async (t) => {
+    // Found by the bench: the per-image walk kept on the fast path knew the project state but not the
+    // files, so a memo miss under that state handed JS no files (the inline fallback answered).
+    const many = 6000; // more distinct answers than the memo keeps (4096), all made by this one program
+    const m = await mount(t, user, { setup: (d) => { variantLinks(d); for (let i = 0; i < many; i++) fs.symlinkSync(`$<V>/${i}`, path.join(d, `f${i}`)); } });
+    const proj = newProject(t, user, { '.tool-versions': 'golang 1.22.3\n' });
+    const script = `import os,sys
+d=sys.argv[1]
+first=os.readlink(d+'/GO_VERSION')
+for i in range(${many}): os.readlink(d+'/f%d' % i)
+print(first, os.readlink(d+'/GO_VERSION'))`;
+    const r = await runIn(user, proj, ['/usr/bin/python3', '-c', script, m.dir], { V: 'v' }, 120000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString().trim(), '1.22.3 1.22.3');
+  });
+
   test('a working directory inside the mount: project files are read from the backing store', T, async (t) => {
     const m = await mount(t, user, {
       setup: (d) => {

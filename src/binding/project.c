@@ -237,6 +237,7 @@ struct vsf_project {
   int act;                  // as the caller (a root daemon serving others)
   int walked, status, remote, unsettled;
   int fast;                 // answered by the fast path: no walk made (contents need one)
+  int must_walk;            // contents are wanted: the fast path cannot give them
   int watched;              // every directory of the walk is watched, and no project file is a symlink
   uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
@@ -695,7 +696,7 @@ uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
   if (p->walked) return p->state;
   p->walked = 1;
   p->generation = generation;
-  if (fast_get(p)) { p->fast = 1; return p->state; }
+  if (!p->must_walk && fast_get(p)) { p->fast = 1; return p->state; }
   COUNT(VSF_C_PROJECT_WALKS);
   int s = locate(p);
   if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
@@ -727,6 +728,7 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
     // The fast path knew the state but not the files: walk now (the state it finds is the one to key by).
     p->walked = 0;
     p->fast = 0;
+    p->must_walk = 1;
     uint32_t g = p->generation;
     vsf_project_state(pp, g);
     p = *pp;
