@@ -77,4 +77,10 @@ test('the contract (src/binding/varsymfs.h) agrees with the patched fuse-native:
   const codes = [...Object.values(layout.source), ...Object.values(layout.status)];
   assert.ok(codes.every((c) => Number.isInteger(c)));
   assert.equal(new Set(Object.values(layout.source)).size, 5, 'environment sources are distinct');
+  // The project fields: inside the slot, before the stat, and distinct walk statuses.
+  for (const f of [layout.slot.projectStatus, layout.slot.projectState]) assert.ok(f >= 0 && f + 4 <= layout.slot.stat, String(f));
+  const { off, walked, noCwd, timedOut, failed } = layout.project;
+  assert.equal(new Set([off, walked, noCwd, timedOut, failed]).size, 5, 'project walk statuses are distinct');
+  assert.ok(layout.project.empty !== 0, 'the empty project state is not the memo\'s "independent of the project" key (0)');
+  assert.ok(layout.project.namesMax >= 9, 'room for the built-in project files');
 });

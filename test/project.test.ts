@@ -6,8 +6,8 @@ import { isVariableName } from '../src/names';
 import {
   BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries, findProjectValue,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
-  projectFileNames, projectFileRules, projectSource, toolVariable, versionValue, walkDirectories,
-  type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule,
+  foundDirectories, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue, walkDirectories,
+  type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule,
 } from '../src/project';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -559,5 +559,43 @@ describe('properties', () => {
       if (best === undefined) assert.equal(got, undefined);
       else assert.deepEqual({ ...plain(got), dir: s(got!.dir) }, { ...plain(best.entry), dir: `/d${best.d}` });
     }), { numRuns: 2000 });
+  });
+});
+
+describe('the files a walk found (foundDirectories, projectLookup)', () => {
+  const names = projectFileNames(BUILTIN_PROJECT_FILES);
+  const idx = (file: string) => names.indexOf(file);
+  const found = (depth: number, dir: string, file: string, contents: string, status = 'read'): FoundFile => ({ depth, name: idx(file), status, dir: b(dir), contents: b(contents) });
+
+  test('directories nearest first, whatever order the records come in; only read files are readable', () => {
+    const dirs = foundDirectories([found(2, '/p', '.nvmrc', '20\n'), found(0, '/p/a/b', '.go-version', '1.1\n'), found(0, '/p/a/b', '.nvmrc', 'x', 'unreadable')], names);
+    assert.deepEqual(dirs.map((d) => s(d.path)), ['/p/a/b', '/p']);
+    assert.equal(s(dirs[0]!.read('.go-version')), '1.1\n');
+    assert.equal(dirs[0]!.read('.nvmrc'), undefined, 'an unreadable file counts as absent');
+    assert.equal(s(dirs[1]!.read('.nvmrc')), '20\n');
+    assert.equal(dirs[1]!.read('.go-version'), undefined);
+  });
+
+  test('nearest directory naming the variable wins, per variable; its file and line are the source', () => {
+    const look = projectLookup([
+      found(0, '/p/sub', '.nvmrc', '22\n'),
+      found(1, '/p', TOOL_VERSIONS_FILE, '# pins\ngolang 1.22.3\nnodejs 20.1.0\n'),
+    ], names, BUILTIN_PROJECT_FILES);
+    assert.deepEqual({ ...look('NODE_VERSION'), value: s(look('NODE_VERSION')?.value) }, { value: '22', source: '/p/sub/.nvmrc:1' });
+    assert.deepEqual({ ...look('GO_VERSION'), value: s(look('GO_VERSION')?.value) }, { value: '1.22.3', source: '/p/.tool-versions:2' });
+    assert.equal(look('RUBY_VERSION'), undefined);
+  });
+
+  test('a deferring value (system) answers with no value and stops the walk', () => {
+    const look = projectLookup([found(0, '/p/sub', TOOL_VERSIONS_FILE, 'go system\n'), found(1, '/p', '.go-version', '1.2\n')], names, BUILTIN_PROJECT_FILES);
+    const r = look('GO_VERSION');
+    assert.ok(r !== undefined);
+    assert.equal(r.value, undefined);
+    assert.equal(r.source, '/p/sub/.tool-versions:1');
+  });
+
+  test('a name index the mount does not know, or a status other than read, is no file', () => {
+    const look = projectLookup([{ depth: 0, name: 99, status: 'read', dir: b('/p'), contents: b('go 1\n') }, found(0, '/p', '.go-version', '1.0', 'too large')], names, BUILTIN_PROJECT_FILES);
+    assert.equal(look('GO_VERSION'), undefined);
   });
 });

@@ -215,3 +215,17 @@ test('expansion looks each reference up once, in one pass', () => {
     assert.equal(lookups, 2 * k, 'one environment lookup per reference');
   }
 });
+
+test('project scope: after the environment, before the mount defaults; a deferring file keeps its source', () => {
+  const ref = parseTemplate(Buffer.from('$<V:-fb>')).parts.find((p): p is Extract<Part, { kind: 'ref' }> => p.kind === 'ref')!;
+  const none = () => undefined;
+  const val = (v: string) => () => Buffer.from(v);
+  const proj = (v: string | undefined) => () => ({ value: v === undefined ? undefined : Buffer.from(v), source: '/p/.tool-versions:3' });
+  const scopes = (env: (n: string) => Buffer | undefined, project: Scopes['project'], defaults: (n: string) => Buffer | undefined): Scopes => ({ env, envScope: 'environment', project, defaults });
+  assert.deepEqual(resolveRef(ref, scopes(val('e'), proj('p'), val('d'))), { name: 'V', scope: 'environment', value: Buffer.from('e') });
+  assert.deepEqual(resolveRef(ref, scopes(val(''), proj('p'), val('d'))), { name: 'V', scope: 'project file', value: Buffer.from('p'), source: '/p/.tool-versions:3' });
+  assert.deepEqual(resolveRef(ref, scopes(none, proj(undefined), val('d'))), { name: 'V', scope: 'mount default', value: Buffer.from('d'), source: '/p/.tool-versions:3' });
+  assert.deepEqual(resolveRef(ref, scopes(none, proj(undefined), none)), { name: 'V', scope: 'inline fallback', value: Buffer.from('fb'), source: '/p/.tool-versions:3' });
+  assert.deepEqual(resolveRef(ref, scopes(none, none, val('d'))), { name: 'V', scope: 'mount default', value: Buffer.from('d') });
+  assert.deepEqual(resolveRef(ref, scopes(none, undefined, none)), { name: 'V', scope: 'inline fallback', value: Buffer.from('fb') });
+});
