@@ -70,7 +70,8 @@ static napi_value configure (napi_env env, napi_callback_info info) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   vsf_config.cache_max = cache;
   int r = vsf_cache_init(cache);
-  if (r == 0 && act) r = vsf_creds_init();
+  vsf_config.root_daemon = geteuid() == 0;
+  if (r == 0 && (act || vsf_config.root_daemon)) r = vsf_creds_init();
   if (r < 0) { napi_throw_error(env, "ENOMEM", "varsymfs_native: cannot set up the caller table"); return NULL; }
   return NULL;
 }

@@ -33,7 +33,7 @@ int vsf_creds_init (void) {
 // The caller's supplementary groups, from /proc/<tid>/status ("Groups:\t1 2 3"); -errno when they cannot
 // be known (the caller is gone or in another pid namespace, or the daemon is out of fds): then the
 // operation is refused, since fewer groups can also grant more (a group-deny ACL entry, mode 0604).
-static int caller_groups (uint32_t tid, gid_t *groups, int max) {
+static int caller_groups (uint32_t tid, gid_t *groups, int max, uint64_t *cap_eff) {
   char path[64], buf[8192];
   if (tid == 0) return -EACCES;
   snprintf(path, sizeof path, "/proc/%u/status", tid);
@@ -43,6 +43,8 @@ static int caller_groups (uint32_t tid, gid_t *groups, int max) {
   close(fd);
   if (n <= 0) return n < 0 ? -errno : -ESRCH;
   buf[n] = 0;
+  char *eff = strstr(buf, "\nCapEff:");
+  if (cap_eff != NULL) { if (eff == NULL) return -EACCES; *cap_eff = strtoull(eff + 8, NULL, 16); }
   char *line = strstr(buf, "\nGroups:");
   if (line == NULL) return -EACCES;
   char *p = line + 8, *end;
@@ -56,21 +58,25 @@ static int caller_groups (uint32_t tid, gid_t *groups, int max) {
   return count;
 }
 
-static int set_effective_caps (int on) {
+// The daemon's own effective capabilities (all: 1), none (0), or those of `mask` it has.
+static int set_effective_caps (int on, uint64_t mask) {
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct d[2];
   memcpy(d, daemon_caps, sizeof d);
   if (!on) d[0].effective = d[1].effective = 0;
+  if (on == 2) { d[0].effective &= (uint32_t) mask; d[1].effective &= (uint32_t) (mask >> 32); }
   return syscall(SYS_capset, &h, d) == 0 ? 0 : -errno;
 }
 
 // `with_groups` 0: no supplementary groups (writes to an open file, where only reserved blocks and
 // quotas are decided, and fewer groups can only deny more). `out`: the groups taken, for the caller.
-static int become (const vsf_request_t *r, vsf_creds_t *saved, int with_groups, gid_t *out, int max) {
+static int become (const vsf_request_t *r, vsf_creds_t *saved, int with_groups, gid_t *out, int max, uint64_t *caps) {
   saved->active = 0;
-  if (!vsf_config.act_as_caller || r->uid == 0) return 0;
+  // uid 0 keeps the daemon's rights in path operations (the kernel has checked the caller's own against
+  // the mount); reading files outside the mount for it (`caps`) takes its own capabilities too.
+  if (caps != NULL ? !vsf_config.root_daemon : (!vsf_config.act_as_caller || r->uid == 0)) return 0;
   gid_t groups[VSF_GROUPS_MAX];
-  int n = with_groups ? caller_groups(r->pid, groups, VSF_GROUPS_MAX) : 0;
+  int n = with_groups ? caller_groups(r->pid, groups, VSF_GROUPS_MAX, r->uid == 0 ? caps : NULL) : 0;
   if (n < 0) return n;
   if (n == VSF_GROUPS_MAX || n > max) return -EACCES;  // more groups than read here: refused rather than guessed
   if (out != NULL) memcpy(out, groups, sizeof(gid_t) * (size_t) n);
@@ -80,7 +86,8 @@ static int become (const vsf_request_t *r, vsf_creds_t *saved, int with_groups, 
   syscall(SYS_setfsuid, r->uid);
   // setfs[ug]id report the previous id, never an error: read the new ones back.
   if ((uint32_t) syscall(SYS_setfsgid, -1) != r->gid || (uint32_t) syscall(SYS_setfsuid, -1) != r->uid) { errno = EPERM; goto fail; }
-  if (set_effective_caps(0) != 0) goto fail;
+  if (set_effective_caps(r->uid == 0 ? 2 : 0, caps != NULL ? *caps : 0) != 0) goto fail;
+  if (caps != NULL && r->uid != 0) *caps = 0;
   return n;
 fail:;
   int e = errno;
@@ -89,19 +96,20 @@ fail:;
 }
 
 int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups) {
-  int n = become(r, saved, with_groups, NULL, VSF_GROUPS_MAX);
+  int n = become(r, saved, with_groups, NULL, VSF_GROUPS_MAX, NULL);
   return n < 0 ? n : 0;
 }
 
-int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max) {
-  return become(r, saved, 1, groups, max);
+int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max, uint64_t *caps) {
+  *caps = 0;
+  return become(r, saved, 1, groups, max, caps);
 }
 
 // Back to the daemon's own credentials. A thread that cannot get them back must not serve anyone else.
 void vsf_restore_creds (vsf_creds_t *saved) {
   if (!saved->active) return;
   saved->active = 0;
-  if (set_effective_caps(1) != 0) abort();
+  if (set_effective_caps(1, 0) != 0) abort();
   syscall(SYS_setfsuid, 0);
   syscall(SYS_setfsgid, 0);
   if (syscall(SYS_setgroups, (size_t) daemon_ngroups, daemon_groups) != 0) abort();

@@ -16,6 +16,7 @@ typedef struct {
   char reserved[256];      // varsymfs's own data file at the backing root (and its temporary siblings)
   size_t reserved_len;
   int act_as_caller;       // a root daemon serving other users: path operations run with the caller's ids
+  int root_daemon;         // the daemon runs as root: files outside the mount are read as each caller
   uint32_t cache_max;      // caller table entries
   char openers[VSF_OPENERS_MAX][8];  // how a reference starts ("$<", "${"): TS's grammar says, C only looks
   uint32_t openers_count;
@@ -50,8 +51,9 @@ void vsf_encode_stat (const struct stat *st, uint32_t *ints);
 typedef struct { int active; } vsf_creds_t;
 int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_groups);
 #define VSF_GROUPS_MAX 1024
-// As vsf_become_caller with groups, also giving them (n, or -errno).
-int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max);
+// As vsf_become_caller with groups, giving them (n, or -errno), for reading files outside the mount: a uid-0
+// caller too, with its own effective capabilities (*caps; 0 for others).
+int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max, uint64_t *caps);
 void vsf_restore_creds (vsf_creds_t *saved);
 int vsf_creds_init (void);
 

@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define SETTLE_NS 50000000LL     // 50 ms: several jiffies of a coarse clock
-#define RECORDS_MAX 64           // project files on one walk
 #define STUCK_MAX 4              // walks on a hung filesystem still running: past this, no new ones
 
 // ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
@@ -229,19 +228,41 @@ typedef struct {
   uint64_t dev, ino;
   int64_t cs, cns, ms, mns, size;
   uint32_t mode, uid, gid;
+  uint32_t relative;      // found from the caller's working directory ("../../name"): see walk_files
 } record_t;
+
+typedef struct { uint64_t dev, ino, mnt; } ident_t;
+
+// dir + "/" + name into buf; 0 when too long.
+static int join (char *buf, const char *dir, size_t len, const char *name) {
+  size_t n = strlen(name);
+  if (len + 1 + n + 1 > PATH_MAX) return 0;
+  memcpy(buf, dir, len);
+  size_t k = len;
+  if (k == 0 || buf[k - 1] != '/') buf[k++] = '/';
+  memcpy(buf + k, name, n + 1);
+  return 1;
+}
+
+static int sx (int dfd, const char *path, int flags, struct statx *st) {
+  return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, st) == 0 ? 0 : -errno;
+}
 
 struct vsf_project {
   _Atomic int refs;
   vsf_request_t req;        // the caller (pid, uid, gid) for creds.c
-  int act;                  // as the caller (a root daemon serving others)
-  int walked, status, remote, unsettled;
+  int act;                  // as the caller (a root daemon)
+  int walked, status, remote, unsettled, links, inside;
   int fast;                 // answered by the fast path: no walk made (contents need one)
   int must_walk;            // contents are wanted: the fast path cannot give them
-  int watched;              // every directory of the walk is watched, and no project file is a symlink
+  int watched;              // every directory of the walk is watched (the fast path may keep it)
+  int have_cwd;             // cwd: the working directory's identity when the request began
+  ident_t cwd_id, root_id;  // ... and the root's (the fast path only)
   uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
-  uint32_t state, ndirs, nrec;
+  uint32_t state, ndirs, nrec, rec_cap, nwant;
+  uint32_t *want;           // (depth, name) pairs the walk of the directories found
+  record_t *rec;
   size_t cwd_len;
   size_t root_len;          // the caller's root: the walk stops there (1: "/")
   char *block;              // for JS (vsf_project_contents)
@@ -253,8 +274,10 @@ struct vsf_project {
   // Filled as the walk goes (not cleared: most requests never walk).
   char cwd[PATH_MAX];       // the working directory as the daemon names it
   uint32_t ends[PATH_MAX / 2 + 1];  // each directory of the walk: cwd[0..ends[d]]
-  record_t rec[RECORDS_MAX];
 };
+
+#define RECORDS_MAX 65536         // project files on one walk (32 names x 2048 directories)
+#define CONTENTS_MAX (16u << 20)  // bytes handed to JS for one walk
 
 static _Atomic int stuck;
 
@@ -264,18 +287,29 @@ static _Atomic int stuck;
 // change what a walk sees: a project file created, removed, renamed, written, chmod'ed; a directory moved
 // (which changes whose parent is whose), removed or chmod'ed; and the mount table is watched (poll). Any such
 // event, or a lost one (queue overflow), starts a new epoch. A walk made in an epoch still current is the
-// walk now, for the same program image (tid and environment generation: its root and mount namespace) in
-// the same working directory (device and inode, read through /proc on every request). Walks that touch a
-// network filesystem, a symlinked project file, or a directory that could not be watched are never kept.
+// walk now, for the same program image (tid and environment generation: its root) in the same working
+// directory (device, inode and mount, read through /proc on every request), once each project file it
+// found is stat'ed again and unchanged (an edit through a hard link elsewhere, or through a shared mapping,
+// makes no event here). Walks that touch a network filesystem, a symlinked project file, a directory inside
+// our own mount, a file the caller could not stat, or a directory that could not be watched are never kept.
 
 #define WATCHES_MAX 8192
 #define FAST_SETS 1024
 #define FAST_WAYS 4
-typedef struct { uint32_t tid, generation; uint64_t dev, ino, epoch; uint32_t state; int status; uint64_t used; } fast_t;
+typedef struct { char *path; uint64_t dev, ino; int64_t cs, cns, ms, mns, size; } kept_file_t;
+typedef struct {
+  uint32_t tid, generation;
+  ident_t cwd, root;
+  uint64_t epoch;
+  uint32_t state, nfiles;
+  kept_file_t *files;
+  uint64_t used;
+} fast_t;
 static pthread_mutex_t fast_mu = PTHREAD_MUTEX_INITIALIZER;
 static fast_t fast[FAST_SETS][FAST_WAYS];
 static uint64_t fast_clock;
 static int inotify_fd = -1;
+static int max_wd;
 static uint32_t watches;
 
 static int relevant_name (const char *name) {
@@ -309,8 +343,8 @@ static uint64_t current_epoch (void) {
   return atomic_load(&epoch);
 }
 
-// Watches directory `dir` (dfd when inside the mount). -1 when it cannot be watched.
-static int watch (int dfd, const char *dir, int in) {
+// Watches directory `dir`. -1 when it cannot be watched.
+static int watch (const char *dir) {
   pthread_mutex_lock(&fast_mu);
   if (inotify_fd < 0) inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd >= 0 && watches >= WATCHES_MAX) {
@@ -318,75 +352,123 @@ static int watch (int dfd, const char *dir, int in) {
     close(inotify_fd);
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     watches = 0;
+    max_wd = 0;
     atomic_fetch_add(&epoch, 1);
   }
   int r = -1;
   if (inotify_fd >= 0) {
-    char path[64];
-    if (in) snprintf(path, sizeof path, "/proc/self/fd/%d", dfd);
     uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE |
-      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | (in ? 0 : IN_DONT_FOLLOW);
-    r = inotify_add_watch(inotify_fd, in ? path : dir, mask);
-    if (r >= 0) watches++;
+      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+    r = inotify_add_watch(inotify_fd, dir, mask);
+    if (r > max_wd) { max_wd = r; watches++; }  // a directory watched already keeps its number
   }
   pthread_mutex_unlock(&fast_mu);
   return r < 0 ? -1 : 0;
 }
 
-static fast_t *fast_set (uint32_t tid, uint32_t generation, uint64_t dev, uint64_t ino) {
-  uint64_t h = ((uint64_t) tid * 1099511628211ull) ^ generation ^ (ino * 31) ^ dev;
-  return fast[h % FAST_SETS];
-}
-
-// The caller's working directory's identity, through /proc (never a request to our own mount).
-static int cwd_identity (uint32_t tid, uint64_t *dev, uint64_t *ino) {
+// The caller's working directory's (or root's: `what`) identity, through /proc (never a request to our own mount).
+static int proc_identity (uint32_t tid, const char *what, ident_t *id) {
   char proc[64];
   struct statx st;
-  snprintf(proc, sizeof proc, "/proc/%u/cwd", tid);
-  if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO, &st) != 0) return -1;
-  *dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-  *ino = st.stx_ino;
+  snprintf(proc, sizeof proc, "/proc/%u/%s", tid, what);
+  if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &st) != 0) return -1;
+  id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  id->ino = st.stx_ino;
+  id->mnt = (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
   return 0;
 }
 
+static int cwd_identity (uint32_t tid, ident_t *id) { return proc_identity(tid, "cwd", id); }
+
+static int same_ident (const ident_t *a, const ident_t *b) { return a->dev == b->dev && a->ino == b->ino && a->mnt == b->mnt; }
+
+static fast_t *fast_set (uint32_t tid, uint32_t generation, const ident_t *id) {
+  uint64_t h = ((uint64_t) tid * 1099511628211ull) ^ generation ^ (id->ino * 31) ^ id->dev ^ (id->mnt << 7);  // (not the root: it rarely differs)
+  return fast[h % FAST_SETS];
+}
+
+static void kept_free (fast_t *f) {
+  for (uint32_t i = 0; i < f->nfiles; i++) free(f->files[i].path);
+  free(f->files);
+  f->files = NULL;
+  f->nfiles = 0;
+}
+
+// Each kept file still the one the walk saw (as the daemon: identity only; permission changes change ctime).
+static int kept_unchanged (const kept_file_t *files, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    struct statx st;
+    const kept_file_t *k = &files[i];
+    if (sx(AT_FDCWD, k->path, AT_SYMLINK_NOFOLLOW, &st) != 0 || st.stx_ino != k->ino || makedev(st.stx_dev_major, st.stx_dev_minor) != k->dev ||
+        st.stx_ctime.tv_sec != k->cs || st.stx_ctime.tv_nsec != k->cns || st.stx_mtime.tv_sec != k->ms || st.stx_mtime.tv_nsec != k->mns || (int64_t) st.stx_size != k->size) return 0;
+  }
+  return 1;
+}
+
 static int fast_get (vsf_project_t *p) {
-  uint64_t dev, ino;
-  if (p->generation == 0 || cwd_identity(p->req.pid, &dev, &ino) != 0) return 0;
+  if (cwd_identity(p->req.pid, &p->cwd_id) != 0) return 0;
+  p->have_cwd = 1;
+  // The root too: a process may chroot without exec'ing.
+  if (p->generation == 0 || proc_identity(p->req.pid, "root", &p->root_id) != 0) return 0;
   int hit = 0;
+  kept_file_t files[8];
+  uint32_t nfiles = 0;
   pthread_mutex_lock(&fast_mu);
   uint64_t now = current_epoch();
   p->epoch = now;
-  fast_t *set = fast_set(p->req.pid, p->generation, dev, ino);
+  fast_t *set = fast_set(p->req.pid, p->generation, &p->cwd_id);
   for (int i = 0; i < FAST_WAYS; i++) {
     fast_t *f = &set[i];
-    if (f->used == 0 || f->tid != p->req.pid || f->generation != p->generation || f->dev != dev || f->ino != ino || f->epoch != now) continue;
-    p->state = f->state;
-    p->status = f->status;
-    f->used = ++fast_clock;
-    hit = 1;
+    if (f->used == 0 || f->tid != p->req.pid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
+    // Checked outside the lock: a copy (paths stay valid: entries are replaced, never freed, while held... so copy them).
+    nfiles = f->nfiles;
+    hit = nfiles <= 8;
+    for (uint32_t k = 0; hit && k < nfiles; k++) { files[k] = f->files[k]; files[k].path = strdup(f->files[k].path); if (files[k].path == NULL) hit = 0; }
+    if (hit) { p->state = f->state; f->used = ++fast_clock; }
     break;
   }
   pthread_mutex_unlock(&fast_mu);
+  if (hit && !kept_unchanged(files, nfiles)) hit = 0;
+  for (uint32_t k = 0; k < nfiles && k < 8; k++) free(files[k].path);
+  if (hit) p->status = VSF_PROJECT_WALKED;
   return hit;
 }
 
 static void fast_put (vsf_project_t *p) {
-  uint64_t dev, ino;
-  if (p->generation == 0 || !p->watched || p->state == 0 || p->status != VSF_PROJECT_WALKED) return;
-  if (cwd_identity(p->req.pid, &dev, &ino) != 0) return;
+  if (p->generation == 0 || !p->have_cwd || p->root_id.ino == 0 || !p->watched || p->links || p->inside || p->remote || p->state == 0 || p->status != VSF_PROJECT_WALKED || p->nrec > 8) return;
+  kept_file_t *files = p->nrec > 0 ? calloc(p->nrec, sizeof *files) : NULL;
+  if (p->nrec > 0 && files == NULL) return;
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < p->nrec; k++) {
+    const record_t *r = &p->rec[k];
+    char full[PATH_MAX], *copy = NULL;
+    // A file the caller could not stat, or found from its working directory only: not kept.
+    if (r->error != 0 || r->relative || !join(full, p->cwd, p->ends[r->depth], vsf_config.project_names[r->name]) || (copy = strdup(full)) == NULL) {
+      fast_t tmp = { .files = files, .nfiles = n };
+      kept_free(&tmp);
+      return;
+    }
+    files[n++] = (kept_file_t) { copy, r->dev, r->ino, r->cs, r->cns, r->ms, r->mns, r->size };
+  }
   pthread_mutex_lock(&fast_mu);
   // Only if nothing happened since the walk began: its result is then the walk now.
   if (current_epoch() == p->epoch) {
-    fast_t *set = fast_set(p->req.pid, p->generation, dev, ino), *victim = &set[0];
-    for (int i = 0; i < FAST_WAYS; i++) {
-      if (set[i].used == 0) { victim = &set[i]; break; }
-      if (set[i].used < victim->used) victim = &set[i];
+    fast_t *set = fast_set(p->req.pid, p->generation, &p->cwd_id), *victim = NULL;
+    for (int i = 0; i < FAST_WAYS && victim == NULL; i++) {
+      fast_t *f = &set[i];
+      if (f->used != 0 && f->tid == p->req.pid && f->generation == p->generation && same_ident(&f->cwd, &p->cwd_id) && same_ident(&f->root, &p->root_id)) victim = f;
     }
-    *victim = (fast_t) { p->req.pid, p->generation, dev, ino, p->epoch, p->state, p->status, ++fast_clock };
+    for (int i = 0; i < FAST_WAYS && victim == NULL; i++) if (set[i].used == 0) victim = &set[i];
+    if (victim == NULL) { victim = &set[0]; for (int i = 1; i < FAST_WAYS; i++) if (set[i].used < victim->used) victim = &set[i]; }
+    kept_free(victim);
+    *victim = (fast_t) { p->req.pid, p->generation, p->cwd_id, p->root_id, p->epoch, p->state, n, files, ++fast_clock };
+    files = NULL;
   }
   pthread_mutex_unlock(&fast_mu);
+  if (files != NULL) { fast_t tmp = { .files = files, .nfiles = n }; kept_free(&tmp); }
 }
 
+// ---- the walk ------------------------------------------------------------------------------------------------
 
 static int inside_mount (const char *dir, size_t len) {
   size_t m = vsf_config.mount_point_len;
@@ -399,21 +481,6 @@ static const char *backing (const char *dir, size_t len) {
   return len == m ? "." : dir + m + (m == 1 ? 0 : 1);
 }
 
-// dir + "/" + name into buf; 0 when too long.
-static int join (char *buf, const char *dir, size_t len, const char *name) {
-  size_t n = strlen(name);
-  if (len + 1 + n + 1 > PATH_MAX) return 0;
-  memcpy(buf, dir, len);
-  size_t k = len;
-  if (k == 0 || buf[k - 1] != '/') buf[k++] = '/';
-  memcpy(buf + k, name, n + 1);
-  return 1;
-}
-
-static int sx (int dfd, const char *path, int flags, struct statx *st) {
-  return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, st) == 0 ? 0 : -errno;
-}
-
 // The names directory `d` holds (any kind of entry), by the daemon's own sight.
 static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
   char dir[PATH_MAX], path[PATH_MAX];
@@ -424,23 +491,23 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
   int in = inside_mount(dir, len), dfd = AT_FDCWD;
   const char *base = dir;
   if (in) {
+    p->inside = 1;
     dfd = vsf_safe_open(backing(dir, len), O_PATH | O_DIRECTORY, 0);
     if (dfd < 0) { *ok = 0; return 0; }
     base = "";
-  }
-  // Watched before it is looked at: any change after this is an event (see the fast path below).
-  if (p->watched && watch(dfd, dir, in) < 0) p->watched = 0;
+  } else if (p->watched && watch(dir) < 0) p->watched = 0;  // before it is looked at: any change after this is an event
   *ok = sx(dfd, base, in ? AT_EMPTY_PATH : 0, &st) == 0;
   uint32_t mask = 0, links = 0;
   if (*ok && d == 0) {
-    // The path still names the working directory (not a namesake made after it was removed or renamed).
-    // Inside our mount the kernel's inode has the backing file's number (use_ino) on another device; its
-    // cached attributes are enough (AT_STATX_DONT_SYNC: no request to ourselves).
-    char proc[64];
-    struct statx want;
-    snprintf(proc, sizeof proc, "/proc/%u/cwd", p->req.pid);
-    if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO, &want) != 0 || want.stx_ino != st.stx_ino ||
-        (!in && (want.stx_dev_major != st.stx_dev_major || want.stx_dev_minor != st.stx_dev_minor))) *ok = 0;
+    // The path still names the working directory (not a namesake made after it was removed or renamed, nor
+    // another directory in another mount namespace). Inside our mount the kernel's inode has the backing
+    // file's number (use_ino) on another device; its cached attributes are enough (no request to ourselves).
+    ident_t now_id;
+    if (cwd_identity(p->req.pid, &now_id) != 0 || now_id.ino != st.stx_ino ||
+        (!in && now_id.dev != makedev(st.stx_dev_major, st.stx_dev_minor))) *ok = 0;
+    // Changed since the request began (another thread's chdir): right for this request, not to be kept.
+    if (*ok && p->have_cwd && !same_ident(&now_id, &p->cwd_id)) p->watched = 0;
+    if (!p->have_cwd) { p->cwd_id = now_id; p->have_cwd = *ok; }
   }
   if (*ok && !dir_get(&st, &mask, &links)) {
     for (uint32_t i = 0; i < vsf_config.project_count; i++) {
@@ -451,38 +518,77 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
     }
     if (settled(&st.stx_ctime, now)) dir_put(&st, mask, links);
   }
-  // A symlinked project file changes where no watch sees it (and one that could not be looked at, later).
-  if (links & mask) p->watched = 0;
+  // A symlinked project file may lead anywhere (a hung filesystem): it is stat'ed and read on a thread of
+  // its own, and never kept (its target changes where no watch sees it).
+  if (links & mask) p->links = 1;
   if (in) close(dfd);
   return mask;
 }
 
-// The walk: directories from the working directory up to the caller's root, and the project files in
-// them, as the caller sees them. Sets status, state (0: not to be kept) and the records.
-static void walk (vsf_project_t *p) {
+static int add_want (vsf_project_t *p, uint32_t d, uint32_t i) {
+  if (p->nwant >= RECORDS_MAX) return -1;
+  if (p->nwant % 64 == 0) {
+    uint32_t *w = realloc(p->want, sizeof(uint32_t) * 2 * (p->nwant + 64));
+    if (w == NULL) return -1;
+    p->want = w;
+  }
+  p->want[2 * p->nwant] = d;
+  p->want[2 * p->nwant + 1] = i;
+  p->nwant++;
+  return 0;
+}
+
+// The directories: from the working directory up to the caller's root, which project file names each holds.
+static void walk_dirs (vsf_project_t *p) {
   int64_t now = now_ns();
-  uint32_t want[RECORDS_MAX][2];
-  uint32_t nwant = 0;
-  for (uint32_t d = 0; d < p->ndirs && nwant < RECORDS_MAX; d++) {
+  for (uint32_t d = 0; d < p->ndirs; d++) {
     int ok;
     uint32_t mask = names_in(p, d, now, &ok);
     if (!ok && d == 0) { p->status = VSF_PROJECT_NO_CWD; p->state = VSF_PROJECT_EMPTY; return; }
-    for (uint32_t i = 0; i < vsf_config.project_count && nwant < RECORDS_MAX; i++) if (mask & (1u << i)) { want[nwant][0] = d; want[nwant][1] = i; nwant++; }
+    for (uint32_t i = 0; i < vsf_config.project_count; i++) {
+      if ((mask & (1u << i)) && add_want(p, d, i) < 0) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+    }
   }
   p->status = VSF_PROJECT_WALKED;
-  if (nwant == 0) { p->state = VSF_PROJECT_EMPTY; return; }
+  if (p->nwant == 0) p->state = VSF_PROJECT_EMPTY;
+}
+
+// "../../name" from the caller's working directory for a file `depth` directories up: what the caller can
+// reach from where it is even when it could not search a directory above (0 when too long).
+static int relative (char *buf, uint32_t depth, const char *name) {
+  size_t n = strlen(name);
+  if ((size_t) depth * 3 + n + 1 > PATH_MAX) return 0;
+  for (uint32_t k = 0; k < depth; k++) memcpy(buf + 3 * k, "../", 3);
+  memcpy(buf + 3 * (size_t) depth, name, n + 1);
+  return 1;
+}
+
+// Opens the caller's working directory (O_PATH) as the daemon; -1 if it cannot.
+static int open_cwd (uint32_t tid) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/%u/cwd", tid);
+  return open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+// The files: each stat'ed as the caller sees it, then the state (0: not to be kept).
+static void walk_files (vsf_project_t *p) {
+  if (p->status != VSF_PROJECT_WALKED || p->nwant == 0) return;
+  int64_t now = now_ns();
+  p->rec = calloc(p->nwant, sizeof(record_t));
+  if (p->rec == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+  int cwd_fd = p->inside ? -1 : open_cwd(p->req.pid);
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   int ngroups = 0;
+  uint64_t caps = 0;
   if (p->act) {
-    ngroups = vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX);
-    if (ngroups < 0) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+    ngroups = vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX, &caps);
+    if (ngroups < 0) { if (cwd_fd >= 0) close(cwd_fd); p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   }
   char path[PATH_MAX];
-  for (uint32_t k = 0; k < nwant; k++) {
-    uint32_t d = want[k][0], i = want[k][1];
+  for (uint32_t k = 0; k < p->nwant; k++) {
+    uint32_t d = p->want[2 * k], i = p->want[2 * k + 1];
     record_t *r = &p->rec[p->nrec++];
-    memset(r, 0, sizeof *r);
     r->depth = (uint16_t) d;
     r->name = (uint16_t) i;
     size_t len = p->ends[d];
@@ -500,6 +606,8 @@ static void walk (vsf_project_t *p) {
     } else {
       char full[PATH_MAX];
       e = join(full, path, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, full, 0, &st) : -ENAMETOOLONG;
+      // A directory above that the caller may not search hides nothing it can reach from where it is.
+      if (e == -EACCES && cwd_fd >= 0 && relative(full, d, vsf_config.project_names[i]) && sx(cwd_fd, full, 0, &st) == 0) { e = 0; r->relative = 1; }
     }
     r->error = -e;
     if (e == 0) {
@@ -513,12 +621,13 @@ static void walk (vsf_project_t *p) {
     }
   }
   if (p->act) vsf_restore_creds(&creds);
-  // The state: who looks (a root daemon serving others), then every record.
-  size_t cap = sizeof(uint32_t) * (3 + VSF_GROUPS_MAX) + sizeof(record_t) * p->nrec, n = 0;
+  if (cwd_fd >= 0) close(cwd_fd);
+  // The state: who looks (a root daemon: the caller's ids, groups and a uid-0 caller's capabilities), then every record.
+  size_t cap = sizeof(uint32_t) * (5 + VSF_GROUPS_MAX) + sizeof(record_t) * p->nrec, n = 0;
   char *blob = malloc(cap);
   if (blob == NULL) { p->state = 0; return; }
   if (p->act) {
-    uint32_t who[3] = { p->req.uid, p->req.gid, (uint32_t) ngroups };
+    uint32_t who[5] = { p->req.uid, p->req.gid, (uint32_t) ngroups, (uint32_t) caps, (uint32_t) (caps >> 32) };
     memcpy(blob, who, sizeof who); n += sizeof who;
     for (int g = 0; g < ngroups; g++) { uint32_t v = groups[g]; memcpy(blob + n, &v, 4); n += 4; }
   }
@@ -528,18 +637,28 @@ static void walk (vsf_project_t *p) {
   free(blob);
 }
 
+static void walk (vsf_project_t *p) {
+  walk_dirs(p);
+  walk_files(p);
+}
+
 // Reads the walk's files for JS, as the caller: for each record, depth, name index, status (0 read,
 // 1 not readable, 2 larger than VSF_PROJECT_FILE_MAX, 3 not a regular file), the directory's path, and the
 // bytes. A file that is no longer what the walk saw makes the state not to be kept.
 static void contents (vsf_project_t *p) {
   size_t cap = 0;
-  for (uint32_t k = 0; k < p->nrec; k++) cap += 16 + p->ends[p->rec[k].depth] + 4 + (p->rec[k].error == 0 && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  for (uint32_t k = 0; k < p->nrec; k++) cap += 20 + p->ends[p->rec[k].depth] + (p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
-  if (p->block == NULL) { p->state = 0; return; }
+  if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+  int cwd_fd = p->inside ? -1 : open_cwd(p->req.pid);
   vsf_creds_t creds = { 0 };
-  if (p->act && vsf_become_caller(&p->req, &creds, 1) < 0) { p->state = 0; p->nrec = 0; }
+  gid_t groups[VSF_GROUPS_MAX];
+  uint64_t caps;
+  uint32_t nrec = p->nrec;
+  if (p->act && vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX, &caps) < 0) { p->state = 0; nrec = 0; }
   size_t n = 0;
-  for (uint32_t k = 0; k < p->nrec; k++) {
+  for (uint32_t k = 0; k < nrec; k++) {
     record_t *r = &p->rec[k];
     size_t dlen = p->ends[r->depth];
     uint32_t status = 1, len = 0;
@@ -550,17 +669,19 @@ static void contents (vsf_project_t *p) {
       char dir[PATH_MAX], full[PATH_MAX];
       memcpy(dir, p->cwd, dlen);
       dir[dlen] = 0;
-      int fd;
+      int fd = -1;
       const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
       if (inside_mount(dir, dlen)) {
         const char *b = backing(dir, dlen);
         if (strcmp(b, ".") == 0) snprintf(full, sizeof full, "%s", vsf_config.project_names[r->name]);
         else snprintf(full, sizeof full, "%s/%s", b, vsf_config.project_names[r->name]);
         fd = vsf_safe_open(full, flags | O_NOFOLLOW, 0);
-      } else fd = join(full, dir, dlen, vsf_config.project_names[r->name]) ? open(full, flags) : -1;
+      } else if (r->relative) {
+        if (cwd_fd >= 0 && relative(full, r->depth, vsf_config.project_names[r->name])) fd = openat(cwd_fd, full, flags);
+      } else if (join(full, dir, dlen, vsf_config.project_names[r->name])) fd = open(full, flags);
       struct stat st;
       if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size) p->state = 0;
+        if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size || !S_ISREG(st.st_mode)) p->state = 0;
         else {
           while (len < (uint32_t) r->size) {
             ssize_t got = pread(fd, out + len, (size_t) r->size - len, len);
@@ -580,12 +701,15 @@ static void contents (vsf_project_t *p) {
     n += 16 + dlen + 4 + len;
   }
   if (p->act) vsf_restore_creds(&creds);
+  if (cwd_fd >= 0) close(cwd_fd);
   p->block_len = n;
 }
 
 static void release (vsf_project_t *p) {
   if (atomic_fetch_sub(&p->refs, 1) != 1) return;
   free(p->block);
+  free(p->want);
+  free(p->rec);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
   free(p);
@@ -608,9 +732,10 @@ static void *run_job (void *arg) {
 }
 
 // Runs fn(p) here, or on a thread of its own within the timeout when the walk touches a network or FUSE
-// filesystem. 0, or -ETIMEDOUT (p is then left to that thread, and must not be used by the caller).
+// filesystem (or follows a symlinked project file). 0, or -ETIMEDOUT (p is then left to that thread, and
+// must not be used by the caller).
 static int timed (vsf_project_t *p, void (*fn) (vsf_project_t *)) {
-  if (!p->remote) { fn(p); return 0; }
+  if (!p->remote && !p->links) { fn(p); return 0; }
   if (atomic_load(&stuck) >= STUCK_MAX) return -ETIMEDOUT;
   job_t *j = malloc(sizeof *j);
   if (j == NULL) return -ENOMEM;
@@ -646,7 +771,8 @@ vsf_project_t *vsf_project_new (const vsf_request_t *r) {
   memset(p, 0, offsetof(vsf_project_t, cwd));
   atomic_init(&p->refs, 1);
   p->req.pid = r->pid; p->req.uid = r->uid; p->req.gid = r->gid;
-  p->act = vsf_config.act_as_caller && r->uid != 0;
+  // A root daemon reads project files as the caller, whoever it is (a uid-0 caller with its own capabilities).
+  p->act = vsf_config.root_daemon;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   return p;
@@ -675,6 +801,8 @@ static int locate (vsf_project_t *p) {
   // Not above the caller's root (a chroot or container): the walk stays where the caller can see.
   p->root_len = (size_t) m;
   if (m > 1 && !((size_t) m <= p->cwd_len && memcmp(root, p->cwd, (size_t) m) == 0 && (p->cwd_len == (size_t) m || p->cwd[m] == '/'))) return VSF_PROJECT_NO_CWD;
+  // A chrooted caller's walk is never kept: its root is read on every walk only.
+  if (m > 1) p->watched = 0;
   size_t end = p->cwd_len;
   while (end > 1 && p->cwd[end - 1] == '/') end--;
   for (;;) {
@@ -688,6 +816,20 @@ static int locate (vsf_project_t *p) {
   return 0;
 }
 
+// Given up on (a timeout): the thread keeps its own reference; this request goes on without the project.
+static uint32_t give_up (vsf_project_t **pp) {
+  vsf_project_t *p = *pp;
+  COUNT(VSF_C_PROJECT_TIMEOUTS);
+  vsf_project_t *q = vsf_project_new(&p->req);
+  release(p);
+  *pp = q;
+  if (q == NULL) return 0;
+  q->walked = 1;
+  q->status = VSF_PROJECT_TIMED_OUT;
+  q->state = 0;
+  return 0;
+}
+
 // The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
 // be kept), walking once per request. *p may be NULL (the scope is off).
 uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
@@ -698,21 +840,12 @@ uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
   p->generation = generation;
   if (!p->must_walk && fast_get(p)) { p->fast = 1; return p->state; }
   COUNT(VSF_C_PROJECT_WALKS);
+  p->watched = 1;
   int s = locate(p);
   if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
-  p->watched = !p->remote;
-  if (timed(p, walk) < 0) {
-    COUNT(VSF_C_PROJECT_TIMEOUTS);
-    // Given up on: the thread keeps its own reference; this request goes on without the project.
-    vsf_project_t *q = vsf_project_new(&p->req);
-    release(p);
-    *pp = p = q;
-    if (p == NULL) return 0;
-    p->walked = 1;
-    p->status = VSF_PROJECT_TIMED_OUT;
-    p->state = 0;
-    return 0;
-  }
+  if (p->remote ? timed(p, walk) < 0 : (walk_dirs(p), 0)) return give_up(pp);
+  // Symlinked project files are followed on a thread of their own (they may lead to a hung filesystem).
+  if (!p->remote && timed(p, walk_files) < 0) return give_up(pp);
   fast_put(p);
   return p->state;
 }
@@ -736,10 +869,7 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
   if (p == NULL) return VSF_PROJECT_FAILED;
   if (p->status == VSF_PROJECT_WALKED && p->nrec > 0) {
     if (timed(p, contents) < 0) {
-      COUNT(VSF_C_PROJECT_TIMEOUTS);
-      vsf_project_t *q = vsf_project_new(&p->req);
-      release(p);
-      *pp = q;
+      give_up(pp);
       return VSF_PROJECT_TIMED_OUT;
     }
     *block = p->block; *len = p->block_len;
