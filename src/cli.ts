@@ -286,7 +286,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .argument('<dir>', 'the directory to mount over (the mount point)')
     .option('-s, --source <dir>', 'serve this directory instead of <dir>\'s own contents (not inside <dir>)')
     .option('-f, --foreground', 'stay attached and log to stderr; SIGINT/SIGTERM unmount and exit 0')
-    .option('-d, --default <NAME=VALUE>', 'a mount default, used when the caller\'s environment lacks NAME (repeatable; persists with the mount)', collect, [])
+    .option('-d, --default <NAME=VALUE>', 'a mount default, used when neither the caller\'s environment nor its project files give NAME (repeatable; persists with the mount)', collect, [])
     .option('--allow-other', 'let other users use the mount (kernel permission checks on; non-root needs user_allow_other in /etc/fuse.conf)')
     .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
     .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups', seconds, 1)
@@ -344,7 +344,7 @@ Examples:
 
   program
     .command('defaults')
-    .description('show or change the mount defaults (used when a caller\'s environment lacks a variable); they persist with the mount')
+    .description('show or change the mount defaults (used when neither a caller\'s environment nor its project files give a variable); they persist with the mount')
     .argument('<mountpoint>', 'a varsymfs mount point')
     .argument('[assignments...]', 'NAME=VALUE to set')
     .option('-u, --unset <NAME>', 'remove a default (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])

@@ -1,4 +1,4 @@
-// Mount defaults: values used when the caller's environment lacks a variable. Stored with the mount's own
+// Mount defaults: values used when neither the caller's environment nor its project files give a variable. Stored with the mount's own
 // data, in a file in the backing directory that the mount hides, so they persist across remounts.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
