@@ -254,3 +254,85 @@ describe('project scope under attack (2): a hung filesystem on the walk', { skip
     assert.equal(r.stdout, 'none\n');
   });
 });
+
+describe('project scope under attack (2): disclosure', { skip: needsRoot }, () => {
+  test('a uid-0 caller inside a user namespace (no power over owners it does not map) never gets a value from a file it cannot read', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/.go-version': 'SECRET-3\n' });
+    fs.chownSync(path.join(base, 'proj', '.go-version'), OTHER_UID, OTHER_UID);
+    fs.chmodSync(path.join(base, 'proj', '.go-version'), 0o600);
+    await settle();
+    // As a sandboxed root service (systemd's PrivateUsers=, bubblewrap): uid 0 with every capability, but
+    // only in its own user namespace; the kernel gives it no override on files of unmapped owners.
+    const userns = ['/usr/bin/unshare', '--user', '--map-root-user', '--'];
+    const cat = await runIn(root!, path.join(base, 'proj'), [...userns, '/bin/cat', '.go-version']);
+    assert.notEqual(cat.code, 0, `the caller cannot read the file itself: ${cat.stdout}`);
+    const r = await runIn(root!, path.join(base, 'proj'), [...userns, '/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /SECRET/);
+    assert.equal(r.stdout, 'none\n');
+  });
+});
+
+describe('project scope under attack (2): a root --allow-other daemon serving another user', { skip: needsRootAndPlain }, () => {
+  test('a caller in 1000 groups is read with all of them: a file its own group may not read is not disclosed', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/.go-version': 'SECRET-5\n' });
+    const groups = Array.from({ length: 1000 }, (_, i) => 1000000001 + i);
+    const denied = groups[groups.length - 1]!;
+    // Group class denies, others may read: a member of the group must not (the classic group-deny mode).
+    fs.chownSync(path.join(base, 'proj', '.go-version'), 0, denied);
+    fs.chmodSync(path.join(base, 'proj', '.go-version'), 0o604);
+    await settle();
+    const as = (argv: string[]) => {
+      const args = ['--reuid', String(plain!.uid), '--regid', String(plain!.gid), '--groups', groups.join(','), '--', '/usr/bin/env', '-i', '-C', path.join(base, 'proj'), 'EDITOR=vi', ...argv];
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('/usr/bin/setpriv', args, { env: baseEnv(plain!), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+        child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+      });
+    };
+    const id = await as(['/usr/bin/id', '-G']);
+    assert.ok(id.stdout.trim().split(' ').includes(String(denied)), 'the caller is in the group');
+    const cat = await as(['/bin/cat', '.go-version']);
+    assert.notEqual(cat.code, 0, `the caller cannot read the file itself: ${cat.stdout}`);
+    const r = await as(['/usr/bin/readlink', path.join(m.dir, 'GO')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /SECRET/);
+    assert.equal(r.stdout, 'none\n');
+  });
+});
+
+describe('project scope under attack (2): wrong answers', { skip: needsRoot }, () => {
+  test('a chrooted caller\'s symlinked project file is followed inside its root, not the daemon\'s', T, async (t) => {
+    const base = quietDir(t);  // first: its cleanup takes the jail's bind mount down before the mount itself
+    const m = await goMount(t);
+    const jail = path.join(base, 'jail');
+    // The same absolute path names one file outside the jail and another inside it.
+    tree(base, { 'ver': '1.99.0-OUTSIDE\n', 'jail/proj/': '', 'jail/m/': '', [path.join('jail', base, 'ver')]: '1.21.0\n' });
+    fs.symlinkSync(path.join(base, 'ver'), path.join(jail, 'proj', '.go-version'));
+    assert.equal(spawnSync('mount', ['--bind', m.dir, path.join(jail, 'm')]).status, 0);
+    await settle();
+    const p = await prober(t, root!, path.join(jail, 'proj'));
+    assert.equal(await p.ask(`R ${jail}`), 'ok');
+    assert.equal(await p.ask('o /proj/.go-version'), '1.21.0', 'the caller reads the jail\'s file through its link');
+    assert.equal(await p.ask('r /m/GO'), '1.21.0');
+  });
+
+  test('a project file linked through /proc/self is the caller\'s, not the daemon\'s', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/ver': '1.21.0\n' });
+    fs.symlinkSync('/proc/self/cwd/ver', path.join(base, 'proj', '.go-version'));
+    await settle();
+    const p = await prober(t, root!, path.join(base, 'proj'));
+    assert.equal(await p.ask('o .go-version'), '1.21.0', 'the caller reads its own working directory\'s file');
+    assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), '1.21.0');
+  });
+});
