@@ -336,3 +336,30 @@ describe('project scope under attack (2): wrong answers', { skip: needsRoot }, (
     assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), '1.21.0');
   });
 });
+
+describe('project scope under attack (2): one user\'s hung walks and everyone else', { skip: needsRootAndPlain }, () => {
+  test('four walks left on a hung filesystem by one user do not take the project scope from another user\'s symlinked project file', T, async (t) => {
+    const stall = await stallMount(t);  // first: its cleanup answers the held lookups before the mount goes
+    const m = await goMount(t, ['--project-timeout', '0.5']);
+    const base = quietDir(t);
+    // The hostile user's projects: each project file leads onto the hung filesystem (a directory each: the
+    // kernel serializes lookups in one directory).
+    for (let i = 0; i < 4; i++) {
+      tree(base, { [`hostile${i}/`]: '' });
+      fs.symlinkSync(path.join(stall.dir, 'hold', `a${i}`, 'x'), path.join(base, `hostile${i}`, '.go-version'));
+    }
+    // Another user's project: a symlinked project file on a local disk (as a dotfiles manager makes them).
+    tree(base, { 'victim/real-go-version': '1.22.3\n' });
+    fs.symlinkSync('real-go-version', path.join(base, 'victim', '.go-version'));
+    chownTree(path.join(base, 'victim'), plain!);
+    await settle();
+    for (let i = 0; i < 4; i++) {
+      const r = await runIn(root!, path.join(base, `hostile${i}`), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+      assert.equal(r.stdout, 'none\n', 'the hostile caller itself goes on without its project file');
+    }
+    const own = await runIn(plain!, path.join(base, 'victim'), ['/bin/cat', '.go-version']);
+    assert.equal(own.stdout, '1.22.3\n');
+    const r = await runIn(plain!, path.join(base, 'victim'), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+    assert.equal(r.stdout, '1.22.3\n', 'the other user\'s project file still answers');
+  });
+});
