@@ -1,0 +1,365 @@
+// A second hostile review of the project scope (issue 11), after the first review's nine fixes (commit
+// 0eb48b0): each test is one finding, reproduced through a real mount, with real processes, explicit
+// environments and working directories. The prober, quietDir and the helpers are those of
+// test/attack-project.test.ts (a test file imports no other test file, so they are repeated here).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { stallMount } from './helpers/execenv';
+import { chownTree, mountsUnder, onCleanup, mount, type Mounted } from './helpers/mount';
+import { asUser, baseEnv, plainUser, rootUser, type TestUser } from './helpers/users';
+
+const T = { timeout: 120000 };
+const root = rootUser();
+const plain = plainUser();
+const needsRoot = !root ? 'needs root (mounts, chroot, other users)' : false;
+const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;
+const OTHER_UID = 47111;
+
+// A caller that stays: one thread, one program image, answering commands on stdin, one line each.
+//   r PATH   readlink PATH (prints the target, or "ERR errno")
+//   c DIR    chdir
+//   R DIR    chroot
+//   o FILE   prints the first line of FILE (as this process can open it), or "ERR errno"
+const PROBER_C = String.raw`
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main (void) {
+  char line[8192], buf[8192];
+  setvbuf(stdout, NULL, _IONBF, 0);
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    size_t n = strlen(line);
+    if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+    if (n < 3) { printf("ERR bad\n"); continue; }
+    char *arg = line + 2;
+    if (line[0] == 'r') {
+      ssize_t k = readlink(arg, buf, sizeof buf - 1);
+      if (k < 0) printf("ERR %d\n", errno); else { buf[k] = 0; printf("%s\n", buf); }
+    } else if (line[0] == 'c') printf(chdir(arg) == 0 ? "ok\n" : "ERR %d\n", errno);
+    else if (line[0] == 'R') printf(chroot(arg) == 0 ? "ok\n" : "ERR %d\n", errno);
+    else if (line[0] == 'o') {
+      FILE *f = fopen(arg, "r");
+      if (f == NULL) { printf("ERR %d\n", errno); continue; }
+      if (fgets(buf, sizeof buf, f) == NULL) buf[0] = 0;
+      fclose(f);
+      buf[strcspn(buf, "\n")] = 0;
+      printf("%s\n", buf);
+    } else printf("ERR bad\n");
+  }
+  return 0;
+}
+`;
+
+// One thread reads LINK ROUNDS times while another moves the process's working directory (shared by all
+// its threads) between X and Y; then it stays in Y and the first thread reads LINK five more times.
+const RACE_C = String.raw`
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+static const char *X, *Y;
+static volatile int stop;
+static void *toggler (void *a) { (void) a; while (!stop) { if (chdir(X) != 0 || chdir(Y) != 0) return NULL; } return NULL; }
+int main (int argc, char **argv) {
+  if (argc < 5) return 2;
+  X = argv[1]; Y = argv[2];
+  char buf[4096];
+  pthread_t t;
+  pthread_create(&t, NULL, toggler, NULL);
+  for (int i = 0; i < atoi(argv[4]); i++) (void) readlink(argv[3], buf, sizeof buf);
+  stop = 1;
+  pthread_join(t, NULL);
+  if (chdir(Y) != 0) return 3;
+  for (int i = 0; i < 5; i++) { ssize_t n = readlink(argv[3], buf, sizeof buf - 1); buf[n < 0 ? 0 : n] = 0; printf("%s\n", buf); }
+  return 0;
+}
+`;
+
+let bin = '';
+before(() => {
+  bin = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-attack-bin-'));
+  fs.chmodSync(bin, 0o755);
+  for (const [name, src, extra] of [['prober', PROBER_C, []], ['race', RACE_C, ['-pthread']]] as const) {
+    fs.writeFileSync(path.join(bin, `${name}.c`), src);
+    const r = spawnSync('gcc', ['-O1', ...extra, '-o', path.join(bin, name), path.join(bin, `${name}.c`)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `gcc ${name}: ${r.stderr}`);
+  }
+});
+after(() => {
+  if (bin !== '') fs.rmSync(bin, { recursive: true, force: true });
+});
+
+/** A fresh directory in a quiet place (see the top of this file), removed (mounts below it first) after `t`. */
+function quietDir(t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join('/var/tmp', 'varsymfs-attack-'));
+  fs.chmodSync(dir, 0o755);
+  onCleanup(t, () => {
+    for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m], { timeout: 10000 });
+    const leaked = mountsUnder(dir);
+    if (leaked.length > 0) throw new Error(`cleanup: ${leaked.join(', ')} still mounted`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** Files under `base`: a key ending in `/` is a directory, any other a file with that content. */
+function tree(base: string, files: Record<string, string>): void {
+  for (const [rel, contents] of Object.entries(files)) {
+    const p = path.join(base, rel);
+    if (rel.endsWith('/')) fs.mkdirSync(p, { recursive: true });
+    else {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, contents);
+    }
+  }
+}
+
+/** A root --allow-other mount holding `GO -> $<GO_VERSION:-none>`. */
+function goMount(t: TestContext, args: string[] = []): Promise<Mounted> {
+  return mount(t, root!, { args: ['--allow-other', ...args], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('$<GO_VERSION:-none>', path.join(d, 'GO'))) });
+}
+
+/** Lets directory and file timestamps settle (project.c keeps nothing whose ctime is under 50 ms old). */
+const settle = () => new Promise((r) => setTimeout(r, 200));
+
+interface Prober {
+  readonly pid: number;
+  ask(cmd: string): Promise<string>;
+}
+
+/** A long-lived caller of `user` working in `cwd` with exactly `env` (a non-empty one: it is cached). */
+async function prober(t: TestContext, user: TestUser, cwd: string, env: Record<string, string> = { EDITOR: 'vi' }): Promise<Prober> {
+  const [file, args] = asUser(user, '/usr/bin/env', ['-i', '-C', cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), path.join(bin, 'prober')]);
+  const child: ChildProcess = spawn(file, args, { env: baseEnv(user), cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
+  onCleanup(t, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (l) => (lines.push(l), waiters.splice(0).forEach((w) => w())));
+  child.on('close', () => waiters.splice(0).forEach((w) => w()));
+  const ask = async (cmd: string): Promise<string> => {
+    child.stdin!.write(`${cmd}\n`);
+    while (lines.length === 0) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`prober exited before answering ${cmd}`);
+      await new Promise<void>((r) => waiters.push(r));
+    }
+    return lines.shift()!;
+  };
+  return { pid: child.pid!, ask };
+}
+
+/** Runs `argv` as `user` in `cwd` with exactly `env`; killed (SIGKILL) after `timeoutMs`. */
+function runIn(user: TestUser, cwd: string, argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 30000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const [file, args] = asUser(user, '/usr/bin/env', ['-i', '-C', cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv]);
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: baseEnv(user), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr })));
+  });
+}
+
+// A FUSE filesystem (a child process, never the test's own thread) whose root answers getattr until it is
+// told "hold", then holds every getattr of its root until told "go". Mounted on a directory it stands for
+// a project file name on a hung filesystem: a lookup of the name itself then waits without end.
+const HANGFS_JS = String.raw`
+const { loadFuse } = require(process.argv[3]);
+const Fuse = loadFuse();
+const held = [];
+let holding = false;
+const dir = { mode: 0o40755, size: 4096, nlink: 2, uid: 0, gid: 0, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
+const ops = {
+  getattr (p, cb) {
+    if (p !== '/') return cb(-2);
+    if (!holding) return cb(0, dir);
+    held.push(() => cb(0, dir));
+    process.stdout.write('held\n');
+  },
+  readdir (p, cb) { cb(0, []); },
+};
+const fuse = new Fuse(process.argv[2], ops, { allowOther: true, timeout: false, options: ['entry_timeout=0', 'attr_timeout=0', 'negative_timeout=0'] });
+const release = () => { holding = false; held.splice(0).forEach((r) => r()); };
+fuse.mount((err) => { if (err) { process.stderr.write('hangfs: ' + err.message + '\n'); process.exit(1); } process.stdout.write('ready\n'); });
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => { if (l === 'hold') { holding = true; process.stdout.write('holding\n'); } else release(); });
+process.stdin.on('end', () => { release(); fuse.unmount(() => process.exit(0)); setTimeout(() => process.exit(1), 5000).unref(); });
+`;
+
+/** hangfs mounted on directory `dir` (made here); `hold()` makes its root hang, `release()` answers. */
+async function hangMount(t: TestContext, dir: string): Promise<{ hold: () => Promise<void>; release: () => void }> {
+  fs.mkdirSync(dir);
+  const script = path.join(bin, 'hangfs.js');
+  fs.writeFileSync(script, HANGFS_JS);
+  const child = spawn(process.execPath, [script, dir, path.join(__dirname, '..', 'src', 'native.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), waiters.splice(0).forEach((w) => w())));
+  child.on('close', () => waiters.splice(0).forEach((w) => w()));
+  const until = async (what: string) => {
+    while (!out.includes(what)) {
+      if (child.exitCode !== null) throw new Error(`hangfs exited: ${out}`);
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  onCleanup(t, async () => {
+    child.stdin!.end();
+    if (child.exitCode === null) await new Promise((r) => child.on('close', r));
+  });
+  await until('ready\n');
+  return { hold: async () => (child.stdin!.write('hold\n'), await until('holding\n')), release: () => child.stdin!.write('go\n') };
+}
+
+/** The daemon's threads now blocked in `statx` (x86_64 syscall 332): walks left on a hung filesystem. */
+function threadsInStatx(pid: number): number {
+  let n = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').startsWith('332 ')) n++;
+    } catch {
+      // the thread ended
+    }
+  }
+  return n;
+}
+
+describe('project scope under attack (2): a hung filesystem on the walk', { skip: needsRoot }, () => {
+  test('a project file name that is the mount point of a hung FUSE filesystem (working directory local) gives up within the timeout', T, async (t) => {
+    const base = quietDir(t);
+    tree(base, { 'proj/': '' });
+    // Any user with user_allow_other can do this in a shared directory (/tmp/.go-version): every caller below it walks here.
+    const hang = await hangMount(t, path.join(base, '.go-version'));
+    const m = await goMount(t, ['--project-timeout', '0.5']);
+    await settle();
+    await hang.hold();
+    const caller = runIn(root!, path.join(base, 'proj'), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' }, 600000);
+    // As in attack-project.test.ts: a held caller cannot be killed, so it is released once it has waited 40
+    // times --project-timeout (a liveness bound, not a timing assertion).
+    let stuck = false;
+    let releasing: NodeJS.Timeout | undefined;
+    await Promise.race([caller, new Promise<void>((r) => setTimeout(r, 20000)).then(() => { stuck = true; releasing = setInterval(() => hang.release(), 100); })]);
+    const r = await caller;
+    clearInterval(releasing);
+    hang.release();
+    assert.equal(stuck, false, 'the caller was still waiting 20 s later, past --project-timeout 0.5: a lookup on the hung filesystem held its FUSE worker');
+    assert.equal(r.stdout, 'none\n');
+  });
+});
+
+describe('project scope under attack (2): disclosure', { skip: needsRoot }, () => {
+  test('a uid-0 caller inside a user namespace (no power over owners it does not map) never gets a value from a file it cannot read', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/.go-version': 'SECRET-3\n' });
+    fs.chownSync(path.join(base, 'proj', '.go-version'), OTHER_UID, OTHER_UID);
+    fs.chmodSync(path.join(base, 'proj', '.go-version'), 0o600);
+    await settle();
+    // As a sandboxed root service (systemd's PrivateUsers=, bubblewrap): uid 0 with every capability, but
+    // only in its own user namespace; the kernel gives it no override on files of unmapped owners.
+    const userns = ['/usr/bin/unshare', '--user', '--map-root-user', '--'];
+    const cat = await runIn(root!, path.join(base, 'proj'), [...userns, '/bin/cat', '.go-version']);
+    assert.notEqual(cat.code, 0, `the caller cannot read the file itself: ${cat.stdout}`);
+    const r = await runIn(root!, path.join(base, 'proj'), [...userns, '/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /SECRET/);
+    assert.equal(r.stdout, 'none\n');
+  });
+});
+
+describe('project scope under attack (2): a root --allow-other daemon serving another user', { skip: needsRootAndPlain }, () => {
+  test('a caller in 1000 groups is read with all of them: a file its own group may not read is not disclosed', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/.go-version': 'SECRET-5\n' });
+    const groups = Array.from({ length: 1000 }, (_, i) => 1000000001 + i);
+    const denied = groups[groups.length - 1]!;
+    // Group class denies, others may read: a member of the group must not (the classic group-deny mode).
+    fs.chownSync(path.join(base, 'proj', '.go-version'), 0, denied);
+    fs.chmodSync(path.join(base, 'proj', '.go-version'), 0o604);
+    await settle();
+    const as = (argv: string[]) => {
+      const args = ['--reuid', String(plain!.uid), '--regid', String(plain!.gid), '--groups', groups.join(','), '--', '/usr/bin/env', '-i', '-C', path.join(base, 'proj'), 'EDITOR=vi', ...argv];
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('/usr/bin/setpriv', args, { env: baseEnv(plain!), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+        child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+      });
+    };
+    const id = await as(['/usr/bin/id', '-G']);
+    assert.ok(id.stdout.trim().split(' ').includes(String(denied)), 'the caller is in the group');
+    const cat = await as(['/bin/cat', '.go-version']);
+    assert.notEqual(cat.code, 0, `the caller cannot read the file itself: ${cat.stdout}`);
+    const r = await as(['/usr/bin/readlink', path.join(m.dir, 'GO')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /SECRET/);
+    assert.equal(r.stdout, 'none\n');
+  });
+});
+
+describe('project scope under attack (2): wrong answers', { skip: needsRoot }, () => {
+  test('a chrooted caller\'s symlinked project file is followed inside its root, not the daemon\'s', T, async (t) => {
+    const base = quietDir(t);  // first: its cleanup takes the jail's bind mount down before the mount itself
+    const m = await goMount(t);
+    const jail = path.join(base, 'jail');
+    // The same absolute path names one file outside the jail and another inside it.
+    tree(base, { 'ver': '1.99.0-OUTSIDE\n', 'jail/proj/': '', 'jail/m/': '', [path.join('jail', base, 'ver')]: '1.21.0\n' });
+    fs.symlinkSync(path.join(base, 'ver'), path.join(jail, 'proj', '.go-version'));
+    assert.equal(spawnSync('mount', ['--bind', m.dir, path.join(jail, 'm')]).status, 0);
+    await settle();
+    const p = await prober(t, root!, path.join(jail, 'proj'));
+    assert.equal(await p.ask(`R ${jail}`), 'ok');
+    assert.equal(await p.ask('o /proj/.go-version'), '1.21.0', 'the caller reads the jail\'s file through its link');
+    assert.equal(await p.ask('r /m/GO'), '1.21.0');
+  });
+
+  test('a project file linked through /proc/self is the caller\'s, not the daemon\'s', T, async (t) => {
+    const m = await goMount(t);
+    const base = quietDir(t);
+    tree(base, { 'proj/ver': '1.21.0\n' });
+    fs.symlinkSync('/proc/self/cwd/ver', path.join(base, 'proj', '.go-version'));
+    await settle();
+    const p = await prober(t, root!, path.join(base, 'proj'));
+    assert.equal(await p.ask('o .go-version'), '1.21.0', 'the caller reads its own working directory\'s file');
+    assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), '1.21.0');
+  });
+});
+
+describe('project scope under attack (2): one user\'s hung walks and everyone else', { skip: needsRootAndPlain }, () => {
+  test('four walks left on a hung filesystem by one user do not take the project scope from another user\'s symlinked project file', T, async (t) => {
+    const stall = await stallMount(t);  // first: its cleanup answers the held lookups before the mount goes
+    const m = await goMount(t, ['--project-timeout', '0.5']);
+    const base = quietDir(t);
+    // The hostile user's projects: each project file leads onto the hung filesystem (a directory each: the
+    // kernel serializes lookups in one directory).
+    for (let i = 0; i < 4; i++) {
+      tree(base, { [`hostile${i}/`]: '' });
+      fs.symlinkSync(path.join(stall.dir, 'hold', `a${i}`, 'x'), path.join(base, `hostile${i}`, '.go-version'));
+    }
+    // Another user's project: a symlinked project file on a local disk (as a dotfiles manager makes them).
+    tree(base, { 'victim/real-go-version': '1.22.3\n' });
+    fs.symlinkSync('real-go-version', path.join(base, 'victim', '.go-version'));
+    chownTree(path.join(base, 'victim'), plain!);
+    await settle();
+    for (let i = 0; i < 4; i++) {
+      const r = await runIn(root!, path.join(base, `hostile${i}`), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+      assert.equal(r.stdout, 'none\n', 'the hostile caller itself goes on without its project file');
+    }
+    const own = await runIn(plain!, path.join(base, 'victim'), ['/bin/cat', '.go-version']);
+    assert.equal(own.stdout, '1.22.3\n');
+    const r = await runIn(plain!, path.join(base, 'victim'), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' });
+    assert.equal(r.stdout, '1.22.3\n', 'the other user\'s project file still answers');
+  });
+});
