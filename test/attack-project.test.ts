@@ -295,11 +295,13 @@ describe('project scope under attack: daemon survival', { skip: needsRoot }, () 
     // a timing assertion.
     const caller = runIn(root!, path.join(base, 'proj'), ['/usr/bin/readlink', path.join(m.dir, 'GO')], { EDITOR: 'vi' }, 600000);
     let stuck = false;
-    const timer = new Promise<void>((r) => setTimeout(r, 20000));
+    let waited: NodeJS.Timeout | undefined;
+    const timer = new Promise<void>((r) => (waited = setTimeout(r, 20000)));
     let releasing: NodeJS.Timeout | undefined;
     // Each later lookup on the hung filesystem is held again: released over and over until the caller is done.
     await Promise.race([caller, timer.then(() => { stuck = true; releasing = setInterval(() => stall.release(), 100); })]);
     const r = await caller;
+    clearTimeout(waited);  // the race is over: neither timer may outlive the test (it would keep the process alive)
     clearInterval(releasing);
     assert.equal(stuck, false, 'the caller was still waiting 20 s later, past --project-timeout 0.5: the walk was never given up');
     assert.equal(r.stdout, 'none\n');

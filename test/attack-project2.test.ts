@@ -246,8 +246,10 @@ describe('project scope under attack (2): a hung filesystem on the walk', { skip
     // times --project-timeout (a liveness bound, not a timing assertion).
     let stuck = false;
     let releasing: NodeJS.Timeout | undefined;
-    await Promise.race([caller, new Promise<void>((r) => setTimeout(r, 20000)).then(() => { stuck = true; releasing = setInterval(() => hang.release(), 100); })]);
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([caller, new Promise<void>((r) => (waited = setTimeout(r, 20000))).then(() => { stuck = true; releasing = setInterval(() => hang.release(), 100); })]);
     const r = await caller;
+    clearTimeout(waited);  // the race is over: neither timer may outlive the test (it would keep the process alive)
     clearInterval(releasing);
     hang.release();
     assert.equal(stuck, false, 'the caller was still waiting 20 s later, past --project-timeout 0.5: a lookup on the hung filesystem held its FUSE worker');
@@ -325,15 +327,18 @@ describe('project scope under attack (2): wrong answers', { skip: needsRoot }, (
     assert.equal(await p.ask('r /m/GO'), '1.21.0');
   });
 
-  test('a project file linked through /proc/self is the caller\'s, not the daemon\'s', T, async (t) => {
+  test('a project file linked through /proc/self is never the daemon\'s (a /proc magic link counts as absent)', T, async (t) => {
     const m = await goMount(t);
     const base = quietDir(t);
     tree(base, { 'proj/ver': '1.21.0\n' });
     fs.symlinkSync('/proc/self/cwd/ver', path.join(base, 'proj', '.go-version'));
+    // The daemon's own working directory is the mount's backing directory: give it a `ver` of its own.
+    fs.writeFileSync(path.join(m.dir, 'ver'), 'DAEMON-1.0\n');
     await settle();
     const p = await prober(t, root!, path.join(base, 'proj'));
     assert.equal(await p.ask('o .go-version'), '1.21.0', 'the caller reads its own working directory\'s file');
-    assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), '1.21.0');
+    // The daemon cannot follow the caller's /proc/self: such a link is not followed at all (docs/project-files.md).
+    assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), 'none');
   });
 });
 

@@ -34,31 +34,56 @@ int vsf_creds_init (void) {
 // be known (the caller is gone or in another pid namespace, or the daemon is out of fds): then the
 // operation is refused, since fewer groups can also grant more (a group-deny ACL entry, mode 0604).
 static int caller_groups (uint32_t tid, gid_t *groups, int max, uint64_t *cap_eff) {
-  char path[64], buf[8192];
+  // The whole file: a Groups line of VSF_GROUPS_MAX ten-digit ids is ~11 KiB. One that does not fit is
+  // refused, never parsed cut short (a cut list, or a cut number, is other groups).
+  enum { STATUS_MAX = 64 * 1024 };
+  char path[64];
   if (tid == 0) return -EACCES;
   snprintf(path, sizeof path, "/proc/%u/status", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  char *buf = malloc(STATUS_MAX);
+  if (buf == NULL) { close(fd); return -ENOMEM; }
+  size_t n = 0;
+  for (;;) {
+    ssize_t got = read(fd, buf + n, STATUS_MAX - 1 - n);
+    if (got < 0) { int e = errno; close(fd); free(buf); return -e; }
+    if (got == 0) break;
+    n += (size_t) got;
+    if (n == STATUS_MAX - 1) { close(fd); free(buf); return -EACCES; }
+  }
   close(fd);
-  if (n <= 0) return n < 0 ? -errno : -ESRCH;
+  if (n == 0) { free(buf); return -ESRCH; }
   buf[n] = 0;
+  int count = -EACCES;
   char *eff = strstr(buf, "\nCapEff:");
-  if (cap_eff != NULL) { if (eff == NULL) return -EACCES; *cap_eff = strtoull(eff + 8, NULL, 16); }
   char *line = strstr(buf, "\nGroups:");
-  if (line == NULL) return -EACCES;
-  char *p = line + 8, *end;
-  int count = 0;
-  while (count < max) {
+  if ((cap_eff != NULL && eff == NULL) || line == NULL || strchr(line + 1, '\n') == NULL) goto out;
+  if (cap_eff != NULL) *cap_eff = strtoull(eff + 8, NULL, 16);
+  char *p = line + 8, *end, *eol = strchr(line + 1, '\n');
+  count = 0;
+  for (;;) {
+    while (p < eol && (*p == ' ' || *p == '\t')) p++;
+    if (p >= eol) break;
+    if (count == max) { count = -EACCES; break; }  // more groups than room: refused rather than guessed
     unsigned long g = strtoul(p, &end, 10);
-    if (end == p) break;
+    if (end == p || end > eol) { count = -EACCES; break; }
     groups[count++] = (gid_t) g;
     p = end;
   }
+out:
+  free(buf);
   return count;
 }
 
-// The daemon's own effective capabilities (all: 1), none (0), or those of `mask` it has.
+// Whether `tid` is in the daemon's own user namespace (its capabilities count there); 0 if not or unknown.
+static int same_user_ns (uint32_t tid) {
+  char path[64], a[64], b[64];
+  snprintf(path, sizeof path, "/proc/%u/ns/user", tid);
+  ssize_t n = readlink(path, a, sizeof a - 1), m = readlink("/proc/self/ns/user", b, sizeof b - 1);
+  return n > 0 && m > 0 && n == m && memcmp(a, b, (size_t) n) == 0;
+}
+
 static int set_effective_caps (int on, uint64_t mask) {
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct d[2];
@@ -78,7 +103,9 @@ static int become (const vsf_request_t *r, vsf_creds_t *saved, int with_groups, 
   gid_t groups[VSF_GROUPS_MAX];
   int n = with_groups ? caller_groups(r->pid, groups, VSF_GROUPS_MAX, r->uid == 0 ? caps : NULL) : 0;
   if (n < 0) return n;
-  if (n == VSF_GROUPS_MAX || n > max) return -EACCES;  // more groups than read here: refused rather than guessed
+  if (n > max) return -EACCES;
+  // A uid-0 caller's capabilities count only in its own user namespace: outside the daemon's, none.
+  if (caps != NULL && r->uid == 0 && !same_user_ns(r->pid)) *caps = 0;
   if (out != NULL) memcpy(out, groups, sizeof(gid_t) * (size_t) n);
   saved->active = 1;
   if (syscall(SYS_setgroups, (size_t) n, groups) != 0) goto fail;

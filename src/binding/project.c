@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define SETTLE_NS 50000000LL     // 50 ms: several jiffies of a coarse clock
-#define STUCK_MAX 4              // walks on a hung filesystem still running: past this, no new ones
 
 // ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
 
@@ -114,7 +113,14 @@ static void mounts_load (void) {
   atomic_fetch_add(&epoch, 1);
 }
 
-// Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote.
+// Whether `prefix` names `path` or a directory above it.
+static int above (const char *prefix, size_t plen, const char *path, size_t len) {
+  return plen == 1 || (plen <= len && memcmp(prefix, path, plen) == 0 && (plen == len || path[plen] == '/'));
+}
+
+// Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote, or a
+// remote mount sits where a walk looks for a project file (a mount point named like one, in a directory of
+// the walk: stat'ing it asks that filesystem).
 static int on_remote (const char *path, size_t len) {
   int remote = 0;
   pthread_mutex_lock(&mnt_mu);
@@ -126,7 +132,18 @@ static int on_remote (const char *path, size_t len) {
   for (size_t i = 0; i < nmnts && !remote; i++) {
     const mnt_t *m = &mnts[i];
     if (!m->remote) continue;
-    if (m->len == 1 || (m->len <= len && memcmp(m->point, path, m->len) == 0 && (m->len == len || path[m->len] == '/'))) remote = 1;
+    if (above(m->point, m->len, path, len)) remote = 1;
+    const char *slash = memrchr(m->point, '/', m->len);
+    if (slash != NULL && !remote) {
+      size_t parent = slash == m->point ? 1 : (size_t) (slash - m->point);
+      char name[256];
+      size_t nlen = m->len - (size_t) (slash - m->point) - 1;
+      if (nlen < sizeof name && above(m->point, parent, path, len)) {
+        memcpy(name, slash + 1, nlen);
+        name[nlen] = 0;
+        for (uint32_t k = 0; k < vsf_config.project_count && !remote; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) remote = 1;
+      }
+    }
   }
   pthread_mutex_unlock(&mnt_mu);
   return remote;
@@ -270,7 +287,7 @@ struct vsf_project {
   // a walk on its own thread
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int done, abandoned;
+  int done;
   // Filled as the walk goes (not cleared: most requests never walk).
   char cwd[PATH_MAX];       // the working directory as the daemon names it
   uint32_t ends[PATH_MAX / 2 + 1];  // each directory of the walk: cwd[0..ends[d]]
@@ -279,7 +296,31 @@ struct vsf_project {
 #define RECORDS_MAX 65536         // project files on one walk (32 names x 2048 directories)
 #define CONTENTS_MAX (16u << 20)  // bytes handed to JS for one walk
 
-static _Atomic int stuck;
+// Walks on threads of their own, per user: a user's hung filesystem holds that user's walks only. Past
+// INFLIGHT_MAX running at once, that user's next ones are given up at once (other users' are not).
+#define INFLIGHT_SLOTS 256
+#define INFLIGHT_MAX 16
+static struct { uint32_t uid; int n; } inflight[INFLIGHT_SLOTS];
+static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int inflight_take (uint32_t uid) {
+  int ok = 0;
+  pthread_mutex_lock(&inflight_mu);
+  int slot = -1;
+  for (int i = 0; i < INFLIGHT_SLOTS; i++) {
+    if (inflight[i].n > 0 && inflight[i].uid == uid) { slot = i; break; }
+    if (inflight[i].n == 0 && slot < 0) slot = i;
+  }
+  if (slot >= 0 && inflight[slot].n < INFLIGHT_MAX) { inflight[slot].uid = uid; inflight[slot].n++; ok = 1; }
+  pthread_mutex_unlock(&inflight_mu);
+  return ok;
+}
+
+static void inflight_put (uint32_t uid) {
+  pthread_mutex_lock(&inflight_mu);
+  for (int i = 0; i < INFLIGHT_SLOTS; i++) if (inflight[i].n > 0 && inflight[i].uid == uid) { inflight[i].n--; break; }
+  pthread_mutex_unlock(&inflight_mu);
+}
 
 // ---- the fast path: a program image's walk, kept while nothing on it changes -------------------------------
 //
@@ -563,11 +604,23 @@ static int relative (char *buf, uint32_t depth, const char *name) {
   return 1;
 }
 
-// Opens the caller's working directory (O_PATH) as the daemon; -1 if it cannot.
-static int open_cwd (uint32_t tid) {
+// Opens the caller's working directory or root (`what`, O_PATH) as the daemon; -1 if it cannot.
+static int open_proc_dir (uint32_t tid, const char *what) {
   char proc[64];
-  snprintf(proc, sizeof proc, "/proc/%u/cwd", tid);
+  snprintf(proc, sizeof proc, "/proc/%u/%s", tid, what);
   return open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+// Opens a project file outside the mount (`full`, as the daemon names it) the way the caller would: a
+// symlink is followed inside the caller's root, never through a /proc magic link (/proc/self would be the
+// daemon). -errno.
+static int open_in_root (vsf_project_t *p, int root_fd, const char *full, int flags) {
+  if (root_fd < 0) return -EACCES;
+  const char *rel = full + (p->root_len > 1 ? p->root_len : 0);
+  while (*rel == '/') rel++;
+  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof how);
+  return fd < 0 ? -errno : (int) fd;
 }
 
 // The files: each stat'ed as the caller sees it, then the state (0: not to be kept).
@@ -576,14 +629,15 @@ static void walk_files (vsf_project_t *p) {
   int64_t now = now_ns();
   p->rec = calloc(p->nwant, sizeof(record_t));
   if (p->rec == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
-  int cwd_fd = p->inside ? -1 : open_cwd(p->req.pid);
+  int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
+  int root_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "root");
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   int ngroups = 0;
   uint64_t caps = 0;
   if (p->act) {
     ngroups = vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX, &caps);
-    if (ngroups < 0) { if (cwd_fd >= 0) close(cwd_fd); p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+    if (ngroups < 0) { if (cwd_fd >= 0) close(cwd_fd); if (root_fd >= 0) close(root_fd); p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   }
   char path[PATH_MAX];
   for (uint32_t k = 0; k < p->nwant; k++) {
@@ -605,9 +659,12 @@ static void walk_files (vsf_project_t *p) {
       if (fd >= 0) close(fd);
     } else {
       char full[PATH_MAX];
-      e = join(full, path, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, full, 0, &st) : -ENAMETOOLONG;
-      // A directory above that the caller may not search hides nothing it can reach from where it is.
-      if (e == -EACCES && cwd_fd >= 0 && relative(full, d, vsf_config.project_names[i]) && sx(cwd_fd, full, 0, &st) == 0) { e = 0; r->relative = 1; }
+      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH) : -ENAMETOOLONG;
+      e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+      if (fd >= 0) close(fd);
+      // A directory above that the caller may not search hides nothing it can reach from where it is
+      // (no symlink followed that way: it would be followed from the daemon's root).
+      if (e == -EACCES && cwd_fd >= 0 && relative(full, d, vsf_config.project_names[i]) && sx(cwd_fd, full, AT_SYMLINK_NOFOLLOW, &st) == 0 && !S_ISLNK(st.stx_mode)) { e = 0; r->relative = 1; }
     }
     r->error = -e;
     if (e == 0) {
@@ -622,6 +679,7 @@ static void walk_files (vsf_project_t *p) {
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
+  if (root_fd >= 0) close(root_fd);
   // The state: who looks (a root daemon: the caller's ids, groups and a uid-0 caller's capabilities), then every record.
   size_t cap = sizeof(uint32_t) * (5 + VSF_GROUPS_MAX) + sizeof(record_t) * p->nrec, n = 0;
   char *blob = malloc(cap);
@@ -651,7 +709,8 @@ static void contents (vsf_project_t *p) {
   if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
-  int cwd_fd = p->inside ? -1 : open_cwd(p->req.pid);
+  int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
+  int root_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "root");
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   uint64_t caps;
@@ -677,8 +736,8 @@ static void contents (vsf_project_t *p) {
         else snprintf(full, sizeof full, "%s/%s", b, vsf_config.project_names[r->name]);
         fd = vsf_safe_open(full, flags | O_NOFOLLOW, 0);
       } else if (r->relative) {
-        if (cwd_fd >= 0 && relative(full, r->depth, vsf_config.project_names[r->name])) fd = openat(cwd_fd, full, flags);
-      } else if (join(full, dir, dlen, vsf_config.project_names[r->name])) fd = open(full, flags);
+        if (cwd_fd >= 0 && relative(full, r->depth, vsf_config.project_names[r->name])) fd = openat(cwd_fd, full, flags | O_NOFOLLOW);
+      } else if (join(full, dir, dlen, vsf_config.project_names[r->name])) fd = open_in_root(p, root_fd, full, flags);
       struct stat st;
       if (fd >= 0 && fstat(fd, &st) == 0) {
         if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size || !S_ISREG(st.st_mode)) p->state = 0;
@@ -702,6 +761,7 @@ static void contents (vsf_project_t *p) {
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
+  if (root_fd >= 0) close(root_fd);
   p->block_len = n;
 }
 
@@ -720,12 +780,12 @@ typedef struct { vsf_project_t *p; void (*fn) (vsf_project_t *); } job_t;
 static void *run_job (void *arg) {
   job_t *j = arg;
   j->fn(j->p);
+  uint32_t uid = j->p->req.uid;
   pthread_mutex_lock(&j->p->mu);
   j->p->done = 1;
-  int abandoned = j->p->abandoned;
   pthread_cond_signal(&j->p->cv);
   pthread_mutex_unlock(&j->p->mu);
-  if (abandoned) atomic_fetch_sub(&stuck, 1);
+  inflight_put(uid);
   release(j->p);
   free(j);
   return NULL;
@@ -736,17 +796,18 @@ static void *run_job (void *arg) {
 // must not be used by the caller).
 static int timed (vsf_project_t *p, void (*fn) (vsf_project_t *)) {
   if (!p->remote && !p->links) { fn(p); return 0; }
-  if (atomic_load(&stuck) >= STUCK_MAX) return -ETIMEDOUT;
+  if (!inflight_take(p->req.uid)) return -ETIMEDOUT;
   job_t *j = malloc(sizeof *j);
-  if (j == NULL) return -ENOMEM;
+  if (j == NULL) { inflight_put(p->req.uid); return -ENOMEM; }
   *j = (job_t) { p, fn };
   p->done = 0;
   atomic_fetch_add(&p->refs, 1);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t t;
-  if (pthread_create(&t, &attr, run_job, j) != 0) { pthread_attr_destroy(&attr); atomic_fetch_sub(&p->refs, 1); free(j); return -EAGAIN; }
+  if (pthread_create(&t, &attr, run_job, j) != 0) { pthread_attr_destroy(&attr); atomic_fetch_sub(&p->refs, 1); free(j); inflight_put(p->req.uid); return -EAGAIN; }
   pthread_attr_destroy(&attr);
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
@@ -757,7 +818,6 @@ static int timed (vsf_project_t *p, void (*fn) (vsf_project_t *)) {
   pthread_mutex_lock(&p->mu);
   while (!p->done) if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
   int done = p->done;
-  if (!done) { p->abandoned = 1; atomic_fetch_add(&stuck, 1); }
   pthread_mutex_unlock(&p->mu);
   return done ? 0 : -ETIMEDOUT;
 }
