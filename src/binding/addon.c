@@ -141,8 +141,8 @@ static napi_value layout (napi_env env) {
   return o;
 }
 
-// slotEnv(locals): a copy of the environment block the hook left in the request's slot (empty if none).
-static napi_value slot_env (napi_env env, napi_callback_info info) {
+// A copy of a block the hook left in the request's slot (empty if none): the environment or the project files.
+static napi_value slot_block (napi_env env, napi_callback_info info, int project) {
   size_t argc = 1;
   napi_value argv[1], out;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -152,26 +152,16 @@ static napi_value slot_env (napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
-  if (slot->env_ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
-  else CHECK(napi_create_buffer_copy(env, slot->env_len, (void *) (uintptr_t) slot->env_ptr, &copy, &out));
+  uint64_t ptr = project ? slot->project_ptr : slot->env_ptr;
+  uint32_t size = project ? slot->project_len : slot->env_len;
+  if (ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
+  else CHECK(napi_create_buffer_copy(env, size, (void *) (uintptr_t) ptr, &copy, &out));
   return out;
 }
 
-// slotProject(locals): a copy of the project block the hook left in the request's slot (empty if none).
-static napi_value slot_project (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *data;
-  size_t len;
-  void *copy;
-  CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
-  if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
-  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
-  if (slot->project_ptr == 0) CHECK(napi_create_buffer(env, 0, &copy, &out));
-  else CHECK(napi_create_buffer_copy(env, slot->project_len, (void *) (uintptr_t) slot->project_ptr, &copy, &out));
-  return out;
-}
+// slotEnv(locals), slotProject(locals): copies of the environment and project blocks in the request's slot.
+static napi_value slot_env (napi_env env, napi_callback_info info) { return slot_block(env, info, 0); }
+static napi_value slot_project (napi_env env, napi_callback_info info) { return slot_block(env, info, 1); }
 
 // slotRelease(locals): frees the environment block in the request's slot once JS is done with it (a
 // thread's locals can idle on libfuse's free list for long, and one block may be megabytes).
