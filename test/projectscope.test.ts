@@ -389,6 +389,16 @@ print(first, os.readlink(d+'/GO_VERSION'))`;
     assert.ok(alive(m.pid));
   });
 
+  test('a working directory inside the mount also gets the project files above the mount point', T, async (t) => {
+    // A file name only this mount looks for (--project-file), in the mount point's parent directory.
+    const name = `.varsymfs-test-${process.pid}-${Date.now()}`;
+    const m = await mount(t, user, { args: ['--project-file', `${name}=ANY_THING`], setup: (d) => (variantLinks(d), projectTree(d, { 'sub/': '' }, user)) });
+    const above = path.join(path.dirname(m.dir), name);
+    fs.writeFileSync(above, 'from-above\n', { mode: 0o644 });
+    t.after(() => fs.rmSync(above, { force: true }));
+    assert.equal(await resolveIn(user, path.join(m.dir, 'sub'), path.join(m.dir, 'ANY_THING')), 'from-above');
+  });
+
   test('a deleted working directory has no project files: the inline fallback answers', T, async (t) => {
     const m = await linksMount(t, user);
     const proj = newProject(t, user, { '.tool-versions': 'golang 1.21.0\n', 'gone/.tool-versions': 'golang 1.22.3\n' });

@@ -630,7 +630,7 @@ static void walk_files (vsf_project_t *p) {
   p->rec = calloc(p->nwant, sizeof(record_t));
   if (p->rec == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
-  int root_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "root");
+  int root_fd = open_proc_dir(p->req.pid, "root");  // also for the directories above a mount point the cwd is under
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   int ngroups = 0;
@@ -710,7 +710,7 @@ static void contents (vsf_project_t *p) {
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
-  int root_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "root");
+  int root_fd = open_proc_dir(p->req.pid, "root");  // also for the directories above a mount point the cwd is under
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   uint64_t caps;
