@@ -92,3 +92,79 @@ describe('set-id bits on writes through a root --allow-other mount', { skip }, (
     assert.equal(fs.statSync(f).mode & 0o7777, 0o4777);
   });
 });
+
+// As the unprivileged user in argv[1]: fills the filesystem with write(2) until it fails, then writes
+// argv[2] bytes through a shared mapping of a new sparse file (msync, fsync). One JSON line per step: a
+// kernel that refuses the mapping's pages at fault time (SIGBUS) ends the process after the first.
+const FILL_THEN_MAP = `
+import os, sys, json, mmap, errno
+d = sys.argv[1]; size = int(sys.argv[2])
+fd = os.open(d + "/fill", os.O_WRONLY | os.O_CREAT, 0o644); buf = b"x" * 65536; filled = 0; err = None
+while err is None:
+    try: filled += os.write(fd, buf)
+    except OSError as e: err = errno.errorcode[e.errno]
+try: os.close(fd)
+except OSError: pass
+print(json.dumps({"filled": filled, "fill": err}), flush=True)
+fd = os.open(d + "/mapped", os.O_RDWR | os.O_CREAT, 0o644); os.ftruncate(fd, size)
+m = mmap.mmap(fd, size, mmap.MAP_SHARED); res = "ok"
+try:
+    for off in range(0, size, 4096): m[off:off + 1] = b"y"
+    m.flush(); os.fsync(fd)
+except OSError as e: res = errno.errorcode[e.errno]
+print(json.dumps({"mapped": res}), flush=True)
+`;
+
+const MAP_SIZE = 8 << 20;
+
+/** A fresh ext4 of 48 MiB with half its blocks reserved for root, loop-mounted at a directory under a
+ * temp dir (unmounted when the test ends), its root writable by everyone. */
+function reservedExt4(t: Parameters<typeof tempDir>[0]): string {
+  const base = tempDir(t, root!, 'writes-ext4-');
+  const image = path.join(base, 'image');
+  const dir = path.join(base, 'fs');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(image, '');
+  fs.truncateSync(image, 48 << 20);
+  const mkfs = spawnSync('mkfs.ext4', ['-q', '-F', '-m', '50', image], { encoding: 'utf8' });
+  assert.equal(mkfs.status, 0, mkfs.stderr);
+  const mounted = spawnSync('mount', ['-o', 'loop', image, dir], { encoding: 'utf8' });
+  assert.equal(mounted.status, 0, mounted.stderr);
+  onCleanup(t, () => void spawnSync('umount', ['-l', dir]));
+  fs.chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** Fills `dir` as the user, then writes through a mapping; the blocks the mapped file got on `store`. */
+async function fillThenMap(dir: string, store: string): Promise<{ steps: unknown[]; mappedBytes: number }> {
+  const r = await run(plain!, '/usr/bin/python3', ['-c', FILL_THEN_MAP, dir, String(MAP_SIZE)], {}, { timeoutMs: 120000 });
+  const steps = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(steps[0]?.fill, 'ENOSPC', `write(2) filled the filesystem: ${r.stdout}${r.stderr}`);
+  assert.equal(spawnSync('sync', ['-f', path.join(store, 'mapped')]).status, 0);
+  return { steps: [...steps, r.signal ?? r.code], mappedBytes: fs.statSync(path.join(store, 'mapped')).blocks * 512 };
+}
+
+/** Root can still write MAP_SIZE bytes to `dir` (the reserved blocks are there for it). */
+async function rootCanWrite(dir: string): Promise<void> {
+  const r = await run(root!, '/usr/bin/python3', ['-c', 'import os,sys; f=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT, 0o600); os.write(f, b"r" * int(sys.argv[2])); os.fsync(f); os.close(f); os.unlink(sys.argv[1])', path.join(dir, 'root-file'), String(MAP_SIZE)]);
+  assert.equal(r.code, 0, `root could not use the reserved blocks: ${r.stderr}`);
+}
+
+describe('writes through a shared mapping are charged to the user who opened the file', { skip }, () => {
+  test('after write(2) hit ENOSPC for the user, a shared mapping cannot use the reserved blocks either (as on the plain filesystem)', T, async (t) => {
+    const onPlain = reservedExt4(t);
+    const expected = await fillThenMap(onPlain, onPlain);
+    await rootCanWrite(onPlain);
+    t.diagnostic(`plain ext4: ${JSON.stringify(expected.steps)}, ${expected.mappedBytes} bytes mapped`);
+    assert.ok(expected.mappedBytes < MAP_SIZE / 2, 'the plain filesystem kept its reserved blocks from the user');
+
+    const store = reservedExt4(t);
+    const m = await mount(t, root!, { args: ['--allow-other', '--source', store], setup: (d) => fs.chmodSync(d, 0o755) });
+    const got = await fillThenMap(m.dir, store);
+    t.diagnostic(`through the mount: ${JSON.stringify(got.steps)}, ${got.mappedBytes} bytes mapped`);
+    assert.ok(got.mappedBytes < MAP_SIZE / 2, `the mapping's writeback used ${got.mappedBytes} bytes of root's reserved blocks`);
+    assert.notEqual(got.steps[1], undefined, 'the mapping was written');
+    assert.notDeepEqual(got.steps[1], { mapped: 'ok' }, 'the user was told the mapping could not be written');
+    await rootCanWrite(m.dir);
+  });
+});
