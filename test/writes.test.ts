@@ -82,6 +82,24 @@ describe('set-id bits on writes through a root --allow-other mount', { skip }, (
     }
   });
 
+  test('a write through a shared mapping keeps the bits, as on the backing filesystem (its writeback runs as the opener)', T, async (t) => {
+    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => fs.chmodSync(d, 0o755) });
+    const plainDir = tempDir(t, root!, 'writes-plain-');
+    const results: unknown[] = [];
+    for (const dir of [plainDir, m.dir]) {
+      const f = path.join(dir, 'prog');
+      fs.writeFileSync(f, 'content');
+      fs.chownSync(f, plain!.uid, plain!.gid);
+      fs.chmodSync(f, 0o6777);
+      const mapped = 'import os,sys,mmap; f=os.open(sys.argv[1], os.O_RDWR); m=mmap.mmap(f, 3, mmap.MAP_SHARED); m[0:1]=b"X"; m.flush(); os.fsync(f); print(oct(os.fstat(f).st_mode & 0o7777))';
+      const r = await run(other, '/usr/bin/python3', ['-c', mapped, f]);
+      assert.equal(r.code, 0, r.stderr);
+      results.push([r.stdout.trim(), (fs.statSync(f).mode & 0o7777).toString(8), fs.readFileSync(f, 'utf8')]);
+    }
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[0], ['0o6777', '6777', 'Xontent']);
+  });
+
   test('fallocate is not passed by the binding: EOPNOTSUPP through the mount, and the bits stay as they were', T, async (t) => {
     const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => fs.chmodSync(d, 0o777) });
     const f = path.join(m.dir, 'f');

@@ -132,6 +132,19 @@ int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t 
   return become(r, saved, 1, groups, max, caps);
 }
 
+// A write the kernel sends on its own (a shared mapping's writeback), as the user who opened the file: its
+// fs ids, no supplementary groups, and of the daemon's capabilities only CAP_FSETID. Reserved blocks and
+// quotas apply as to that user; the set-id bits stay, as the store keeps them for writes to a mapping
+// (only write(2) and truncate clear them there). An opener that is root stays the daemon.
+int vsf_become_opener (uint32_t uid, uint32_t gid, vsf_creds_t *saved) {
+  vsf_request_t r = { .uid = uid, .gid = gid };
+  int e = vsf_become_caller(&r, saved, 0);
+  if (e < 0 || !saved->active) return e;
+  e = set_effective_caps(2, (uint64_t) 1 << CAP_FSETID);
+  if (e < 0) vsf_restore_creds(saved);
+  return e;
+}
+
 // Back to the daemon's own credentials. A thread that cannot get them back must not serve anyone else.
 void vsf_restore_creds (vsf_creds_t *saved) {
   if (!saved->active) return;

@@ -54,6 +54,8 @@ int vsf_become_caller (const vsf_request_t *r, vsf_creds_t *saved, int with_grou
 // As vsf_become_caller with groups, giving them (n, or -errno), for reading files outside the mount: a uid-0
 // caller too, with its own effective capabilities (*caps; 0 for others).
 int vsf_become_caller_groups (const vsf_request_t *r, vsf_creds_t *saved, gid_t *groups, int max, uint64_t *caps);
+// As the user who opened a file (uid, gid), for a write the kernel sends without a caller.
+int vsf_become_opener (uint32_t uid, uint32_t gid, vsf_creds_t *saved);
 void vsf_restore_creds (vsf_creds_t *saved);
 int vsf_creds_init (void);
 

@@ -155,12 +155,22 @@ static int op_readlink (call_t *c) { return link_answer(c, NULL); }
 
 // ---- operations on an open file ---------------------------------------------------------------------
 
-static int fh (const vsf_request_t *r) { return (int) *r->fh; }
+// An open file: its fd in the store and who opened it. A write the kernel sends on its own (the writeback
+// of a shared mapping arrives as uid 0, pid 0) is charged to the opener, not to the daemon: as the user
+// whose write(2) was refused, it gets no reserved blocks and counts against that user's quota.
+typedef struct { int fd; uint32_t uid, gid; } file_t;
+static file_t *file_of (const vsf_request_t *r) { return (file_t *) (uintptr_t) *r->fh; }
+static int fh (const vsf_request_t *r) { return file_of(r)->fd; }
 static int op_fgetattr (call_t *c) { return R(fstat(fh(c->r), c->r->stat)); }
 static int op_read (call_t *c) { return R(pread(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
 static int op_write (call_t *c) { return R(pwrite(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
 static int op_flush (call_t *c) { (void) c; return 0; }
-static int op_release (call_t *c) { return R(close(fh(c->r))); }
+static int op_release (call_t *c) {
+  file_t *f = file_of(c->r);
+  int r = R(close(f->fd));
+  free(f);
+  return r;
+}
 static int op_fsync (call_t *c) { return R(c->r->flags ? fdatasync(fh(c->r)) : fsync(fh(c->r))); }
 static int op_ftruncate (call_t *c) { return R(ftruncate(fh(c->r), c->r->offset)); }
 
@@ -180,19 +190,18 @@ static int open_regular (call_t *c, int flags, mode_t mode) {
   return fd;
 }
 
-static int op_open (call_t *c) {
-  int fd = open_regular(c, c->r->flags & ~(O_CREAT | O_EXCL), 0);
+// The handle of a file open_regular opened (fd >= 0) for the caller; or its error.
+static int keep_open (call_t *c, int fd) {
   if (fd < 0) return fd;
-  *c->r->fh = (uint64_t) fd;
+  file_t *f = malloc(sizeof *f);
+  if (f == NULL) { close(fd); return -ENOMEM; }
+  *f = (file_t) { .fd = fd, .uid = c->r->uid, .gid = c->r->gid };
+  *c->r->fh = (uint64_t) (uintptr_t) f;
   return 0;
 }
 
-static int op_create (call_t *c) {
-  int fd = open_regular(c, c->r->flags | O_CREAT, (mode_t) c->r->mode);
-  if (fd < 0) return fd;
-  *c->r->fh = (uint64_t) fd;
-  return 0;
-}
+static int op_open (call_t *c) { return keep_open(c, open_regular(c, c->r->flags & ~(O_CREAT | O_EXCL), 0)); }
+static int op_create (call_t *c) { return keep_open(c, open_regular(c, c->r->flags | O_CREAT, (mode_t) c->r->mode)); }
 
 // faccessat without AT_EACCESS would check the daemon's real ids, not the caller's fs ids.
 static int op_access (call_t *c) { return R(faccessat(c->pfd, c->name, (int) c->r->mode, AT_EACCESS | AT_SYMLINK_NOFOLLOW)); }
@@ -436,9 +445,10 @@ static int run (const op_t *op, call_t *c) {
   vsf_creds_t creds;
   c->creds = &creds;
   if (op->names == HANDLE) {
-    // Writing to an open file: as the caller too (reserved blocks and quotas), without the group lookup.
+    // Writing to an open file: as the caller too (reserved blocks and quotas), without the group lookup;
+    // a writeback the kernel sends as no one (pid 0, uid 0) as the file's opener.
     if (r->op != VSF_OP_WRITE && r->op != VSF_OP_FTRUNCATE) return op->fn(c);
-    int e = vsf_become_caller(r, &creds, 0);
+    int e = r->pid == 0 && r->uid == 0 && r->op == VSF_OP_WRITE ? vsf_become_opener(file_of(r)->uid, file_of(r)->gid, &creds) : vsf_become_caller(r, &creds, 0);
     if (e < 0) return e;
     int res = op->fn(c);
     vsf_restore_creds(&creds);
