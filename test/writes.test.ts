@@ -100,14 +100,25 @@ describe('set-id bits on writes through a root --allow-other mount', { skip }, (
     assert.deepEqual(results[0], ['0o6777', '6777', 'Xontent']);
   });
 
-  test('fallocate is not passed by the binding: EOPNOTSUPP through the mount, and the bits stay as they were', T, async (t) => {
-    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => fs.chmodSync(d, 0o777) });
-    const f = path.join(m.dir, 'f');
-    fs.writeFileSync(f, 'content');
-    fs.chmodSync(f, 0o4777);
-    const r = await run(root!, 'fallocate', ['-l', '4096', f]);
-    assert.match(r.stderr, /Operation not supported/);
-    assert.equal(fs.statSync(f).mode & 0o7777, 0o4777);
+  test('fallocate is not passed by the binding: EOPNOTSUPP through the mount, the bits as on the plain directory', T, async (t) => {
+    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => fs.chmodSync(d, 0o755) });
+    const plainDir = tempDir(t, root!, 'writes-plain-');
+    const results: unknown[] = [];
+    for (const dir of [plainDir, m.dir]) {
+      const modes: string[] = [];
+      for (const writer of [root!, other]) {
+        const f = path.join(dir, `f-${writer.uid}`);
+        fs.writeFileSync(f, 'content', { mode: 0o777 });
+        fs.chmodSync(f, 0o4777);
+        const r = await run(writer, 'fallocate', ['-l', '4096', f]);
+        assert.equal(r.code === 0, dir === plainDir, r.stderr);
+        if (dir === m.dir) assert.match(r.stderr, /Operation not supported/);
+        modes.push((fs.statSync(f).mode & 0o7777).toString(8));
+      }
+      results.push(modes);
+    }
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[0], ['4777', '777']);
   });
 });
 
