@@ -247,11 +247,13 @@ static int open_inode (call_t *c, char *proc, size_t proc_size) {
   return fd;
 }
 
-// The set-id bits the kernel's FUSE client asks to clear before a write or truncate by a caller without
-// CAP_FSETID (fuse_setattr without handle_killpriv, which libfuse 2 cannot ask for): setuid, and setgid
-// with group-execute. It sends that as a chmod from the writer, which the store refuses to anyone but the
-// owner. Anyone who may write the file can clear them on the store itself (truncate to the same size), so
-// for such a caller the daemon clears them with its own rights: nothing else of the mode can change.
+// The set-id bits the kernel's FUSE client asks to clear before a write, truncate or fallocate by a caller
+// without CAP_FSETID (fuse_setattr without handle_killpriv, which libfuse 2 cannot ask for): setuid, and
+// setgid with group-execute. It sends that as a chmod from the writer, which the store refuses to anyone
+// but the owner, failing the write. Such a chmod from a caller who may write the file is answered
+// without changing anything: the write or truncate that follows runs as the caller without CAP_FSETID, so
+// the store clears the bits itself, by its own rule, with no window in which the daemon's rights could
+// undo a chmod of the owner's.
 static int is_kill_suid (mode_t now, mode_t want) {
   mode_t kill = (now & S_ISUID) | ((now & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) ? S_ISGID : 0);
   mode_t change = (now ^ want) & 07777;  // the kill bits are set in `now`: a change there clears them
@@ -265,10 +267,7 @@ static int op_chmod (call_t *c) {
   struct stat st;
   mode_t want = (mode_t) c->r->mode;
   int r = fstat(fd, &st) != 0 ? -errno : S_ISLNK(st.st_mode) ? -EOPNOTSUPP : R(chmod(proc, want));
-  if (r == -EPERM && is_kill_suid(st.st_mode, want) && faccessat(AT_FDCWD, proc, W_OK, AT_EACCESS) == 0) {
-    vsf_restore_creds(c->creds);
-    r = R(chmod(proc, want));
-  }
+  if (r == -EPERM && is_kill_suid(st.st_mode, want) && faccessat(AT_FDCWD, proc, W_OK, AT_EACCESS) == 0) r = 0;
   close(fd);
   return r;
 }
