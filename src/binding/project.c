@@ -246,6 +246,9 @@ typedef struct {
   int64_t cs, cns, ms, mns, size;
   uint32_t mode, uid, gid;
   uint32_t relative;      // found from the caller's working directory ("../../name"): see walk_files
+  uint32_t link;          // a symlink (outside the mount): the link and its target both had to be trusted
+  uint32_t trusted;       // counts for this caller (trusted()); if not, never read
+  uint32_t owner;         // not trusted: the uid that made it so (the link's or the file's owner)
 } record_t;
 
 typedef struct { uint64_t dev, ino, mnt; } ident_t;
@@ -340,6 +343,7 @@ static void inflight_put (uint32_t uid) {
 typedef struct { char *path; uint64_t dev, ino; int64_t cs, cns, ms, mns, size; } kept_file_t;
 typedef struct {
   uint32_t tid, generation;
+  uint32_t uid;            // the caller's fs uid: which files the walk trusted
   ident_t cwd, root;
   uint64_t epoch;
   uint32_t state, nfiles;
@@ -460,7 +464,7 @@ static int fast_get (vsf_project_t *p) {
   fast_t *set = fast_set(p->req.pid, p->generation, &p->cwd_id);
   for (int i = 0; i < FAST_WAYS; i++) {
     fast_t *f = &set[i];
-    if (f->used == 0 || f->tid != p->req.pid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
+    if (f->used == 0 || f->tid != p->req.pid || f->uid != p->req.uid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
     // Checked outside the lock: a copy (paths stay valid: entries are replaced, never freed, while held... so copy them).
     nfiles = f->nfiles;
     hit = nfiles <= 8;
@@ -502,7 +506,7 @@ static void fast_put (vsf_project_t *p) {
     for (int i = 0; i < FAST_WAYS && victim == NULL; i++) if (set[i].used == 0) victim = &set[i];
     if (victim == NULL) { victim = &set[0]; for (int i = 1; i < FAST_WAYS; i++) if (set[i].used < victim->used) victim = &set[i]; }
     kept_free(victim);
-    *victim = (fast_t) { p->req.pid, p->generation, p->cwd_id, p->root_id, p->epoch, p->state, n, files, ++fast_clock };
+    *victim = (fast_t) { p->req.pid, p->generation, p->req.uid, p->cwd_id, p->root_id, p->epoch, p->state, n, files, ++fast_clock };
     files = NULL;
   }
   pthread_mutex_unlock(&fast_mu);
@@ -604,6 +608,16 @@ static int relative (char *buf, uint32_t depth, const char *name) {
   return 1;
 }
 
+// Whether a project file owned by `uid` in directory `d` of the walk counts for this caller (the rule of
+// docs/security.md, after git's safe.directory): the caller's own (the request's fs uid) or root's, or
+// anywhere under a --trust-dir. Anyone else's is never read: another user who can write a directory above
+// (/tmp, a group-writable tree) would otherwise choose what the caller's links run.
+static int trusted (const vsf_project_t *p, uint32_t d, uint32_t uid) {
+  if (uid == p->req.uid || uid == 0) return 1;
+  for (uint32_t i = 0; i < vsf_config.trust_count; i++) if (above(vsf_config.trust_dirs[i], vsf_config.trust_lens[i], p->cwd, p->ends[d])) return 1;
+  return 0;
+}
+
 // Opens the caller's working directory or root (`what`, O_PATH) as the daemon; -1 if it cannot.
 static int open_proc_dir (uint32_t tid, const char *what) {
   char proc[64];
@@ -659,8 +673,17 @@ static void walk_files (vsf_project_t *p) {
       if (fd >= 0) close(fd);
     } else {
       char full[PATH_MAX];
-      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH) : -ENAMETOOLONG;
+      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW) : -ENAMETOOLONG;
       e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+      if (e == 0 && S_ISLNK(st.stx_mode)) {
+        // A symlinked project file: the link must be trusted before it is followed, then its target.
+        r->link = 1;
+        if (trusted(p, d, st.stx_uid)) {
+          close(fd);
+          fd = open_in_root(p, root_fd, full, O_PATH);
+          e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+        } else r->owner = st.stx_uid;
+      }
       if (fd >= 0) close(fd);
       // A directory above that the caller may not search hides nothing it can reach from where it is
       // (no symlink followed that way: it would be followed from the daemon's root).
@@ -675,7 +698,10 @@ static void walk_files (vsf_project_t *p) {
       r->size = (int64_t) st.stx_size;
       r->mode = st.stx_mode; r->uid = st.stx_uid; r->gid = st.stx_gid;
       if (!settled(&st.stx_ctime, now)) p->unsettled = 1;
-    }
+      // The owner from the stat just made (no extra call): an untrusted link's own, else the file's.
+      if (r->owner == 0 && !S_ISLNK(st.stx_mode)) r->trusted = trusted(p, d, st.stx_uid);
+      if (!r->trusted && r->owner == 0) r->owner = st.stx_uid;
+    } else r->trusted = 1;  // absent or unreadable: nothing of it is read either way
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
@@ -700,12 +726,56 @@ static void walk (vsf_project_t *p) {
   walk_files(p);
 }
 
-// Reads the walk's files for JS, as the caller: for each record, depth, name index, status (0 read,
-// 1 not readable, 2 larger than VSF_PROJECT_FILE_MAX, 3 not a regular file), the directory's path, and the
-// bytes. A file that is no longer what the walk saw makes the state not to be kept.
+// Room for `more` bytes at the end of the block (grown as a file read turns out larger than the walk saw);
+// 0 when it would pass CONTENTS_MAX.
+static int room (vsf_project_t *p, size_t *cap, size_t n, size_t more) {
+  if (n + more <= *cap) return 1;
+  if (n + more > CONTENTS_MAX) return 0;
+  size_t want = *cap * 2 > n + more ? *cap * 2 : n + more;
+  if (want > CONTENTS_MAX) want = CONTENTS_MAX;
+  char *b = realloc(p->block, want + 1);
+  if (b == NULL) return 0;
+  p->block = b;
+  *cap = want;
+  return 1;
+}
+
+// Opens record r's file for reading, as the caller: -errno. A symlinked one (outside the mount) only
+// while its link is still trusted (*owner: the link's owner when it is not).
+static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int root_fd, uint32_t *owner) {
+  const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  const char *name = vsf_config.project_names[r->name];
+  size_t dlen = p->ends[r->depth];
+  char dir[PATH_MAX], full[PATH_MAX];
+  memcpy(dir, p->cwd, dlen);
+  dir[dlen] = 0;
+  if (inside_mount(dir, dlen)) {
+    const char *b = backing(dir, dlen);
+    if ((size_t) (strcmp(b, ".") == 0 ? snprintf(full, sizeof full, "%s", name) : snprintf(full, sizeof full, "%s/%s", b, name)) >= sizeof full) return -ENAMETOOLONG;
+    return vsf_safe_open(full, flags | O_NOFOLLOW, 0);
+  }
+  if (r->relative) {
+    if (cwd_fd < 0 || !relative(full, r->depth, name)) return -EACCES;
+    int fd = openat(cwd_fd, full, flags | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+  }
+  if (!join(full, dir, dlen, name)) return -ENAMETOOLONG;
+  if (!r->link) return open_in_root(p, root_fd, full, flags | O_NOFOLLOW);
+  int lfd = open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW);
+  struct statx st;
+  int e = lfd < 0 ? lfd : sx(lfd, "", AT_EMPTY_PATH, &st);
+  if (lfd >= 0) close(lfd);
+  if (e < 0) return e;
+  if (S_ISLNK(st.stx_mode) && !trusted(p, r->depth, st.stx_uid)) { *owner = st.stx_uid; return -EPERM; }
+  return open_in_root(p, root_fd, full, flags);
+}
+
+// Reads the walk's files for JS, as the caller: one vsf_project_record_t each (varsymfs.h), the
+// directory's path, and the bytes. A file that is no longer what the walk saw (replaced by a rename, edited)
+// is judged and read as it is now (never taken for absent), and the state is then not to be kept.
 static void contents (vsf_project_t *p) {
   size_t cap = 0;
-  for (uint32_t k = 0; k < p->nrec; k++) cap += 20 + p->ends[p->rec[k].depth] + (p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  for (uint32_t k = 0; k < p->nrec; k++) cap += sizeof(vsf_project_record_t) + 4 + p->ends[p->rec[k].depth] + (p->rec[k].trusted && p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
   if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
@@ -720,44 +790,42 @@ static void contents (vsf_project_t *p) {
   for (uint32_t k = 0; k < nrec; k++) {
     record_t *r = &p->rec[k];
     size_t dlen = p->ends[r->depth];
-    uint32_t status = 1, len = 0;
-    char *out = p->block + n + 16 + dlen + 4;
-    if (r->error == 0 && !S_ISREG(r->mode)) status = 3;
-    else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) status = 2;
+    vsf_project_record_t head = { r->depth, r->name, VSF_FILE_UNREADABLE, 0, (uint32_t) dlen };
+    uint32_t len = 0;
+    const size_t at = n + sizeof head + dlen + 4;  // where the bytes go
+    if (!room(p, &cap, n, sizeof head + dlen + 4)) { p->state = 0; break; }
+    if (!r->trusted) { head.status = VSF_FILE_UNTRUSTED; head.owner = r->owner; }
+    else if (r->error == 0 && !S_ISREG(r->mode)) head.status = VSF_FILE_NOT_REGULAR;
+    else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
     else if (r->error == 0) {
-      char dir[PATH_MAX], full[PATH_MAX];
-      memcpy(dir, p->cwd, dlen);
-      dir[dlen] = 0;
-      int fd = -1;
-      const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-      if (inside_mount(dir, dlen)) {
-        const char *b = backing(dir, dlen);
-        if (strcmp(b, ".") == 0) snprintf(full, sizeof full, "%s", vsf_config.project_names[r->name]);
-        else snprintf(full, sizeof full, "%s/%s", b, vsf_config.project_names[r->name]);
-        fd = vsf_safe_open(full, flags | O_NOFOLLOW, 0);
-      } else if (r->relative) {
-        if (cwd_fd >= 0 && relative(full, r->depth, vsf_config.project_names[r->name])) fd = openat(cwd_fd, full, flags | O_NOFOLLOW);
-      } else if (join(full, dir, dlen, vsf_config.project_names[r->name])) fd = open_in_root(p, root_fd, full, flags);
+      int fd = open_record(p, r, cwd_fd, root_fd, &head.owner);
       struct stat st;
-      if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size || !S_ISREG(st.st_mode)) p->state = 0;
+      if (fd == -EPERM && head.owner != 0) { head.status = VSF_FILE_UNTRUSTED; p->state = 0; }
+      else if (fd >= 0 && fstat(fd, &st) == 0) {
+        int same = st.st_ino == r->ino && st.st_dev == r->dev && st.st_ctim.tv_sec == r->cs && st.st_ctim.tv_nsec == r->cns && st.st_size == r->size && S_ISREG(st.st_mode);
+        // Changed since the walk (a new file renamed into place, an edit): what was opened, judged by the
+        // same rules; right for this request, not to be kept.
+        if (!same) p->state = 0;
+        if (!S_ISREG(st.st_mode)) head.status = VSF_FILE_NOT_REGULAR;
+        else if (st.st_size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
+        else if (!trusted(p, r->depth, st.st_uid)) { head.status = VSF_FILE_UNTRUSTED; head.owner = st.st_uid; }
+        else if (!room(p, &cap, at, (size_t) st.st_size)) p->state = 0;
         else {
-          while (len < (uint32_t) r->size) {
-            ssize_t got = pread(fd, out + len, (size_t) r->size - len, len);
+          while (len < (uint32_t) st.st_size) {
+            ssize_t got = pread(fd, p->block + at + len, (size_t) st.st_size - len, len);
             if (got <= 0) break;
             len += (uint32_t) got;
           }
-          status = len == (uint32_t) r->size ? 0 : 1;
-          if (status != 0) { len = 0; p->state = 0; }
+          head.status = len == (uint32_t) st.st_size ? VSF_FILE_READ : VSF_FILE_UNREADABLE;
+          if (head.status != VSF_FILE_READ) { len = 0; p->state = 0; }
         }
-      }
+      } else if (fd != -EACCES) p->state = 0;  // gone since the walk: absent now, but not to be kept
       if (fd >= 0) close(fd);
     }
-    uint32_t head[4] = { r->depth, r->name, status, (uint32_t) dlen };
-    memcpy(p->block + n, head, 16);
-    memcpy(p->block + n + 16, p->cwd, dlen);
-    memcpy(p->block + n + 16 + dlen, &len, 4);
-    n += 16 + dlen + 4 + len;
+    memcpy(p->block + n, &head, sizeof head);
+    memcpy(p->block + n + sizeof head, p->cwd, dlen);
+    memcpy(p->block + n + sizeof head + dlen, &len, 4);
+    n = at + len;
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
