@@ -266,13 +266,14 @@ describeEachUser((user) => {
   test('.varsymfs-env: NAME=VALUE lines answer any variable', T, async (t) => {
     const m = await linksMount(t, user);
     const proj = newProject(t, user, {
-      '.varsymfs-env': '# any variable\nGO_VERSION=1.22.3\nexport JAVA_HOME="/usr/lib/jvm/java-21"\n  ANY_THING = a#b=c/d  \nV=\nPYTHON_VERSION=system\nGO_VERSION=1.21.0\nnot a line\n',
+      '.varsymfs-env': '# any variable\nGO_VERSION=1.22.3\nexport JAVA_VERSION="21"\n  ANY_THING = a#b=c:d  \nV=\nPYTHON_VERSION=system\nGO_VERSION=1.21.0\nJAVA_HOME=/usr/lib/jvm/java-21\nnot a line\n',
       'sub/': '',
     });
     const at = (v: string) => resolveIn(user, path.join(proj, 'sub'), path.join(m.dir, v));
     assert.equal(await at('GO_VERSION'), '1.22.3', 'the first line naming a variable wins');
-    assert.equal(await at('JAVA_HOME'), '/usr/lib/jvm/java-21');
-    assert.equal(await at('ANY_THING'), 'a#b=c/d');
+    assert.equal(await at('JAVA_VERSION'), '21');
+    assert.equal(await at('ANY_THING'), 'a#b=c:d');
+    assert.equal(await at('JAVA_HOME'), 'none', 'a value with a / is refused (not one path component)');
     assert.equal(await at('V'), 'none', 'an empty value counts as unset');
     assert.equal(await at('PYTHON_VERSION'), 'system', 'no special values in the own file');
   });
