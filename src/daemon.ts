@@ -278,6 +278,7 @@ const PROJECT = {
   noCwd: 'none (the working directory is gone or unreachable)',
   timedOut: 'none this time (the walk took longer than --project-timeout)',
   failed: 'none (the daemon could not walk)',
+  partial: 'read from the working directory up to a directory on a filesystem slower than --project-timeout: the files below it (this time only)',
 } as const;
 
 const ENVIRONMENT = {

@@ -12,7 +12,7 @@ export interface Layout {
   readonly execCheck: { checked: number; denied: number; refused: number };
   /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
   readonly project: {
-    off: number; walked: number; noCwd: number; timedOut: number; failed: number; empty: number; fileMax: number; namesMax: number; hitProject: number; trustDirsMax: number;
+    off: number; walked: number; noCwd: number; timedOut: number; failed: number; partial: number; empty: number; fileMax: number; namesMax: number; hitProject: number; trustDirsMax: number;
     /** vsf_project_record_t: field offsets and its size. */
     record: { depth: number; name: number; status: number; owner: number; dirLen: number; bytes: number };
     /** vsf_file_status codes. */
@@ -91,7 +91,7 @@ export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
 export type ExecCheck = 'checked' | 'denied' | 'refused';
 
 /** What the project walk found (varsymfs.h vsf_project_status). */
-export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed';
+export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed' | 'partial';
 
 /** What the hook left for JS: a variant link to expand for the caller of this request. */
 export interface PassedLink {
@@ -133,8 +133,8 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
 
 /** Names a project walk status code. */
 export function projectStatusOf(layout: Layout, code: number): ProjectStatus {
-  const { off, walked, noCwd, timedOut, failed } = layout.project;
-  return nameOf({ off, walked, noCwd, timedOut, failed }, code);
+  const { off, walked, noCwd, timedOut, failed, partial } = layout.project;
+  return nameOf({ off, walked, noCwd, timedOut, failed, partial }, code);
 }
 
 /** One project file the walk found: its directory (0: the working directory), name index, status and bytes. */

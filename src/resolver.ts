@@ -75,9 +75,9 @@ export class Resolver {
     this.projectNames = projectFileNames(options.projectRules);
   }
 
-  /** The project scope from a walk's block ('walked'), else none. */
+  /** The project scope from a walk's block ('walked', or 'partial': the directories below a stalled one), else none. */
   private project(status: ProjectStatus, block: () => Buffer): ProjectLookup | undefined {
-    if (status !== 'walked' || this.projectNames.length === 0) return undefined;
+    if ((status !== 'walked' && status !== 'partial') || this.projectNames.length === 0) return undefined;
     return projectLookup(decodeProjectBlock(this.native.layout, block()), this.projectNames, this.options.projectRules);
   }
 
@@ -144,7 +144,7 @@ export class Resolver {
       const env = decodeProbe(this.native.layout, source, execCheck);
       const status = projectStatusOf(this.native.layout, projectCode);
       const r = this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, () => this.project(status, () => projectBlock));
-      const skipped = status === 'walked' && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
+      const skipped = (status === 'walked' || status === 'partial') && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
       cb(0, { ...r, skipped });
     });
   }

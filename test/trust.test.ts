@@ -237,7 +237,14 @@ describe('no answer that was never true', { skip: needsRootAndPlain }, () => {
     const renamer = spawn(races, ['renamer', path.join(base, 'proj')], { stdio: ['ignore', 'pipe', 'inherit'] });
     onCleanup(t, () => { if (renamer.exitCode === null) renamer.kill('SIGKILL'); });
     await new Promise<void>((resolve, reject) => { renamer.stdout!.once('data', () => resolve()); renamer.once('exit', (c) => reject(new Error(`renamer exited ${c}`))); });
-    const r = await runIn(root!, path.join(base, 'proj'), [races, 'readmany', path.join(m.dir, 'GO'), '3000'], { EDITOR: 'vi' }, 120000);
+    let r;
+    try {
+      r = await runIn(root!, path.join(base, 'proj'), [races, 'readmany', path.join(m.dir, 'GO'), '3000'], { EDITOR: 'vi' }, 120000);
+    } finally {
+      // Before the directory is removed (cleanups run in the order they were added: the directory's first).
+      renamer.kill('SIGKILL');
+      if (renamer.exitCode === null && renamer.signalCode === null) await new Promise((resolve) => renamer.once('exit', resolve));
+    }
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([...answers(r.stdout).keys()], ['go1.renamed'], r.stdout);
   });
@@ -271,8 +278,9 @@ describe('no answer that was never true', { skip: needsRootAndPlain }, () => {
     if (stuck) hang.release();
     assert.equal(stuck, false, 'the caller was held past --project-timeout');
     assert.equal(await ask, 'go1.mine');
+    const timedOut = async (): Promise<number> => JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0].project.timedOut;
+    const before = await timedOut();
     assert.equal(await p.ask(`r ${path.join(m.dir, 'GO')}`), 'go1.mine');
-    const status = JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0];
-    assert.equal(status.project.timedOut, 2, 'the second read walked again (a partial walk is never kept)');
+    assert.ok((await timedOut()) > before, 'the second read walked again (a partial walk is never kept)');
   });
 });

@@ -139,6 +139,7 @@ static napi_value layout (napi_env env) {
   set_u32(env, project, "noCwd", VSF_PROJECT_NO_CWD);
   set_u32(env, project, "timedOut", VSF_PROJECT_TIMED_OUT);
   set_u32(env, project, "failed", VSF_PROJECT_FAILED);
+  set_u32(env, project, "partial", VSF_PROJECT_PARTIAL);
   set_u32(env, project, "empty", VSF_PROJECT_EMPTY);
   set_u32(env, project, "fileMax", VSF_PROJECT_FILE_MAX);
   set_u32(env, project, "namesMax", VSF_PROJECT_NAMES_MAX);

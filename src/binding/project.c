@@ -120,28 +120,29 @@ static int above (const char *prefix, size_t plen, const char *path, size_t len)
 
 // Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote, or a
 // remote mount sits where a walk looks for a project file (a mount point named like one, in a directory of
-// the walk: stat'ing it asks that filesystem).
-static int on_remote (const char *path, size_t len) {
-  int remote = 0;
+// the walk: stat'ing it asks that filesystem). 0 when neither, else the length of the nearest directory of
+// the walk that may stall (`len` when the working directory itself may): those below it are local.
+static size_t on_remote (const char *path, size_t len) {
+  size_t remote = 0;
   pthread_mutex_lock(&mnt_mu);
   if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
   struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
   // The first time, and whenever the table changed since it was read (the kernel flags it for poll).
   if (mountinfo_fd >= 0 && (mnts == NULL || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR))))) mounts_load();
-  if (mnts == NULL) remote = 1;  // unknown: be careful
-  for (size_t i = 0; i < nmnts && !remote; i++) {
+  if (mnts == NULL) remote = len;  // unknown: be careful
+  for (size_t i = 0; i < nmnts && remote < len; i++) {
     const mnt_t *m = &mnts[i];
     if (!m->remote) continue;
-    if (above(m->point, m->len, path, len)) remote = 1;
+    if (above(m->point, m->len, path, len)) remote = len;
     const char *slash = memrchr(m->point, '/', m->len);
-    if (slash != NULL && !remote) {
+    if (slash != NULL && remote < len) {
       size_t parent = slash == m->point ? 1 : (size_t) (slash - m->point);
       char name[256];
       size_t nlen = m->len - (size_t) (slash - m->point) - 1;
-      if (nlen < sizeof name && above(m->point, parent, path, len)) {
+      if (nlen < sizeof name && parent > remote && above(m->point, parent, path, len)) {
         memcpy(name, slash + 1, nlen);
         name[nlen] = 0;
-        for (uint32_t k = 0; k < vsf_config.project_count && !remote; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) remote = 1;
+        for (uint32_t k = 0; k < vsf_config.project_count; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) { remote = parent; break; }
       }
     }
   }
@@ -281,6 +282,7 @@ struct vsf_project {
   uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
   uint32_t state, ndirs, nrec, rec_cap, nwant;
+  uint32_t local_dirs;      // the nearest directories of the walk, on local filesystems only (locate)
   uint32_t *want;           // (depth, name) pairs the walk of the directories found
   record_t *rec;
   size_t cwd_len;
@@ -721,8 +723,10 @@ static void walk_files (vsf_project_t *p) {
   free(blob);
 }
 
+static void walk_dirs_settled (vsf_project_t *p);
+
 static void walk (vsf_project_t *p) {
-  walk_dirs(p);
+  walk_dirs_settled(p);
   walk_files(p);
 }
 
@@ -940,22 +944,69 @@ static int locate (vsf_project_t *p) {
     while (end > 1 && p->cwd[end - 1] == '/') end--;
     if (end < p->root_len) end = p->root_len;
   }
-  p->remote = on_remote(p->cwd, p->cwd_len);
+  size_t risky = on_remote(p->cwd, p->cwd_len);
+  p->remote = risky > 0;
+  // The directories below the nearest one that may stall: a walk given up still has theirs (give_up).
+  p->local_dirs = 0;
+  while (p->local_dirs < p->ndirs && p->ends[p->local_dirs] > risky) p->local_dirs++;
   return 0;
 }
 
-// Given up on (a timeout): the thread keeps its own reference; this request goes on without the project.
-static uint32_t give_up (vsf_project_t **pp) {
+// Given up on (a timeout): the thread keeps its own reference. With `partial`, this request goes on with
+// the files of the directories below the nearest one that may stall (local: walked here, now), marked
+// partial and never kept: an attacker's hung mount above never discards the caller's own nearer pin.
+// Otherwise, or when there are none, without project files.
+static uint32_t give_up (vsf_project_t **pp, int partial) {
   vsf_project_t *p = *pp;
   COUNT(VSF_C_PROJECT_TIMEOUTS);
   vsf_project_t *q = vsf_project_new(&p->req);
+  uint32_t local = partial && q != NULL ? p->local_dirs : 0;
+  if (local > 0) {
+    // Set by locate, which the thread may run again (walk_dirs_settled): under p->mu.
+    pthread_mutex_lock(&p->mu);
+    local = p->local_dirs;
+    memcpy(q->cwd, p->cwd, p->cwd_len + 1);
+    q->cwd_len = p->cwd_len;
+    q->root_len = p->root_len;
+    memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
+    q->ndirs = local;
+    q->local_dirs = local;
+    pthread_mutex_unlock(&p->mu);
+  }
   release(p);
   *pp = q;
   if (q == NULL) return 0;
   q->walked = 1;
   q->status = VSF_PROJECT_TIMED_OUT;
   q->state = 0;
+  if (local == 0) return 0;
+  walk_dirs(q);
+  // Symlinked project files are followed on a thread of their own (they may lead to a hung filesystem).
+  if (q->status == VSF_PROJECT_WALKED && timed(q, walk_files) < 0) return give_up(pp, 0);
+  if (q->status == VSF_PROJECT_WALKED) q->status = VSF_PROJECT_PARTIAL;
+  q->state = 0;
   return 0;
+}
+
+// The directories, walked again (a few times) when the working directory moved under the walk: another
+// thread of the caller's process called chdir between the daemon's reading its cwd and stat'ing it. The
+// answer is then the one for a working directory the caller had during the request, never "none"; not kept.
+static void walk_dirs_settled (vsf_project_t *p) {
+  for (int tries = 0; ; tries++) {
+    walk_dirs(p);
+    if (p->status != VSF_PROJECT_NO_CWD || tries == 8) return;
+    int remote = p->remote;
+    pthread_mutex_lock(&p->mu);  // give_up may be copying what locate writes
+    p->watched = 0;
+    p->ndirs = 0;
+    p->nwant = 0;
+    p->inside = 0;
+    p->links = 0;
+    int s = locate(p);
+    pthread_mutex_unlock(&p->mu);
+    // A cwd now on a remote filesystem is not walked here (its walk runs on a thread of its own).
+    if (s != 0 || p->remote != remote) { p->status = s != 0 ? s : VSF_PROJECT_NO_CWD; p->state = VSF_PROJECT_EMPTY; return; }
+  }
 }
 
 // The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
@@ -971,9 +1022,9 @@ uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
   p->watched = 1;
   int s = locate(p);
   if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
-  if (p->remote ? timed(p, walk) < 0 : (walk_dirs(p), 0)) return give_up(pp);
+  if (p->remote ? timed(p, walk) < 0 : (walk_dirs_settled(p), 0)) return give_up(pp, 1);
   // Symlinked project files are followed on a thread of their own (they may lead to a hung filesystem).
-  if (!p->remote && timed(p, walk_files) < 0) return give_up(pp);
+  if (!p->remote && timed(p, walk_files) < 0) return give_up(pp, 0);
   fast_put(p);
   return p->state;
 }
@@ -995,9 +1046,9 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
     p = *pp;
   }
   if (p == NULL) return VSF_PROJECT_FAILED;
-  if (p->status == VSF_PROJECT_WALKED && p->nrec > 0) {
+  if ((p->status == VSF_PROJECT_WALKED || p->status == VSF_PROJECT_PARTIAL) && p->nrec > 0) {
     if (timed(p, contents) < 0) {
-      give_up(pp);
+      give_up(pp, 0);
       return VSF_PROJECT_TIMED_OUT;
     }
     *block = p->block; *len = p->block_len;

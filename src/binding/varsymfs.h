@@ -94,6 +94,7 @@ enum vsf_project_status {
   VSF_PROJECT_NO_CWD = 2,     // the working directory is gone, unreachable, or outside the caller's root
   VSF_PROJECT_TIMED_OUT = 3,  // the walk was given up (a filesystem too slow): no project files this time
   VSF_PROJECT_FAILED = 4,     // the daemon could not walk (never answered: the request fails)
+  VSF_PROJECT_PARTIAL = 5,    // walked up to a directory on a filesystem too slow: the files below it (not kept)
 };
 // project_state: the walk's interned state, the memo's key for answers that depend on it (0: not to be
 // kept; VSF_PROJECT_EMPTY: no project file on the walk, or the scope skipped for a secure exec).
