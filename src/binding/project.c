@@ -17,9 +17,11 @@
 // Safe. Files are stat'ed and read as the caller (creds.c, in a root daemon serving others); one it cannot
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
-// Outside the mount, a symlinked project file is followed as the caller would. Reads are bounded
+// Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
+// caller or root (a symlinked one's link too), or under a --trust-dir, is read (trusted()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
-// a thread of its own and is given up after the mount's --project-timeout: only that caller waits.
+// a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
+// still gets the files of the local directories below the one that may stall (give_up: partial, not kept).
 #include "internal.h"
 #include <errno.h>
 #include <stddef.h>
