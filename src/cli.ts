@@ -34,6 +34,7 @@ interface MountOptions {
   projectFiles: boolean;
   projectFile: string[];
   projectTimeout: number;
+  trustDir: string[];
   logLevel: LogLevel;
   readyFd?: number;
 }
@@ -45,6 +46,11 @@ function collect(value: string, previous: string[]): string[] {
 
 function collectProjectFile(value: string, previous: string[]): string[] {
   parseProjectFileMapping(value);
+  return [...previous, value];
+}
+
+function collectTrustDir(value: string, previous: string[]): string[] {
+  if (value === '' || value.includes('\0')) throw new InvalidArgumentError('expected a directory');
   return [...previous, value];
 }
 
@@ -86,6 +92,7 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     cacheSize: o.cacheSize,
     projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
     projectTimeout: o.projectTimeout,
+    trustDirs: [...new Set(o.trustDir.map(absoluteDir))],
   };
 }
 
@@ -234,6 +241,7 @@ async function resolveCommand(file: string, o: { pid?: number; explain?: boolean
   if (!r.variant) lines.push('references   none (a plain symlink)');
   else {
     lines.push(`environment  ${String(r.environment)}`, `pending exec ${String(r.pendingExecCheck)}`, `project      ${String(r.projectFiles)}`);
+    for (const s of r.skipped ?? []) lines.push(`  ${s.kind.padEnd(11)}${s.text}`);
     for (const ref of refs) {
       const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
       lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
@@ -294,6 +302,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--no-project-files', 'ignore project files (.tool-versions, .go-version, .nvmrc, .varsymfs-env, ...): environment, then mount defaults')
     .option('--project-file <FILE=VARIABLE>', 'a file named FILE in the working directory or above holds one value for VARIABLE, like .go-version (repeatable)', collectProjectFile, [])
     .option('--project-timeout <seconds>', 'how long a walk for project files on a network or FUSE filesystem may take; past it, that caller goes on without them', seconds, 0.5)
+    .option('--trust-dir <dir>', 'count project files under <dir> whoever owns them (by default only the caller\'s own and root\'s count, like git\'s safe.directory; repeatable)', collectTrustDir, [])
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
     .addHelpText('after', `
@@ -314,6 +323,7 @@ Examples:
       if (o.allowOther) argv.push('--allow-other');
       if (!o.projectFiles) argv.push('--no-project-files');
       for (const f of o.projectFile) argv.push('--project-file', f);
+      for (const d of config.trustDirs) argv.push('--trust-dir', d);
       argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--project-timeout', String(o.projectTimeout), '--log-level', o.logLevel);
       return runBackground(config, argv);
     });

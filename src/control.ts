@@ -64,6 +64,8 @@ export interface Answers {
     pendingExecCheck: string;
     /** What the walk for the project files found. */
     projectFiles: string;
+    /** Project files not trusted and values refused (docs/security.md), one line each. */
+    skipped: Array<{ kind: 'skipped' | 'refused'; text: string }>;
     /** `file`: the project file and line that answered (or deferred to the mount defaults). */
     refs: Array<{ name: string; scope: string; value: string; file?: string }>;
   };

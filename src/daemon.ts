@@ -30,6 +30,8 @@ export interface DaemonConfig {
   readonly projectRules: readonly ProjectFileRule[];
   /** Seconds a walk on a network or FUSE filesystem may take before its caller goes on without it. */
   readonly projectTimeout: number;
+  /** --trust-dir: absolute directories whose project files count whoever owns them (docs/security.md). */
+  readonly trustDirs: readonly string[];
 }
 
 /** A running mount, for the control channel and for shutdown. */
@@ -130,6 +132,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   const actAsCaller = isRoot() && config.allowOther;
   const options = mountOptions(config);
   const projectFiles = projectFileNames(config.projectRules);
+  if (config.trustDirs.length > native.layout.project.trustDirsMax) throw new VarsymfsError(`too many --trust-dir (${config.trustDirs.length}; at most ${native.layout.project.trustDirsMax})`);
   if (projectFiles.length > native.layout.project.namesMax) throw new VarsymfsError(`too many project files (${projectFiles.length}; at most ${native.layout.project.namesMax})`);
   native.configure({
     cacheSize: config.cacheSize,
@@ -138,6 +141,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     openers: REFERENCE_OPENERS,
     projectFiles,
     projectTimeoutMs: Math.round(config.projectTimeout * 1000),
+    trustDirs: config.trustDirs,
     mountPoint: config.mountPoint,
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
@@ -256,6 +260,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
             pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
             projectFiles: PROJECT[r!.project],
+            skipped: (r!.skipped ?? []).map((x) => ({ kind: x.kind, text: x.text })),
             refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString(), ...(x.source !== undefined ? { file: x.source } : {}) })),
           });
         });
@@ -273,6 +278,7 @@ const PROJECT = {
   noCwd: 'none (the working directory is gone or unreachable)',
   timedOut: 'none this time (the walk took longer than --project-timeout)',
   failed: 'none (the daemon could not walk)',
+  partial: 'read from the working directory up to a directory on a filesystem slower than --project-timeout: the files below it (this time only)',
 } as const;
 
 const ENVIRONMENT = {

@@ -11,7 +11,13 @@ export interface Layout {
   readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number };
   readonly execCheck: { checked: number; denied: number; refused: number };
   /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
-  readonly project: { off: number; walked: number; noCwd: number; timedOut: number; failed: number; empty: number; fileMax: number; namesMax: number; hitProject: number };
+  readonly project: {
+    off: number; walked: number; noCwd: number; timedOut: number; failed: number; partial: number; empty: number; fileMax: number; namesMax: number; hitProject: number; trustDirsMax: number;
+    /** vsf_project_record_t: field offsets and its size. */
+    record: { depth: number; name: number; status: number; owner: number; dirLen: number; bytes: number };
+    /** vsf_file_status codes. */
+    file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number };
+  };
   readonly noEnvGeneration: number;
   readonly targetMax: number;
   /** fuse-native op names by op number. */
@@ -48,6 +54,8 @@ export interface NativeConfig {
   projectFiles: readonly string[];
   /** How long a walk on a network or FUSE filesystem may take before the caller goes on without it. */
   projectTimeoutMs: number;
+  /** --trust-dir: absolute directories whose project files count whoever owns them. */
+  trustDirs: readonly string[];
   /** The mount point as /proc names it (canonical), for working directories inside the mount. */
   mountPoint: string;
 }
@@ -83,7 +91,7 @@ export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
 export type ExecCheck = 'checked' | 'denied' | 'refused';
 
 /** What the project walk found (varsymfs.h vsf_project_status). */
-export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed';
+export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed' | 'partial';
 
 /** What the hook left for JS: a variant link to expand for the caller of this request. */
 export interface PassedLink {
@@ -125,8 +133,8 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
 
 /** Names a project walk status code. */
 export function projectStatusOf(layout: Layout, code: number): ProjectStatus {
-  const { off, walked, noCwd, timedOut, failed } = layout.project;
-  return nameOf({ off, walked, noCwd, timedOut, failed }, code);
+  const { off, walked, noCwd, timedOut, failed, partial } = layout.project;
+  return nameOf({ off, walked, noCwd, timedOut, failed, partial }, code);
 }
 
 /** One project file the walk found: its directory (0: the working directory), name index, status and bytes. */
@@ -134,26 +142,31 @@ export interface ProjectRecord {
   readonly depth: number;
   readonly name: number;
   /** 'read', or why it counts as absent. */
-  readonly status: 'read' | 'unreadable' | 'too large' | 'not a file';
+  readonly status: 'read' | 'unreadable' | 'too large' | 'not a file' | 'not trusted';
+  /** 'not trusted': the owner that made it so (the link's or the file's). */
+  readonly owner: number;
   readonly dir: Buffer;
   readonly contents: Buffer;
 }
 
-const RECORD_STATUS = ['read', 'unreadable', 'too large', 'not a file'] as const;
-
-/** Decodes the project block (varsymfs.h: u32 depth, name, status, dir length, dir, u32 length, bytes). */
-export function decodeProjectBlock(block: Buffer): ProjectRecord[] {
+/** Decodes the project block (varsymfs.h: a vsf_project_record_t, the directory, u32 length, the bytes; repeated). */
+export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord[] {
+  const { record: r, file: f } = layout.project;
+  const statuses = new Map<number, ProjectRecord['status']>([[f.read, 'read'], [f.unreadable, 'unreadable'], [f.tooLarge, 'too large'], [f.notAFile, 'not a file'], [f.untrusted, 'not trusted']]);
   const out: ProjectRecord[] = [];
-  for (let at = 0; at + 16 <= block.length; ) {
-    const depth = block.readUInt32LE(at);
-    const name = block.readUInt32LE(at + 4);
-    const status = RECORD_STATUS[block.readUInt32LE(at + 8)] ?? 'unreadable';
-    const dirLen = block.readUInt32LE(at + 12);
-    const dir = block.subarray(at + 16, at + 16 + dirLen);
-    const len = block.readUInt32LE(at + 16 + dirLen);
-    const contents = block.subarray(at + 20 + dirLen, at + 20 + dirLen + len);
-    out.push({ depth, name, status, dir, contents });
-    at += 20 + dirLen + len;
+  for (let at = 0; at + r.bytes + 4 <= block.length; ) {
+    const dirLen = block.readUInt32LE(at + r.dirLen);
+    const dirAt = at + r.bytes;
+    const len = block.readUInt32LE(dirAt + dirLen);
+    out.push({
+      depth: block.readUInt32LE(at + r.depth),
+      name: block.readUInt32LE(at + r.name),
+      status: statuses.get(block.readUInt32LE(at + r.status)) ?? 'unreadable',
+      owner: block.readUInt32LE(at + r.owner),
+      dir: block.subarray(dirAt, dirAt + dirLen),
+      contents: block.subarray(dirAt + dirLen + 4, dirAt + dirLen + 4 + len),
+    });
+    at = dirAt + dirLen + 4 + len;
   }
   return out;
 }

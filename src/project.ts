@@ -84,11 +84,23 @@ const SYSTEM = Buffer.from('system');
 const REF = Buffer.from('ref:');
 const REF_DIR = Buffer.from('ref-');
 
+/** True when `b` can stand as one path component: not empty, `.` or `..`, no `/` and no NUL. */
+export function isPathComponent(b: Buffer): boolean {
+  return b.length > 0 && !b.equals(DOT) && !b.equals(DOTDOT) && !b.includes(SLASH) && !b.includes(0);
+}
+
 /** True when `b` can stand as one path component and is no version manager's directive. */
 function isPlainVersion(b: Buffer): boolean {
-  if (b.length === 0 || b.equals(DOT) || b.equals(DOTDOT)) return false;
-  for (const c of b) if (c === SLASH || c === COLON || c === 0) return false;
-  return true;
+  return isPathComponent(b) && !b.includes(COLON);
+}
+
+/** A line whose value was refused: it counts as absent (`resolve --explain` says why). */
+export interface Refusal {
+  readonly variable: string;
+  readonly written: Buffer;
+  readonly file: string;
+  readonly line: number;
+  readonly why: string;
 }
 
 /**
@@ -197,10 +209,12 @@ export function parseOneValueFile(contents: Buffer, file: string, variable: stri
  * Parses varsymfs's own file: `NAME=VALUE` lines, for any variable. Spaces around NAME and VALUE are
  * dropped, a VALUE in matching quotes loses them and an `export ` before NAME is allowed (so the file
  * can also be sourced by a shell); the VALUE is otherwise taken as written (`#` included). Other lines
- * (`#` comments, blank ones, anything without a valid NAME) are skipped, as are empty values and values
- * holding a NUL byte. The first line naming a variable wins.
+ * (`#` comments, blank ones, anything without a valid NAME) are skipped, as are empty values. A value that
+ * is not one path component (`/` in it, `.`, `..`, a NUL byte) is refused: the line counts as absent (a
+ * value is spliced into a link target as is: `../../elsewhere` would lead out of the directory the link
+ * names), and is added to `refused`. The first line naming a variable wins.
  */
-export function parseAssignments(contents: Buffer, file = OWN_FILE): ProjectEntry[] {
+export function parseAssignments(contents: Buffer, file = OWN_FILE, refused?: Refusal[]): ProjectEntry[] {
   const entries: ProjectEntry[] = [];
   const seen = new Set<string>();
   eachLine(contents, (start, end, line) => {
@@ -220,7 +234,11 @@ export function parseAssignments(contents: Buffer, file = OWN_FILE): ProjectEntr
       valueEnd--;
     }
     const written = copy(contents, valueStart, valueEnd);
-    if (written.length === 0 || written.includes(0)) return;
+    if (written.length === 0) return;
+    if (!isPathComponent(written)) {
+      refused?.push({ variable, written, file, line, why: 'is not one path component (no \'/\', not \'.\' or \'..\', no NUL)' });
+      return;
+    }
     seen.add(variable);
     entries.push({ variable, value: written, written, file, line });
   });
@@ -228,10 +246,10 @@ export function parseAssignments(contents: Buffer, file = OWN_FILE): ProjectEntr
 }
 
 /** Parses one project file by its rule. */
-export function parseProjectFile(rule: ProjectFileRule, contents: Buffer): ProjectEntry[] {
+export function parseProjectFile(rule: ProjectFileRule, contents: Buffer, refused?: Refusal[]): ProjectEntry[] {
   switch (rule.format) {
     case 'assignments':
-      return parseAssignments(contents, rule.file);
+      return parseAssignments(contents, rule.file, refused);
     case 'tool-versions':
       return parseToolVersions(contents, rule.file);
     case 'one-value': {
@@ -249,14 +267,14 @@ export type FileLookup = (file: string) => Buffer | undefined;
  * (earlier rules first). A deferring entry (value undefined) counts as an answer: it hides the files
  * below it and the directories above. Each file is read once.
  */
-export function directoryEntries(read: FileLookup, rules: readonly ProjectFileRule[] = BUILTIN_PROJECT_FILES): Map<string, ProjectEntry> {
+export function directoryEntries(read: FileLookup, rules: readonly ProjectFileRule[] = BUILTIN_PROJECT_FILES, refused?: Refusal[]): Map<string, ProjectEntry> {
   const table = new Map<string, ProjectEntry>();
   const contents = new Map<string, Buffer | undefined>();
   for (const rule of rules) {
     if (!contents.has(rule.file)) contents.set(rule.file, read(rule.file));
     const bytes = contents.get(rule.file);
     if (bytes === undefined) continue;
-    for (const entry of parseProjectFile(rule, bytes)) {
+    for (const entry of parseProjectFile(rule, bytes, refused)) {
       if (!table.has(entry.variable)) table.set(entry.variable, entry);
     }
   }
@@ -363,8 +381,10 @@ export interface FoundFile {
   readonly depth: number;
   /** Its name's index in the names the daemon looked for (projectFileNames of the mount's rules). */
   readonly name: number;
-  /** 'read', or why it counts as absent. */
+  /** 'read', or why it counts as absent ('not trusted': see docs/security.md). */
   readonly status: string;
+  /** 'not trusted': the owner that made it so. */
+  readonly owner?: number;
   readonly dir: Buffer;
   readonly contents: Buffer;
 }
@@ -392,4 +412,19 @@ export function projectLookup(files: readonly FoundFile[], names: readonly strin
     }
     return undefined;
   };
+}
+
+/** What the walk found but did not use, for `resolve --explain`: files not trusted, values refused. */
+export function projectSkipped(files: readonly FoundFile[], names: readonly string[], rules: readonly ProjectFileRule[]): Array<{ readonly kind: 'skipped' | 'refused'; readonly text: string }> {
+  const out: Array<{ kind: 'skipped' | 'refused'; text: string }> = [];
+  const where = (dir: Buffer, file: string) => `${dir.toString()}${dir.toString().endsWith('/') ? '' : '/'}${file}`;
+  for (const f of [...files].sort((a, b) => a.depth - b.depth)) {
+    if (f.status === 'not trusted') out.push({ kind: 'skipped', text: `${where(f.dir, names[f.name] ?? '?')}: not trusted (owner uid ${f.owner ?? '?'})` });
+  }
+  for (const dir of foundDirectories(files, names)) {
+    const refused: Refusal[] = [];
+    directoryEntries(dir.read, rules, refused);
+    for (const r of refused) out.push({ kind: 'refused', text: `${where(dir.path, r.file)}:${r.line}: ${r.variable} ${r.why}: ${JSON.stringify(r.written.toString('latin1'))}` });
+  }
+  return out;
 }

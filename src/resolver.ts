@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { environValue } from './environ';
 import { decodeProbe, decodeProjectBlock, projectStatusOf, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
-import { projectFileNames, projectLookup, type ProjectFileRule } from './project';
+import { projectFileNames, projectLookup, projectSkipped, type ProjectFileRule } from './project';
 import { type Template, type Scopes, parseTemplate, explainTemplate, type ProjectLookup, type Resolved } from './template';
 
 /** A parsed-template cache keyed by raw target bytes (least recently used evicted): the same target is never parsed twice. */
@@ -43,6 +43,8 @@ export interface Resolution {
   readonly refs: Resolved[] | undefined;
   /** What the walk for the caller's project files found ('off': not looked at). */
   readonly project: ProjectStatus;
+  /** explain(): project files not trusted and values refused, one line each. */
+  readonly skipped?: ReadonlyArray<{ readonly kind: 'skipped' | 'refused'; readonly text: string }>;
 }
 
 const EMPTY: ReadonlyMap<string, Buffer> = new Map();
@@ -73,10 +75,10 @@ export class Resolver {
     this.projectNames = projectFileNames(options.projectRules);
   }
 
-  /** The project scope from a walk's block ('walked'), else none. */
+  /** The project scope from a walk's block ('walked', or 'partial': the directories below a stalled one), else none. */
   private project(status: ProjectStatus, block: () => Buffer): ProjectLookup | undefined {
-    if (status !== 'walked' || this.projectNames.length === 0) return undefined;
-    return projectLookup(decodeProjectBlock(block()), this.projectNames, this.options.projectRules);
+    if ((status !== 'walked' && status !== 'partial') || this.projectNames.length === 0) return undefined;
+    return projectLookup(decodeProjectBlock(this.native.layout, block()), this.projectNames, this.options.projectRules);
   }
 
   /** New mount defaults: every memoized answer made with the old ones stops matching. */
@@ -141,7 +143,9 @@ export class Resolver {
       if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
       const env = decodeProbe(this.native.layout, source, execCheck);
       const status = projectStatusOf(this.native.layout, projectCode);
-      cb(0, this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, () => this.project(status, () => projectBlock)));
+      const r = this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, () => this.project(status, () => projectBlock));
+      const skipped = (status === 'walked' || status === 'partial') && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
+      cb(0, { ...r, skipped });
     });
   }
 }

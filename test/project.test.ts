@@ -7,7 +7,7 @@ import {
   BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries, findProjectValue,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
   foundDirectories, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue, walkDirectories,
-  type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule,
+  type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule, type Refusal,
 } from '../src/project';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -200,9 +200,9 @@ describe('parseAssignments: the own file', () => {
   const parse = (text: string | Buffer) => parseAssignments(typeof text === 'string' ? b(text) : text).map((e) => [e.variable, s(e.value), e.line]);
 
   test('NAME=VALUE lines, comments, blank lines, CRLF', () => {
-    assert.deepEqual(parse('# versions\nGO_VERSION=go1.21.5\r\n\n  # NODE_VERSION=1\nJAVA_HOME=/usr/lib/jvm/21\n'), [
+    assert.deepEqual(parse('# versions\nGO_VERSION=go1.21.5\r\n\n  # NODE_VERSION=1\nJAVA_VERSION=21\n'), [
       ['GO_VERSION', 'go1.21.5', 2],
-      ['JAVA_HOME', '/usr/lib/jvm/21', 5],
+      ['JAVA_VERSION', '21', 5],
     ]);
     const [entry] = parseAssignments(b('A=1'));
     assert.deepEqual(plain(entry), { variable: 'A', value: '1', written: '1', file: OWN_FILE, line: 1 });
@@ -226,7 +226,7 @@ describe('parseAssignments: the own file', () => {
   });
 
   test('VALUE is taken as written: =, #, system, non-UTF-8 bytes', () => {
-    assert.deepEqual(parse('A=b=c\nB=x # y\nC=system\nD=path:/x\n'), [['A', 'b=c', 1], ['B', 'x # y', 2], ['C', 'system', 3], ['D', 'path:/x', 4]]);
+    assert.deepEqual(parse('A=b=c\nB=x # y\nC=system\nD=path:x\n'), [['A', 'b=c', 1], ['B', 'x # y', 2], ['C', 'system', 3], ['D', 'path:x', 4]]);
     const [entry] = parseAssignments(Buffer.concat([b('A='), Buffer.from([0xff, 0x80])]));
     assert.deepEqual(entry!.value, Buffer.from([0xff, 0x80]));
   });
@@ -234,6 +234,13 @@ describe('parseAssignments: the own file', () => {
   test('empty values, NUL bytes and lines without a valid NAME are skipped; the next line may answer', () => {
     assert.deepEqual(parse('A=\nB=""\nC=\'\'\nD=  \nE=a\0b\nA=2\nB=3\n'), [['A', '2', 6], ['B', '3', 7]]);
     assert.deepEqual(parse('1A=1\nA-B=1\n=1\nA B=1\n\xe9=1\nJUSTTEXT\n# C=1\nOK=1\n'), [['OK', '1', 8]]);
+  });
+
+  test('a VALUE that is not one path component is refused: absent (the next line may answer), and reported', () => {
+    const refused: Refusal[] = [];
+    assert.deepEqual(parse('A=/usr/lib/jvm/21\nB=.\nC=..\nD=../../pub/.e\nE=x/\nA=21\nB=ok.\nF=a\0b\n'), [['A', '21', 6], ['B', 'ok.', 7]]);
+    parseAssignments(b('A=/x\nB=..\nF=a\0b\n'), OWN_FILE, refused);
+    assert.deepEqual(refused.map((r) => [r.variable, r.written.toString('latin1'), r.line]), [['A', '/x', 1], ['B', '..', 2], ['F', 'a\0b', 3]]);
   });
 
   test('the first line naming a variable wins', () => {
@@ -509,8 +516,8 @@ describe('properties', () => {
   });
 
   test('own file round trip: what is written is what is read', () => {
-    const value = fc.string({ unit: fc.constantFrom('a', '1', '.', '/', ':', '#', '=', ' ', '"', 'é'), minLength: 1, maxLength: 8 })
-      .filter((v) => v.trim() === v && !/^(["']).*\1$/s.test(v));
+    const value = fc.string({ unit: fc.constantFrom('a', '1', '.', ':', '#', '=', ' ', '"', 'é'), minLength: 1, maxLength: 8 })
+      .filter((v) => v.trim() === v && !/^(["']).*\1$/s.test(v) && v !== '.' && v !== '..');
     fc.assert(fc.property(fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,5}$/), value, { maxKeys: 5 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), (vars, eol, decorate) => {
       const lines = Object.entries(vars).map(([k, v]) => (decorate ? `  export ${k} = "${v}"  ` : `${k}=${v}`));
       const text = (decorate ? ['# generated', ''] : []).concat(lines).join(eol) + eol;

@@ -18,7 +18,6 @@ const root = rootUser();
 const plain = plainUser();
 const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;
 /** A second unprivileged identity, by raw ids (no account needed). */
-const OTHER_UID = 47111;
 
 /** Each mount holds `<NAME> -> $<NAME:-none>` for these, so readlink shows what NAME resolved to. */
 const VARIABLES = ['GO_VERSION', 'NODE_VERSION', 'PYTHON_VERSION', 'RUBY_VERSION', 'JAVA_VERSION', 'TERRAFORM_VERSION', 'BUN_VERSION', 'NVM_NODE_VERSION', 'JAVA_HOME', 'ANY_THING', 'V'];
@@ -266,13 +265,14 @@ describeEachUser((user) => {
   test('.varsymfs-env: NAME=VALUE lines answer any variable', T, async (t) => {
     const m = await linksMount(t, user);
     const proj = newProject(t, user, {
-      '.varsymfs-env': '# any variable\nGO_VERSION=1.22.3\nexport JAVA_HOME="/usr/lib/jvm/java-21"\n  ANY_THING = a#b=c/d  \nV=\nPYTHON_VERSION=system\nGO_VERSION=1.21.0\nnot a line\n',
+      '.varsymfs-env': '# any variable\nGO_VERSION=1.22.3\nexport JAVA_VERSION="21"\n  ANY_THING = a#b=c:d  \nV=\nPYTHON_VERSION=system\nGO_VERSION=1.21.0\nJAVA_HOME=/usr/lib/jvm/java-21\nnot a line\n',
       'sub/': '',
     });
     const at = (v: string) => resolveIn(user, path.join(proj, 'sub'), path.join(m.dir, v));
     assert.equal(await at('GO_VERSION'), '1.22.3', 'the first line naming a variable wins');
-    assert.equal(await at('JAVA_HOME'), '/usr/lib/jvm/java-21');
-    assert.equal(await at('ANY_THING'), 'a#b=c/d');
+    assert.equal(await at('JAVA_VERSION'), '21');
+    assert.equal(await at('ANY_THING'), 'a#b=c:d');
+    assert.equal(await at('JAVA_HOME'), 'none', 'a value with a / is refused (not one path component)');
     assert.equal(await at('V'), 'none', 'an empty value counts as unset');
     assert.equal(await at('PYTHON_VERSION'), 'system', 'no special values in the own file');
   });
@@ -611,13 +611,14 @@ print(first, os.readlink(d+'/GO_VERSION'))`;
 // ---- across users: a root --allow-other daemon reads project files as the caller -------------------------
 
 describe('a root --allow-other daemon serving an unprivileged user reads project files as that user', { skip: needsRootAndPlain }, () => {
-  test('an unreadable project file (another user\'s, 0600) counts as absent; a readable one in a parent answers', T, async (t) => {
+  test('an unreadable project file (root\'s, 0600) counts as absent; a readable one in a parent answers', T, async (t) => {
     const m = await sharedMount(t);
     const proj = newProject(t, plain!, { '.tool-versions': 'golang 1.21.0\nnodejs 18.0.0\n', 'secret/': '' });
     const secret = path.join(proj, 'secret');
+    // Root's (trusted by everyone: trust.test.ts has the other users' files), readable by root only.
     for (const [file, contents] of [['.tool-versions', 'golang 1.22.3\n'], ['.varsymfs-env', 'V=other-users-secret\n'], ['.nvmrc', '20.11.1\n']] as const) {
       fs.writeFileSync(path.join(secret, file), contents, { mode: 0o600 });
-      fs.chownSync(path.join(secret, file), OTHER_UID, OTHER_UID);
+      fs.chownSync(path.join(secret, file), 0, 0);
     }
     const at = (u: TestUser, v: string) => resolveIn(u, secret, path.join(m.dir, v));
     assert.equal(await at(plain!, 'GO_VERSION'), '1.21.0');
@@ -655,7 +656,11 @@ describe('a root --allow-other daemon serving an unprivileged user reads project
     assert.doesNotMatch(seen.stdout.toString(), /SECRET/);
     assert.equal(seen.stdout.toString(), '1.21.0 6\nnone 4\nnone 4\n');
     assert.equal(await resolveIn(plain!, path.join(proj, 'pub'), path.join(m.dir, 'GO_VERSION')), '1.22.3', 'a symlink to a file the caller may read is followed');
-    assert.equal(await resolveIn(root!, sub, path.join(m.dir, 'GO_VERSION')), 'SECRET-1.0', 'followed for a caller who may read the target');
+    // For root, the unprivileged user's links are not trusted (docs/security.md); a link of root's is followed.
+    assert.equal(await resolveIn(root!, sub, path.join(m.dir, 'GO_VERSION')), 'none', 'another user\'s link is never followed for root');
+    fs.mkdirSync(path.join(proj, 'roots'));
+    fs.symlinkSync(path.join(vault, 'shadow'), path.join(proj, 'roots', '.tool-versions'));
+    assert.equal(await resolveIn(root!, path.join(proj, 'roots'), path.join(m.dir, 'GO_VERSION')), 'SECRET-1.0', 'followed for a caller who may read the target');
   });
 
   test('a setuid program ignores the project scope; an ordinary one of the same user does not', T, async (t) => {

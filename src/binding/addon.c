@@ -59,6 +59,22 @@ static napi_value configure (napi_env env, napi_callback_info info) {
     if (string_arg(env, o, vsf_config.project_names[i], sizeof vsf_config.project_names[i]) == NULL) { napi_throw_error(env, "EINVAL", "project file name too long"); return NULL; }
   }
   vsf_config.project_count = n;
+  // trustDirs: absolute directories whose project files count whoever owns them (--trust-dir).
+  CHECK(napi_get_named_property(env, argv[0], "trustDirs", &v));
+  CHECK(napi_get_array_length(env, v, &n));
+  if (n > VSF_TRUST_DIRS_MAX) { napi_throw_error(env, "EINVAL", "too many trusted directories"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value o;
+    char dir[4096];
+    CHECK(napi_get_element(env, v, i, &o));
+    if (string_arg(env, o, dir, sizeof dir) == NULL || dir[0] != '/') { napi_throw_error(env, "EINVAL", "a trusted directory must be an absolute path"); return NULL; }
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
+    free(vsf_config.trust_dirs[i]);
+    if ((vsf_config.trust_dirs[i] = strdup(dir)) == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+    vsf_config.trust_lens[i] = len;
+  }
+  vsf_config.trust_count = n;
   CHECK(napi_get_named_property(env, argv[0], "projectTimeoutMs", &v));
   CHECK(napi_get_value_uint32(env, v, &vsf_config.project_timeout_ms));
   CHECK(napi_get_named_property(env, argv[0], "mountPoint", &v));
@@ -123,10 +139,28 @@ static napi_value layout (napi_env env) {
   set_u32(env, project, "noCwd", VSF_PROJECT_NO_CWD);
   set_u32(env, project, "timedOut", VSF_PROJECT_TIMED_OUT);
   set_u32(env, project, "failed", VSF_PROJECT_FAILED);
+  set_u32(env, project, "partial", VSF_PROJECT_PARTIAL);
   set_u32(env, project, "empty", VSF_PROJECT_EMPTY);
   set_u32(env, project, "fileMax", VSF_PROJECT_FILE_MAX);
   set_u32(env, project, "namesMax", VSF_PROJECT_NAMES_MAX);
   set_u32(env, project, "hitProject", VSF_HIT_PROJECT);
+  set_u32(env, project, "trustDirsMax", VSF_TRUST_DIRS_MAX);
+  napi_value record, file;
+  napi_create_object(env, &record);
+  set_u32(env, record, "depth", offsetof(vsf_project_record_t, depth));
+  set_u32(env, record, "name", offsetof(vsf_project_record_t, name));
+  set_u32(env, record, "status", offsetof(vsf_project_record_t, status));
+  set_u32(env, record, "owner", offsetof(vsf_project_record_t, owner));
+  set_u32(env, record, "dirLen", offsetof(vsf_project_record_t, dir_len));
+  set_u32(env, record, "bytes", sizeof(vsf_project_record_t));
+  napi_set_named_property(env, project, "record", record);
+  napi_create_object(env, &file);
+  set_u32(env, file, "read", VSF_FILE_READ);
+  set_u32(env, file, "unreadable", VSF_FILE_UNREADABLE);
+  set_u32(env, file, "tooLarge", VSF_FILE_TOO_LARGE);
+  set_u32(env, file, "notAFile", VSF_FILE_NOT_REGULAR);
+  set_u32(env, file, "untrusted", VSF_FILE_UNTRUSTED);
+  napi_set_named_property(env, project, "file", file);
   napi_set_named_property(env, o, "project", project);
   set_u32(env, o, "noEnvGeneration", VSF_GEN_NO_ENV);
   set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);

@@ -23,6 +23,9 @@ typedef struct {
   char project_names[VSF_PROJECT_NAMES_MAX][256];  // project files, in TS's precedence order (0: the scope is off)
   uint32_t project_count;
   uint32_t project_timeout_ms;
+  char *trust_dirs[VSF_TRUST_DIRS_MAX];  // --trust-dir: project files below these count whoever owns them
+  size_t trust_lens[VSF_TRUST_DIRS_MAX];
+  uint32_t trust_count;
   char mount_point[4096];  // the mount point as /proc names it (realpath), for working directories inside it
   size_t mount_point_len;
 } vsf_config_t;

@@ -17,9 +17,11 @@
 // Safe. Files are stat'ed and read as the caller (creds.c, in a root daemon serving others); one it cannot
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
-// Outside the mount, a symlinked project file is followed as the caller would. Reads are bounded
+// Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
+// caller or root (a symlinked one's link too), or under a --trust-dir, is read (trusted()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
-// a thread of its own and is given up after the mount's --project-timeout: only that caller waits.
+// a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
+// still gets the files of the local directories below the one that may stall (give_up: partial, not kept).
 #include "internal.h"
 #include <errno.h>
 #include <stddef.h>
@@ -120,28 +122,29 @@ static int above (const char *prefix, size_t plen, const char *path, size_t len)
 
 // Whether any mount a directory of `path` is on (those whose mount point is a prefix of it) is remote, or a
 // remote mount sits where a walk looks for a project file (a mount point named like one, in a directory of
-// the walk: stat'ing it asks that filesystem).
-static int on_remote (const char *path, size_t len) {
-  int remote = 0;
+// the walk: stat'ing it asks that filesystem). 0 when neither, else the length of the nearest directory of
+// the walk that may stall (`len` when the working directory itself may): those below it are local.
+static size_t on_remote (const char *path, size_t len) {
+  size_t remote = 0;
   pthread_mutex_lock(&mnt_mu);
   if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
   struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
   // The first time, and whenever the table changed since it was read (the kernel flags it for poll).
   if (mountinfo_fd >= 0 && (mnts == NULL || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR))))) mounts_load();
-  if (mnts == NULL) remote = 1;  // unknown: be careful
-  for (size_t i = 0; i < nmnts && !remote; i++) {
+  if (mnts == NULL) remote = len;  // unknown: be careful
+  for (size_t i = 0; i < nmnts && remote < len; i++) {
     const mnt_t *m = &mnts[i];
     if (!m->remote) continue;
-    if (above(m->point, m->len, path, len)) remote = 1;
+    if (above(m->point, m->len, path, len)) remote = len;
     const char *slash = memrchr(m->point, '/', m->len);
-    if (slash != NULL && !remote) {
+    if (slash != NULL && remote < len) {
       size_t parent = slash == m->point ? 1 : (size_t) (slash - m->point);
       char name[256];
       size_t nlen = m->len - (size_t) (slash - m->point) - 1;
-      if (nlen < sizeof name && above(m->point, parent, path, len)) {
+      if (nlen < sizeof name && parent > remote && above(m->point, parent, path, len)) {
         memcpy(name, slash + 1, nlen);
         name[nlen] = 0;
-        for (uint32_t k = 0; k < vsf_config.project_count && !remote; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) remote = 1;
+        for (uint32_t k = 0; k < vsf_config.project_count; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) { remote = parent; break; }
       }
     }
   }
@@ -246,6 +249,9 @@ typedef struct {
   int64_t cs, cns, ms, mns, size;
   uint32_t mode, uid, gid;
   uint32_t relative;      // found from the caller's working directory ("../../name"): see walk_files
+  uint32_t link;          // a symlink (outside the mount): the link and its target both had to be trusted
+  uint32_t trusted;       // counts for this caller (trusted()); if not, never read
+  uint32_t owner;         // not trusted: the uid that made it so (the link's or the file's owner)
 } record_t;
 
 typedef struct { uint64_t dev, ino, mnt; } ident_t;
@@ -278,6 +284,7 @@ struct vsf_project {
   uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
   uint32_t state, ndirs, nrec, rec_cap, nwant;
+  uint32_t local_dirs;      // the nearest directories of the walk, on local filesystems only (locate)
   uint32_t *want;           // (depth, name) pairs the walk of the directories found
   record_t *rec;
   size_t cwd_len;
@@ -340,6 +347,7 @@ static void inflight_put (uint32_t uid) {
 typedef struct { char *path; uint64_t dev, ino; int64_t cs, cns, ms, mns, size; } kept_file_t;
 typedef struct {
   uint32_t tid, generation;
+  uint32_t uid;            // the caller's fs uid: which files the walk trusted
   ident_t cwd, root;
   uint64_t epoch;
   uint32_t state, nfiles;
@@ -460,7 +468,7 @@ static int fast_get (vsf_project_t *p) {
   fast_t *set = fast_set(p->req.pid, p->generation, &p->cwd_id);
   for (int i = 0; i < FAST_WAYS; i++) {
     fast_t *f = &set[i];
-    if (f->used == 0 || f->tid != p->req.pid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
+    if (f->used == 0 || f->tid != p->req.pid || f->uid != p->req.uid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
     // Checked outside the lock: a copy (paths stay valid: entries are replaced, never freed, while held... so copy them).
     nfiles = f->nfiles;
     hit = nfiles <= 8;
@@ -502,7 +510,7 @@ static void fast_put (vsf_project_t *p) {
     for (int i = 0; i < FAST_WAYS && victim == NULL; i++) if (set[i].used == 0) victim = &set[i];
     if (victim == NULL) { victim = &set[0]; for (int i = 1; i < FAST_WAYS; i++) if (set[i].used < victim->used) victim = &set[i]; }
     kept_free(victim);
-    *victim = (fast_t) { p->req.pid, p->generation, p->cwd_id, p->root_id, p->epoch, p->state, n, files, ++fast_clock };
+    *victim = (fast_t) { p->req.pid, p->generation, p->req.uid, p->cwd_id, p->root_id, p->epoch, p->state, n, files, ++fast_clock };
     files = NULL;
   }
   pthread_mutex_unlock(&fast_mu);
@@ -604,6 +612,16 @@ static int relative (char *buf, uint32_t depth, const char *name) {
   return 1;
 }
 
+// Whether a project file owned by `uid` in directory `d` of the walk counts for this caller (the rule of
+// docs/security.md, after git's safe.directory): the caller's own (the request's fs uid) or root's, or
+// anywhere under a --trust-dir. Anyone else's is never read: another user who can write a directory above
+// (/tmp, a group-writable tree) would otherwise choose what the caller's links run.
+static int trusted (const vsf_project_t *p, uint32_t d, uint32_t uid) {
+  if (uid == p->req.uid || uid == 0) return 1;
+  for (uint32_t i = 0; i < vsf_config.trust_count; i++) if (above(vsf_config.trust_dirs[i], vsf_config.trust_lens[i], p->cwd, p->ends[d])) return 1;
+  return 0;
+}
+
 // Opens the caller's working directory or root (`what`, O_PATH) as the daemon; -1 if it cannot.
 static int open_proc_dir (uint32_t tid, const char *what) {
   char proc[64];
@@ -659,8 +677,17 @@ static void walk_files (vsf_project_t *p) {
       if (fd >= 0) close(fd);
     } else {
       char full[PATH_MAX];
-      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH) : -ENAMETOOLONG;
+      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW) : -ENAMETOOLONG;
       e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+      if (e == 0 && S_ISLNK(st.stx_mode)) {
+        // A symlinked project file: the link must be trusted before it is followed, then its target.
+        r->link = 1;
+        if (trusted(p, d, st.stx_uid)) {
+          close(fd);
+          fd = open_in_root(p, root_fd, full, O_PATH);
+          e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+        } else r->owner = st.stx_uid;
+      }
       if (fd >= 0) close(fd);
       // A directory above that the caller may not search hides nothing it can reach from where it is
       // (no symlink followed that way: it would be followed from the daemon's root).
@@ -675,7 +702,10 @@ static void walk_files (vsf_project_t *p) {
       r->size = (int64_t) st.stx_size;
       r->mode = st.stx_mode; r->uid = st.stx_uid; r->gid = st.stx_gid;
       if (!settled(&st.stx_ctime, now)) p->unsettled = 1;
-    }
+      // The owner from the stat just made (no extra call): an untrusted link's own, else the file's.
+      if (r->owner == 0 && !S_ISLNK(st.stx_mode)) r->trusted = trusted(p, d, st.stx_uid);
+      if (!r->trusted && r->owner == 0) r->owner = st.stx_uid;
+    } else r->trusted = 1;  // absent or unreadable: nothing of it is read either way
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
@@ -695,17 +725,63 @@ static void walk_files (vsf_project_t *p) {
   free(blob);
 }
 
+static void walk_dirs_settled (vsf_project_t *p);
+
 static void walk (vsf_project_t *p) {
-  walk_dirs(p);
+  walk_dirs_settled(p);
   walk_files(p);
 }
 
-// Reads the walk's files for JS, as the caller: for each record, depth, name index, status (0 read,
-// 1 not readable, 2 larger than VSF_PROJECT_FILE_MAX, 3 not a regular file), the directory's path, and the
-// bytes. A file that is no longer what the walk saw makes the state not to be kept.
+// Room for `more` bytes at the end of the block (grown as a file read turns out larger than the walk saw);
+// 0 when it would pass CONTENTS_MAX.
+static int room (vsf_project_t *p, size_t *cap, size_t n, size_t more) {
+  if (n + more <= *cap) return 1;
+  if (n + more > CONTENTS_MAX) return 0;
+  size_t want = *cap * 2 > n + more ? *cap * 2 : n + more;
+  if (want > CONTENTS_MAX) want = CONTENTS_MAX;
+  char *b = realloc(p->block, want + 1);
+  if (b == NULL) return 0;
+  p->block = b;
+  *cap = want;
+  return 1;
+}
+
+// Opens record r's file for reading, as the caller: -errno. A symlinked one (outside the mount) only
+// while its link is still trusted (*owner: the link's owner when it is not).
+static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int root_fd, uint32_t *owner) {
+  const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  const char *name = vsf_config.project_names[r->name];
+  size_t dlen = p->ends[r->depth];
+  char dir[PATH_MAX], full[PATH_MAX];
+  memcpy(dir, p->cwd, dlen);
+  dir[dlen] = 0;
+  if (inside_mount(dir, dlen)) {
+    const char *b = backing(dir, dlen);
+    if ((size_t) (strcmp(b, ".") == 0 ? snprintf(full, sizeof full, "%s", name) : snprintf(full, sizeof full, "%s/%s", b, name)) >= sizeof full) return -ENAMETOOLONG;
+    return vsf_safe_open(full, flags | O_NOFOLLOW, 0);
+  }
+  if (r->relative) {
+    if (cwd_fd < 0 || !relative(full, r->depth, name)) return -EACCES;
+    int fd = openat(cwd_fd, full, flags | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+  }
+  if (!join(full, dir, dlen, name)) return -ENAMETOOLONG;
+  if (!r->link) return open_in_root(p, root_fd, full, flags | O_NOFOLLOW);
+  int lfd = open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW);
+  struct statx st;
+  int e = lfd < 0 ? lfd : sx(lfd, "", AT_EMPTY_PATH, &st);
+  if (lfd >= 0) close(lfd);
+  if (e < 0) return e;
+  if (S_ISLNK(st.stx_mode) && !trusted(p, r->depth, st.stx_uid)) { *owner = st.stx_uid; return -EPERM; }
+  return open_in_root(p, root_fd, full, flags);
+}
+
+// Reads the walk's files for JS, as the caller: one vsf_project_record_t each (varsymfs.h), the
+// directory's path, and the bytes. A file that is no longer what the walk saw (replaced by a rename, edited)
+// is judged and read as it is now (never taken for absent), and the state is then not to be kept.
 static void contents (vsf_project_t *p) {
   size_t cap = 0;
-  for (uint32_t k = 0; k < p->nrec; k++) cap += 20 + p->ends[p->rec[k].depth] + (p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  for (uint32_t k = 0; k < p->nrec; k++) cap += sizeof(vsf_project_record_t) + 4 + p->ends[p->rec[k].depth] + (p->rec[k].trusted && p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
   if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
@@ -720,44 +796,42 @@ static void contents (vsf_project_t *p) {
   for (uint32_t k = 0; k < nrec; k++) {
     record_t *r = &p->rec[k];
     size_t dlen = p->ends[r->depth];
-    uint32_t status = 1, len = 0;
-    char *out = p->block + n + 16 + dlen + 4;
-    if (r->error == 0 && !S_ISREG(r->mode)) status = 3;
-    else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) status = 2;
+    vsf_project_record_t head = { r->depth, r->name, VSF_FILE_UNREADABLE, 0, (uint32_t) dlen };
+    uint32_t len = 0;
+    const size_t at = n + sizeof head + dlen + 4;  // where the bytes go
+    if (!room(p, &cap, n, sizeof head + dlen + 4)) { p->state = 0; break; }
+    if (!r->trusted) { head.status = VSF_FILE_UNTRUSTED; head.owner = r->owner; }
+    else if (r->error == 0 && !S_ISREG(r->mode)) head.status = VSF_FILE_NOT_REGULAR;
+    else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
     else if (r->error == 0) {
-      char dir[PATH_MAX], full[PATH_MAX];
-      memcpy(dir, p->cwd, dlen);
-      dir[dlen] = 0;
-      int fd = -1;
-      const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-      if (inside_mount(dir, dlen)) {
-        const char *b = backing(dir, dlen);
-        if (strcmp(b, ".") == 0) snprintf(full, sizeof full, "%s", vsf_config.project_names[r->name]);
-        else snprintf(full, sizeof full, "%s/%s", b, vsf_config.project_names[r->name]);
-        fd = vsf_safe_open(full, flags | O_NOFOLLOW, 0);
-      } else if (r->relative) {
-        if (cwd_fd >= 0 && relative(full, r->depth, vsf_config.project_names[r->name])) fd = openat(cwd_fd, full, flags | O_NOFOLLOW);
-      } else if (join(full, dir, dlen, vsf_config.project_names[r->name])) fd = open_in_root(p, root_fd, full, flags);
+      int fd = open_record(p, r, cwd_fd, root_fd, &head.owner);
       struct stat st;
-      if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (st.st_ino != r->ino || st.st_dev != r->dev || st.st_ctim.tv_sec != r->cs || st.st_ctim.tv_nsec != r->cns || st.st_size != r->size || !S_ISREG(st.st_mode)) p->state = 0;
+      if (fd == -EPERM && head.owner != 0) { head.status = VSF_FILE_UNTRUSTED; p->state = 0; }
+      else if (fd >= 0 && fstat(fd, &st) == 0) {
+        int same = st.st_ino == r->ino && st.st_dev == r->dev && st.st_ctim.tv_sec == r->cs && st.st_ctim.tv_nsec == r->cns && st.st_size == r->size && S_ISREG(st.st_mode);
+        // Changed since the walk (a new file renamed into place, an edit): what was opened, judged by the
+        // same rules; right for this request, not to be kept.
+        if (!same) p->state = 0;
+        if (!S_ISREG(st.st_mode)) head.status = VSF_FILE_NOT_REGULAR;
+        else if (st.st_size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
+        else if (!trusted(p, r->depth, st.st_uid)) { head.status = VSF_FILE_UNTRUSTED; head.owner = st.st_uid; }
+        else if (!room(p, &cap, at, (size_t) st.st_size)) p->state = 0;
         else {
-          while (len < (uint32_t) r->size) {
-            ssize_t got = pread(fd, out + len, (size_t) r->size - len, len);
+          while (len < (uint32_t) st.st_size) {
+            ssize_t got = pread(fd, p->block + at + len, (size_t) st.st_size - len, len);
             if (got <= 0) break;
             len += (uint32_t) got;
           }
-          status = len == (uint32_t) r->size ? 0 : 1;
-          if (status != 0) { len = 0; p->state = 0; }
+          head.status = len == (uint32_t) st.st_size ? VSF_FILE_READ : VSF_FILE_UNREADABLE;
+          if (head.status != VSF_FILE_READ) { len = 0; p->state = 0; }
         }
-      }
+      } else if (fd != -EACCES) p->state = 0;  // gone since the walk: absent now, but not to be kept
       if (fd >= 0) close(fd);
     }
-    uint32_t head[4] = { r->depth, r->name, status, (uint32_t) dlen };
-    memcpy(p->block + n, head, 16);
-    memcpy(p->block + n + 16, p->cwd, dlen);
-    memcpy(p->block + n + 16 + dlen, &len, 4);
-    n += 16 + dlen + 4 + len;
+    memcpy(p->block + n, &head, sizeof head);
+    memcpy(p->block + n + sizeof head, p->cwd, dlen);
+    memcpy(p->block + n + sizeof head + dlen, &len, 4);
+    n = at + len;
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
@@ -872,22 +946,69 @@ static int locate (vsf_project_t *p) {
     while (end > 1 && p->cwd[end - 1] == '/') end--;
     if (end < p->root_len) end = p->root_len;
   }
-  p->remote = on_remote(p->cwd, p->cwd_len);
+  size_t risky = on_remote(p->cwd, p->cwd_len);
+  p->remote = risky > 0;
+  // The directories below the nearest one that may stall: a walk given up still has theirs (give_up).
+  p->local_dirs = 0;
+  while (p->local_dirs < p->ndirs && p->ends[p->local_dirs] > risky) p->local_dirs++;
   return 0;
 }
 
-// Given up on (a timeout): the thread keeps its own reference; this request goes on without the project.
-static uint32_t give_up (vsf_project_t **pp) {
+// Given up on (a timeout): the thread keeps its own reference. With `partial`, this request goes on with
+// the files of the directories below the nearest one that may stall (local: walked here, now), marked
+// partial and never kept: an attacker's hung mount above never discards the caller's own nearer pin.
+// Otherwise, or when there are none, without project files.
+static uint32_t give_up (vsf_project_t **pp, int partial) {
   vsf_project_t *p = *pp;
   COUNT(VSF_C_PROJECT_TIMEOUTS);
   vsf_project_t *q = vsf_project_new(&p->req);
+  uint32_t local = partial && q != NULL ? p->local_dirs : 0;
+  if (local > 0) {
+    // Set by locate, which the thread may run again (walk_dirs_settled): under p->mu.
+    pthread_mutex_lock(&p->mu);
+    local = p->local_dirs;
+    memcpy(q->cwd, p->cwd, p->cwd_len + 1);
+    q->cwd_len = p->cwd_len;
+    q->root_len = p->root_len;
+    memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
+    q->ndirs = local;
+    q->local_dirs = local;
+    pthread_mutex_unlock(&p->mu);
+  }
   release(p);
   *pp = q;
   if (q == NULL) return 0;
   q->walked = 1;
   q->status = VSF_PROJECT_TIMED_OUT;
   q->state = 0;
+  if (local == 0) return 0;
+  walk_dirs(q);
+  // Symlinked project files are followed on a thread of their own (they may lead to a hung filesystem).
+  if (q->status == VSF_PROJECT_WALKED && timed(q, walk_files) < 0) return give_up(pp, 0);
+  if (q->status == VSF_PROJECT_WALKED) q->status = VSF_PROJECT_PARTIAL;
+  q->state = 0;
   return 0;
+}
+
+// The directories, walked again (a few times) when the working directory moved under the walk: another
+// thread of the caller's process called chdir between the daemon's reading its cwd and stat'ing it. The
+// answer is then the one for a working directory the caller had during the request, never "none"; not kept.
+static void walk_dirs_settled (vsf_project_t *p) {
+  for (int tries = 0; ; tries++) {
+    walk_dirs(p);
+    if (p->status != VSF_PROJECT_NO_CWD || tries == 8) return;
+    int remote = p->remote;
+    pthread_mutex_lock(&p->mu);  // give_up may be copying what locate writes
+    p->watched = 0;
+    p->ndirs = 0;
+    p->nwant = 0;
+    p->inside = 0;
+    p->links = 0;
+    int s = locate(p);
+    pthread_mutex_unlock(&p->mu);
+    // A cwd now on a remote filesystem is not walked here (its walk runs on a thread of its own).
+    if (s != 0 || p->remote != remote) { p->status = s != 0 ? s : VSF_PROJECT_NO_CWD; p->state = VSF_PROJECT_EMPTY; return; }
+  }
 }
 
 // The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
@@ -903,9 +1024,9 @@ uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
   p->watched = 1;
   int s = locate(p);
   if (s != 0) { p->status = s; p->state = VSF_PROJECT_EMPTY; return p->state; }
-  if (p->remote ? timed(p, walk) < 0 : (walk_dirs(p), 0)) return give_up(pp);
+  if (p->remote ? timed(p, walk) < 0 : (walk_dirs_settled(p), 0)) return give_up(pp, 1);
   // Symlinked project files are followed on a thread of their own (they may lead to a hung filesystem).
-  if (!p->remote && timed(p, walk_files) < 0) return give_up(pp);
+  if (!p->remote && timed(p, walk_files) < 0) return give_up(pp, 0);
   fast_put(p);
   return p->state;
 }
@@ -927,9 +1048,9 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
     p = *pp;
   }
   if (p == NULL) return VSF_PROJECT_FAILED;
-  if (p->status == VSF_PROJECT_WALKED && p->nrec > 0) {
+  if ((p->status == VSF_PROJECT_WALKED || p->status == VSF_PROJECT_PARTIAL) && p->nrec > 0) {
     if (timed(p, contents) < 0) {
-      give_up(pp);
+      give_up(pp, 0);
       return VSF_PROJECT_TIMED_OUT;
     }
     *block = p->block; *len = p->block_len;

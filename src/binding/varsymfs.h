@@ -94,15 +94,31 @@ enum vsf_project_status {
   VSF_PROJECT_NO_CWD = 2,     // the working directory is gone, unreachable, or outside the caller's root
   VSF_PROJECT_TIMED_OUT = 3,  // the walk was given up (a filesystem too slow): no project files this time
   VSF_PROJECT_FAILED = 4,     // the daemon could not walk (never answered: the request fails)
+  VSF_PROJECT_PARTIAL = 5,    // walked up to a directory on a filesystem too slow: the files below it (not kept)
 };
 // project_state: the walk's interned state, the memo's key for answers that depend on it (0: not to be
 // kept; VSF_PROJECT_EMPTY: no project file on the walk, or the scope skipped for a secure exec).
 #define VSF_PROJECT_EMPTY 1
-// project_ptr: records, each: u32 depth (0: the working directory), u32 name index (configure()'s
-// projectFiles), u32 status (0 read, 1 not readable by the caller, 2 larger than VSF_PROJECT_FILE_MAX,
-// 3 not a regular file), u32 directory length, the directory's path, u32 content length, the bytes.
+// project_ptr: records, each a vsf_project_record_t, then the directory's path (dir_len bytes), then u32
+// content length and the bytes (none unless status is VSF_FILE_READ).
+enum vsf_file_status {
+  VSF_FILE_READ = 0,         // read: the bytes follow
+  VSF_FILE_UNREADABLE = 1,   // the caller could not read it (or it went away)
+  VSF_FILE_TOO_LARGE = 2,    // larger than VSF_PROJECT_FILE_MAX
+  VSF_FILE_NOT_REGULAR = 3,  // not a regular file
+  VSF_FILE_UNTRUSTED = 4,    // neither the caller's nor root's, nor under a --trust-dir: never read (owner: whose)
+};
+typedef struct {
+  uint32_t depth;          // 0: the working directory, 1: its parent, ...
+  uint32_t name;           // the name's index in configure()'s projectFiles
+  uint32_t status;         // enum vsf_file_status
+  uint32_t owner;          // VSF_FILE_UNTRUSTED: the uid that made it so (the link's or the file's owner)
+  uint32_t dir_len;
+} vsf_project_record_t;
+_Static_assert(sizeof(vsf_project_record_t) == 20, "vsf_project_record_t is packed u32s");
 #define VSF_PROJECT_FILE_MAX 65536
 #define VSF_PROJECT_NAMES_MAX 32
+#define VSF_TRUST_DIRS_MAX 64    // --trust-dir directories
 
 typedef struct {
   int32_t status;          // enum vsf_status
