@@ -1,0 +1,67 @@
+// Bad input on the command line of a first hour: each is one `Error: …` line and a non-zero exit, never a
+// silent acceptance, a stack trace or a raw system-call error.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from './helpers/mount';
+import { describeEachUser, run, type RunResult } from './helpers/users';
+
+const T = { timeout: 60000 };
+
+/** The first line of stderr is `Error: …` and nothing before it; no stack trace anywhere. */
+function oneError(r: RunResult, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, `exit ${r.code}: ${r.stdout}${r.stderr}`);
+  const lines = r.stderr.split('\n').filter((l) => l !== '' && l !== '(run with --help for usage)');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^Error: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+describeEachUser((user) => {
+  test('--default NAME= (an empty value) is refused, in mount and in defaults', T, async (t) => {
+    const dir = tempDir(t, user, 'varsymfs-firsthour-');
+    const r = await run(user, user.bin, ['mount', dir, '--default', 'GO_VERSION=']);
+    oneError(r, /GO_VERSION=.*empty/);
+    assert.equal(r.code, 2);
+    const d = await run(user, user.bin, ['defaults', dir, 'GO_VERSION=']);
+    oneError(d, /GO_VERSION=.*empty/);
+  });
+
+  test('service install -- <options> checks the options as mount would, and writes nothing when they are bad', T, async (t) => {
+    const home = tempDir(t, user, 'varsymfs-firsthour-');
+    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') };
+    const r = await run(user, user.bin, ['service', 'install', path.join(home, 'vs'), '--', '--bogus'], env);
+    oneError(r, /--bogus/);
+    assert.equal(r.code, 2);
+    assert.equal(fs.existsSync(path.join(home, '.config', 'systemd')), false, 'no unit written');
+    const bad = await run(user, user.bin, ['service', 'install', path.join(home, 'vs'), '--', '--default', 'X='], env);
+    oneError(bad, /X=/);
+    const ok = await run(user, user.bin, ['service', 'install', path.join(home, 'vs'), '--', '--default', 'GO_VERSION=1.22.3'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test('resolve --pid of a process that does not exist is one line', T, async () => {
+    const gone = await run(user, 'sh', ['-c', 'echo $$']);
+    const pid = gone.stdout.trim();
+    const r = await run(user, user.bin, ['resolve', '--pid', pid, '/tmp']);
+    oneError(r, new RegExp(`no process ${pid}`));
+  });
+
+  test('mount -o allow_other (the sshfs habit) gets a hint to --allow-other', T, async (t) => {
+    const dir = tempDir(t, user, 'varsymfs-firsthour-');
+    const r = await run(user, user.bin, ['mount', '-o', 'allow_other', dir]);
+    oneError(r, /--allow-other/);
+    assert.equal(r.code, 2);
+  });
+
+  test('a mount point this user cannot enter (mode 000) is one line that says how to fix it', { ...T, skip: user.uid === 0 ? 'root enters a mode-000 directory' : false }, async (t) => {
+    const dir = tempDir(t, user, 'varsymfs-firsthour-');
+    fs.chmodSync(dir, 0o000);
+    t.after(() => fs.chmodSync(dir, 0o755));
+    const r = await run(user, user.bin, ['mount', dir], { XDG_STATE_HOME: path.join(tempDir(t, user, 'varsymfs-firsthour-'), 'state') });
+    oneError(r, /not accessible.*chmod/);
+    assert.doesNotMatch(r.stderr, /EACCES|chdir/);
+  });
+});
