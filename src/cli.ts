@@ -222,6 +222,7 @@ async function ask<R extends ControlRequest>(mountPoint: string, req: R): Promis
 }
 
 async function resolveCommand(file: string, o: { pid?: number; explain?: boolean; json?: boolean }): Promise<void> {
+  if (o.pid !== undefined && !fs.existsSync(`/proc/${o.pid}`)) throw new VarsymfsError(`--pid ${o.pid}: no process ${o.pid} (it has exited, or it is in another pid namespace)`);
   const { mount, rel } = mountOf(file);
   const r = await ask(mount.mountPoint, { cmd: 'resolve', path: rel, pid: o.pid ?? process.pid });
   if (o.json) {
@@ -251,10 +252,10 @@ async function resolveCommand(file: string, o: { pid?: number; explain?: boolean
 }
 
 async function defaultsCommand(dir: string, assignments: string[], o: { unset: string[]; json?: boolean }): Promise<void> {
+  const set = Object.fromEntries(assignments.map(parseAssignment));
   const mountPoint = path.resolve(dir);
   const m = mountAt(mountPoint);
   if (!m || m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount`);
-  const set = Object.fromEntries(assignments.map(parseAssignment));
   const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
   const defaults = r.defaults;
   if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
@@ -266,6 +267,27 @@ async function statusCommand(dir: string | undefined, o: { json?: boolean }): Pr
   if (dir !== undefined && statuses.length === 0) throw new VarsymfsError(`${path.resolve(dir)} is not a varsymfs mount of this user`);
   process.stdout.write(o.json ? JSON.stringify(statuses, null, 2) + '\n' : formatStatus(statuses));
   if (statuses.some((s) => !s.alive)) process.exitCode = 1;
+}
+
+/** `-o allow_other` is the sshfs/bindfs habit: varsymfs has no -o, so point at the option that exists. */
+function mountDashO(value: string): never {
+  const hint = value.split(',').includes('allow_other') ? 'use --allow-other' : 'see varsymfs mount --help for the options';
+  throw new InvalidArgumentError(`varsymfs takes no -o options (${hint})`);
+}
+
+/** The options `service install` puts in the unit, parsed as `varsymfs mount` will parse them at login. */
+async function checkMountArgs(mountArgs: string[]): Promise<void> {
+  const program = buildProgram();
+  const mount = program.commands.find((c) => c.name() === 'mount')!;
+  let message = '';
+  mount.action(() => {});
+  for (const c of [program, mount]) c.configureOutput({ writeErr: (str) => (message += str), writeOut: () => {} }).showHelpAfterError(false);
+  try {
+    await program.parseAsync(['mount', '/', ...mountArgs], { from: 'user' });
+  } catch (err) {
+    const first = (err instanceof VarsymfsError ? err.message : message.split('\n')[0] || String(err)).replace(/^error: /, '');
+    throw new VarsymfsError(`the mount options ${JSON.stringify(mountArgs.join(' '))} are not what varsymfs mount takes: ${first}`, { exitCode: 2 });
+  }
 }
 
 /** Builds the command tree (exported for tests of --help). */
@@ -305,6 +327,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--trust-dir <dir>', 'count project files under <dir> whoever owns them (by default only the caller\'s own and root\'s count, like git\'s safe.directory; repeatable)', collectTrustDir, [])
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
+    .addOption(new Option('-o <options>').argParser(mountDashO).hideHelp())
     .addHelpText('after', `
 Examples:
   varsymfs mount ~/vs                       # serve ~/vs in place, in the background
@@ -408,7 +431,8 @@ Examples:
 Example:
   varsymfs service install ~/vs -- --default GO_VERSION=go1.21.0
   systemctl --user daemon-reload && systemctl --user enable --now varsymfs-home_me_vs.service`)
-    .action((dir: string, mountArgs: string[]) => {
+    .action(async (dir: string, mountArgs: string[]) => {
+      await checkMountArgs(mountArgs);
       const mountPoint = absoluteDir(dir);
       const { file, name } = installUnit(mountPoint, mountArgs, path.resolve(__dirname, '..', '..', 'bin', 'varsymfs'));
       process.stdout.write(`wrote ${file}\nto start it now and at every login:\n  systemctl --user daemon-reload\n  systemctl --user enable --now ${name}\n(on a server without a login session, also: loginctl enable-linger $USER)\n`);

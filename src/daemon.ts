@@ -90,6 +90,12 @@ function checkDirectory(dir: string, role: string): void {
     throw new VarsymfsError(`${role} ${dir}: ${(err as Error).message}`);
   }
   if (!st.isDirectory()) throw new VarsymfsError(`${role} ${dir} is not a directory`);
+  // The daemon serves from inside it (chdir): a directory it may not enter would fail there, as a bare EACCES.
+  try {
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK);
+  } catch {
+    throw new VarsymfsError(`${role} ${dir} is not accessible to this user (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}): make it yours to read and enter, e.g. chmod u+rwx ${dir}`);
+  }
 }
 
 /** Mounts and serves; resolves once the mount is up. `onExit` runs when the mount is gone. */

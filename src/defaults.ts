@@ -17,6 +17,8 @@ export function parseAssignment(arg: string): [string, string] {
   if (eq < 0 || !isVariableName(name)) {
     throw new VarsymfsError(`invalid default '${arg}': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*`, BAD_ARGUMENT);
   }
+  // An empty value counts as unset everywhere (docs/semantics.md): accepting it would do nothing, silently.
+  if (eq === arg.length - 1) throw new VarsymfsError(`invalid default '${arg}': an empty value counts as unset; leave it out (or remove a default with \`varsymfs defaults <mountpoint> --unset ${name}\`)`, BAD_ARGUMENT);
   return [name, arg.slice(eq + 1)];
 }
 

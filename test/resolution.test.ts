@@ -46,8 +46,12 @@ describeEachUser((user) => {
     assert.equal((await m.run('cat', [path.join(m.dir, 'foo')], { XXX: '' })).stdout, 'baz', 'empty in the environment: the mount default');
     assert.equal((await m.run('cat', [path.join(m.dir, 'fb')], { NOPE: '' })).stdout, 'bar', 'empty, no default: the fallback');
     assert.equal((await m.run('readlink', [path.join(m.dir, 'lit')], { NOPE: '' })).stdout, '${NOPE}\n', 'empty, nothing else: literal');
-    // An empty mount default counts as unset too.
-    assert.equal((await m.cli(['defaults', m.dir, 'XXX=', 'NOPE='])).stdout, 'XXX=\nNOPE=\n');
+    // An empty mount default would count as unset: it is refused (one line, the bad command line's exit
+    // code); --unset removes one.
+    const empty = await m.cli(['defaults', m.dir, 'XXX=', 'NOPE=']);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^Error: invalid default 'XXX=': an empty value/);
+    assert.equal((await m.cli(['defaults', m.dir, '--unset', 'XXX'])).stdout, '');
     assert.equal((await m.run('readlink', [path.join(m.dir, 'foo')], { XXX: '' })).stdout, '$<XXX>\n');
     assert.equal((await m.run('cat', [path.join(m.dir, 'fb')], { NOPE: '' })).stdout, 'bar');
   });
