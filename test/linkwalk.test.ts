@@ -1,0 +1,44 @@
+// walkLinks (src/linkwalk.ts) over a table of paths: links on the way, `..` after a link, loops, and
+// where a missing target is reported.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { notInstalled, walkLinks, type Entry } from '../src/linkwalk';
+
+/** A filesystem as a table: directories end in '/', links are `{ raw, target }`. */
+function fake(table: Record<string, string | { raw: string; target: string }>): (p: string) => Promise<Entry> {
+  return async (p) => {
+    const e = table[p] ?? table[p + '/'];
+    if (e === undefined) return { kind: 'missing' };
+    if (typeof e !== 'string') return { kind: 'link', raw: e.raw, target: e.target, variant: e.raw !== e.target };
+    return table[p + '/'] !== undefined ? { kind: 'directory' } : { kind: 'other' };
+  };
+}
+
+const FS = fake({
+  '/home/': 'd', '/home/vs/': 'd', '/home/vs/go': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/1.22.3' },
+  '/opt/': 'd', '/opt/go/': 'd', '/opt/go/1.22.3/': 'd', '/opt/go/1.22.3/bin/': 'd', '/opt/go/1.22.3/bin/go': 'f',
+  '/home/vs/rel': { raw: '$<V>', target: 'sub' }, '/home/vs/sub/': 'd', '/home/vs/sub/x': 'f',
+  '/home/vs/up': { raw: 'sub/..', target: 'sub/..' }, '/home/vs/loop': { raw: 'loop', target: 'loop' },
+  '/home/vs/gone': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/9.9.9' },
+});
+
+test('walkLinks: a path through a variant link ends at the install, naming the link', async () => {
+  const w = await walkLinks('/home/vs/go/bin/go', FS);
+  assert.deepEqual([w.path, w.exists, w.hops.map((h) => h.link)], ['/opt/go/1.22.3/bin/go', true, ['/home/vs/go']]);
+  assert.deepEqual((await walkLinks('/home/vs/rel/x', FS)).path, '/home/vs/sub/x', 'a relative target, from the link\'s directory');
+  assert.deepEqual((await walkLinks('/home/vs/up/go', FS)).hops.map((h) => h.link), ['/home/vs/up', '/home/vs/go'], '.. after a link');
+  assert.equal((await walkLinks('/home/vs/sub/x', FS)).hops.length, 0);
+});
+
+test('walkLinks: a missing target, a file used as a directory, and a loop are not there, with the reason', async () => {
+  const gone = await walkLinks('/home/vs/gone/bin/go', FS);
+  assert.deepEqual([gone.exists, gone.missing, gone.path], [false, '/opt/go/9.9.9', '/opt/go/9.9.9/bin/go']);
+  assert.equal(notInstalled(gone), '/home/vs/gone -> /opt/go/9.9.9 (from /opt/go/$<GO_VERSION>): not installed (/opt/go/9.9.9 does not exist)');
+  const file = await walkLinks('/home/vs/sub/x/y', FS);
+  assert.deepEqual([file.exists, file.reason], [false, '/home/vs/sub/x is not a directory']);
+  const loop = await walkLinks('/home/vs/loop', FS);
+  assert.equal(loop.exists, false);
+  assert.equal(loop.hops.length, 41);
+  assert.match(notInstalled(loop), /more than 40 links/);
+  assert.equal(notInstalled(await walkLinks('/nope', FS)), '/nope does not exist');
+});
