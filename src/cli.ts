@@ -4,16 +4,17 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { request, type Reply, type Request as ControlRequest } from './control';
 import { startDaemon, type DaemonConfig } from './daemon';
 import { checkName, parseAssignment } from './defaults';
 import { VarsymfsError } from './errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log';
-import { FS_TYPE, mountAt, readMounts, type MountEntry } from './mountinfo';
-import { logFile, socketPath, stateDir } from './paths';
+import { FS_TYPE, mountAt } from './mountinfo';
+import { logFile, stateDir } from './paths';
 import { pendingExecWarning } from './pendingexec';
 import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
+import { ask } from './inspect';
+import { resolveCommand, type ResolveOptions } from './resolvecmd';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion } from './completion';
@@ -197,60 +198,6 @@ async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
   }
 }
 
-/** The varsymfs mount holding `file` (the longest mount point that is a prefix of it). */
-function mountOf(file: string): { mount: MountEntry; rel: string } {
-  const abs = path.resolve(file);
-  let best: MountEntry | undefined;
-  for (const m of readMounts()) {
-    if (m.fsType !== FS_TYPE) continue;
-    if ((abs === m.mountPoint || abs.startsWith(m.mountPoint === '/' ? '/' : m.mountPoint + '/')) && (!best || m.mountPoint.length > best.mountPoint.length)) best = m;
-  }
-  if (!best) throw new VarsymfsError(`${abs} is not inside a varsymfs mount`);
-  return { mount: best, rel: abs.slice(best.mountPoint.length) || '/' };
-}
-
-/** Asks the daemon of `mountPoint`; a dead or unreachable daemon is one clear error. */
-async function ask<R extends ControlRequest>(mountPoint: string, req: R): Promise<Extract<Reply<R['cmd']>, { ok: true }>> {
-  let r: Reply<R['cmd']>;
-  try {
-    r = await request(socketPath(mountPoint), req);
-  } catch (err) {
-    throw new VarsymfsError(`the daemon of ${mountPoint} does not answer (${(err as Error).message}); see \`varsymfs status\``, { cause: err });
-  }
-  if (!r.ok) throw new VarsymfsError(r.error);
-  return r as Extract<Reply<R['cmd']>, { ok: true }>;
-}
-
-async function resolveCommand(file: string, o: { pid?: number; explain?: boolean; json?: boolean }): Promise<void> {
-  if (o.pid !== undefined && !fs.existsSync(`/proc/${o.pid}`)) throw new VarsymfsError(`--pid ${o.pid}: no process ${o.pid} (it has exited, or it is in another pid namespace)`);
-  const { mount, rel } = mountOf(file);
-  const r = await ask(mount.mountPoint, { cmd: 'resolve', path: rel, pid: o.pid ?? process.pid });
-  if (o.json) {
-    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-    return;
-  }
-  if (!o.explain) {
-    process.stdout.write(`${String(r.target)}\n`);
-    return;
-  }
-  const refs = r.refs;
-  const lines = [
-    `link         ${String(r.link)} -> ${String(r.raw)}`,
-    `resolves to  ${String(r.target)}`,
-    `for pid      ${String(r.pid)}${o.pid === undefined ? ' (this command: what a program started here sees)' : ''}`,
-  ];
-  if (!r.variant) lines.push('references   none (a plain symlink)');
-  else {
-    lines.push(`environment  ${String(r.environment)}`, `pending exec ${String(r.pendingExecCheck)}`, `project      ${String(r.projectFiles)}`);
-    for (const s of r.skipped ?? []) lines.push(`  ${s.kind.padEnd(11)}${s.text}`);
-    for (const ref of refs) {
-      const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
-      lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
-    }
-  }
-  process.stdout.write(lines.join('\n') + '\n');
-}
-
 async function defaultsCommand(dir: string, assignments: string[], o: { unset: string[]; json?: boolean }): Promise<void> {
   const set = Object.fromEntries(assignments.map(parseAssignment));
   const mountPoint = path.resolve(dir);
@@ -364,16 +311,17 @@ Example:
 
   program
     .command('resolve')
-    .description('what the variant link at <path> resolves to for a process (default: this command, i.e. what a program started from this shell sees)')
-    .argument('<path>', 'a link inside a varsymfs mount')
+    .description('what the variant link at <path> resolves to for a process (default: this command, i.e. what a program started from this shell sees); a path through links names each link on the way; exit 1 when what it leads to does not exist (not installed)')
+    .argument('<path>', 'a link inside a varsymfs mount, or a path through one (~/vs/go/bin/go)')
     .option('-p, --pid <pid>', 'resolve for this process instead', positiveInt)
     .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, project file, mount default, inline fallback, unresolved) and which project file and line')
     .option('--json', 'print the full answer as JSON')
     .addHelpText('after', `
 Examples:
   GO_VERSION=go1.2.1 varsymfs resolve ~/vs/go          # go1.2.1
+  varsymfs resolve ~/vs/go/bin/go                      # each link on the way, then the file that runs
   varsymfs resolve ~/vs/go --explain --pid 4242`)
-    .action((file: string, o: { pid?: number; explain?: boolean; json?: boolean }) => resolveCommand(file, o));
+    .action((file: string, o: ResolveOptions) => resolveCommand(file, o));
 
   program
     .command('defaults')

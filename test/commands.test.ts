@@ -52,7 +52,9 @@ describeEachUser((user) => {
     const m = await mount(t, user, { args: ['--default', 'D=from-default'], setup: (d) => (populate(d), fs.symlinkSync('$<XXX>/$<D>/$<F:-fb>/$<NONE>', path.join(d, 'multi')), fs.symlinkSync('plain', path.join(d, 'plain'))) });
     assert.equal((await m.cli(['resolve', path.join(m.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar\n');
     const ex = await m.cli(['resolve', '--explain', path.join(m.dir, 'multi')], { XXX: 'x' });
-    assert.equal(ex.code, 0, ex.stderr);
+    // Explained, and then one line: what it resolves to does not exist.
+    assert.equal(ex.code, 1, ex.stderr);
+    assert.match(ex.stderr, /^Error: .*multi -> x\/from-default\/fb\/\$<NONE> .*not installed .*\n$/);
     assert.match(ex.stdout, /resolves to {2}x\/from-default\/fb\/\$<NONE>/);
     assert.match(ex.stdout, /\$<XXX> +environment +"x"/);
     assert.match(ex.stdout, /\$<D> +mount default +"from-default"/);

@@ -44,7 +44,7 @@ describeEachUser((user) => {
     const m = await toolMount(t, user);
     const r = await m.cli(['resolve', path.join(m.dir, 'go/bin/go')], { GO_VERSION: '1.22.3' });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `${m.dir}/go -> installs/go/1.22.3  ($<GO_VERSION>)\n${m.dir}/installs/go/1.22.3/bin/go\n`);
+    assert.equal(r.stdout, `${m.dir}/go -> installs/go/1.22.3  (installs/go/$<GO_VERSION>)\n${m.dir}/installs/go/1.22.3/bin/go\n`);
     assert.equal((await m.cli(['resolve', path.join(m.dir, 'go')], { GO_VERSION: '1.22.3' })).stdout, 'installs/go/1.22.3\n', 'a link itself: its target, as before');
   });
 
