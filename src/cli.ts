@@ -15,6 +15,8 @@ import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
 import { ask } from './inspect';
 import { resolveCommand, type ResolveOptions } from './resolvecmd';
+import { currentCommand } from './current';
+import { doctorCommand } from './doctor';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion } from './completion';
@@ -347,6 +349,26 @@ Examples:
   varsymfs status
   varsymfs status ~/vs --json`)
     .action((dir: string | undefined, o: { json?: boolean }) => statusCommand(dir, o));
+
+  program
+    .command('current')
+    .description('what runs here: every variant link of every mount of this user, with each value, its scope and file:line, the directory it leads to (NOT INSTALLED when missing); then the project files considered, read or skipped and why')
+    .option('-C, --directory <dir>', 'as a program started in <dir> sees it (default: here)')
+    .option('--depth <n>', 'look for links this many levels deep in each mount', positiveInt, 3)
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+Examples:
+  varsymfs current
+  varsymfs current -C ~/src/api --json`)
+    .action((o: { directory?: string; json?: boolean; depth: number }) => currentCommand(o));
+
+  program
+    .command('doctor')
+    .description('warn when a directory on PATH runs through a variant link to a version that is not installed, and which other program of that name runs instead; exit 1 if so')
+    .addHelpText('after', `
+Example:
+  cd ~/src/api && varsymfs doctor`)
+    .action(() => doctorCommand());
 
   program
     .command('setup')

@@ -1,7 +1,8 @@
 // walkLinks (src/linkwalk.ts) over a table of paths: links on the way, `..` after a link, loops, and
-// where a missing target is reported.
+// where a missing target is reported; how `current` classes a project file (src/current.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { projectFileStatus } from '../src/current';
 import { notInstalled, walkLinks, type Entry } from '../src/linkwalk';
 
 /** A filesystem as a table: directories end in '/', links are `{ raw, target }`. */
@@ -41,4 +42,16 @@ test('walkLinks: a missing target, a file used as a directory, and a loop are no
   assert.equal(loop.hops.length, 41);
   assert.match(notInstalled(loop), /more than 40 links/);
   assert.equal(notInstalled(await walkLinks('/nope', FS)), '/nope does not exist');
+});
+
+test('projectFileStatus: missing files are not listed; the others read or skipped with the reason', async () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  const stat = (file: boolean, size: number) => ({ isFile: () => file, size }) as import('node:fs').Stats;
+  assert.equal(projectFileStatus(err('ENOENT'), false, 10), undefined);
+  assert.equal(projectFileStatus(err('ENOTDIR'), false, 10), undefined);
+  assert.equal(projectFileStatus(err('EACCES'), false, 10), 'skipped: unreadable (EACCES)');
+  assert.equal(projectFileStatus(stat(false, 0), true, 10), 'skipped: not a regular file');
+  assert.equal(projectFileStatus(stat(true, 11), true, 10), 'skipped: larger than 10 bytes');
+  assert.equal(projectFileStatus(stat(true, 10), false, 10), 'skipped: unreadable');
+  assert.equal(projectFileStatus(stat(true, 10), true, 10), 'read');
 });
