@@ -17,6 +17,8 @@ import { ask } from './inspect';
 import { resolveCommand, type ResolveOptions } from './resolvecmd';
 import { currentCommand } from './current';
 import { doctorCommand } from './doctor';
+import { linkCommand } from './linkcmd';
+import { MANAGERS } from './linkfrom';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion } from './completion';
@@ -369,6 +371,19 @@ Examples:
 Example:
   cd ~/src/api && varsymfs doctor`)
     .action(() => doctorCommand());
+
+  program
+    .command('link')
+    .description('make one variant link per installed tool in <mountpoint>, into your version manager\'s install tree (go -> ~/.local/share/mise/installs/go/$<GO_VERSION>); prints what it did; overwrites nothing without --force (exit 1 when something was left alone)')
+    .argument('<mountpoint>', 'a varsymfs mount point (or any directory)')
+    .addOption(new Option('--from <manager>', 'the version manager whose installs to link').choices(MANAGERS))
+    .addOption(new Option('--defaults-from <manager>', 'take its global versions (~/.config/mise/config.toml, ~/.tool-versions) as the mount defaults').choices(['mise']))
+    .option('--force', 'replace a file or link of the same name')
+    .addHelpText('after', `
+Examples:
+  varsymfs link ~/vs --from mise --defaults-from mise
+  varsymfs link ~/vs --from nvm`)
+    .action((dir: string, o: { from?: string; defaultsFrom?: string; force?: boolean }) => linkCommand(dir, o));
 
   program
     .command('setup')

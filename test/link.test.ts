@@ -18,7 +18,7 @@ describeEachUser((user) => {
     }
     fs.mkdirSync(path.join(home, '.local/share/mise/installs/node/20.11.1/bin'), { recursive: true });
     fs.mkdirSync(path.join(home, '.config/mise'), { recursive: true });
-    fs.writeFileSync(path.join(home, '.config/mise/config.toml'), '[tools]\ngo = "1.21.0"\nnode = "lts"\n');
+    fs.writeFileSync(path.join(home, '.config/mise/config.toml'), '[tools]\ngo = "1.21.0"\nnode = "prefix:20"\n');
     chownTree(home, user);
     const m = await mount(t, user, { setup: (d) => fs.symlinkSync('elsewhere', path.join(d, 'node')) });
     const env = { HOME: home };
@@ -27,7 +27,7 @@ describeEachUser((user) => {
     assert.match(r.stdout, new RegExp(`^linked ${m.dir}/go -> ${home}/\\.local/share/mise/installs/go/\\$<GO_VERSION>$`, 'm'));
     assert.match(r.stdout, new RegExp(`^skipped ${m.dir}/node: it is a link to elsewhere \\(--force replaces it\\)$`, 'm'));
     assert.match(r.stdout, /^default GO_VERSION=1\.21\.0$/m);
-    assert.match(r.stdout, /^not a default: node in config\.toml: "lts" names no install directory$/m);
+    assert.match(r.stdout, /^not a default: node in config\.toml: "prefix:20" names no install directory$/m);
     assert.equal((await m.run(path.join(m.dir, 'go/bin/go'), [], {})).stdout, 'go1.21.0\n', 'the mount default');
     assert.equal((await m.run(path.join(m.dir, 'go/bin/go'), [], { GO_VERSION: '1.22.3' })).stdout, 'go1.22.3\n');
     const again = await m.cli(['link', m.dir, '--from', 'mise', '--force'], env);
