@@ -21,7 +21,7 @@ import { linkCommand } from './linkcmd';
 import { MANAGERS } from './linkfrom';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
-import { bashCompletion } from './completion';
+import { bashCompletion, fishCompletion, zshCompletion } from './completion';
 import { isRoot, preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -434,13 +434,16 @@ Example:
   program
     .command('completion')
     .description('print a shell completion script')
-    .argument('<shell>', 'bash')
+    .argument('<shell>', 'bash, zsh or fish')
     .addHelpText('after', `
-Example:
-  varsymfs completion bash > ~/.local/share/bash-completion/completions/varsymfs`)
+Examples:
+  varsymfs completion bash > ~/.local/share/bash-completion/completions/varsymfs
+  varsymfs completion zsh > "\${fpath[1]}/_varsymfs"
+  varsymfs completion fish > ~/.config/fish/completions/varsymfs.fish`)
     .action((shell: string) => {
-      if (shell !== 'bash') throw new VarsymfsError(`no completion for '${shell}': only bash is supported`);
-      process.stdout.write(bashCompletion(program));
+      const script = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[shell];
+      if (script === undefined) throw new VarsymfsError(`no completion for '${shell}': bash, zsh and fish are supported`, { exitCode: 2 });
+      process.stdout.write(script(program));
     });
 
   return program;

@@ -1,11 +1,11 @@
-// `varsymfs completion bash` (src/completion.ts): the script, loaded into a real bash, completes the
-// commands, subcommands and options the CLI has, and nothing hidden.
+// `varsymfs completion bash|zsh|fish` (src/completion.ts): each script, loaded into the real shell, completes
+// the commands, subcommands and options the CLI has, and nothing hidden.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Command, Option } from 'commander';
 import { buildProgram } from '../src/cli';
-import { bashCompletion } from '../src/completion';
+import { bashCompletion, fishCompletion, zshCompletion } from '../src/completion';
 import { PROJECT_BIN } from './helpers/users';
 
 /** What the script completes for the words typed so far (the last one being completed). */
@@ -23,7 +23,7 @@ test('completion bash: commands, subcommands, each command\'s options; hidden on
   const script = bashCompletion(buildProgram());
   assert.equal(r.stdout, script, 'the binary prints the script of its own command tree');
   assert.match(script, /^complete -o filenames -F _varsymfs varsymfs$/m);
-  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'defaults', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
+  assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'current', 'defaults', 'doctor', 'link', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
   assert.deepEqual(complete(script, ['varsymfs', 'mo']), ['mount']);
   assert.deepEqual(complete(script, ['varsymfs', 'service', '']), ['install', 'remove']);
   assert.deepEqual(complete(script, ['varsymfs', 'mount', '/tmp', '--ca']), ['--cache-size']);
@@ -55,4 +55,57 @@ test('bashCompletion of a small tree: one case line per command, words without g
   ]);
   assert.deepEqual(at('run|r)'), ['    run|r) opts="-q --quiet --long-only --help" ;;']);
   assert.deepEqual(at('help'), []);
+});
+
+/** What zsh's `_varsymfs` offers for `words` (compadd and _files stubbed to print: the script runs in a real zsh). */
+function zshComplete(script: string, words: string[]): string[] {
+  const line = `compadd() { shift; print -l -- "$@"; }; _files() { print '<files>'; }; compdef() { print "compdef $*"; }
+${script}
+words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _varsymfs`;
+  const r = spawnSync('zsh', ['-f', '-c', line], { encoding: 'utf8', cwd: '/' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter((w) => w !== '' && !w.startsWith('compdef ')).sort();
+}
+
+test('completion zsh: commands, subcommands, options; file names elsewhere; registers itself when sourced', () => {
+  const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'zsh'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const script = zshCompletion(buildProgram());
+  assert.equal(r.stdout, script);
+  assert.match(script, /^#compdef varsymfs$/m);
+  assert.deepEqual(zshComplete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'current', 'defaults', 'doctor', 'link', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
+  assert.deepEqual(zshComplete(script, ['varsymfs', 'service', '']), ['install', 'remove']);
+  assert.deepEqual(zshComplete(script, ['varsymfs', 'resolve', '-']), ['--explain', '--help', '--json', '--pid', '-e', '-p']);
+  assert.deepEqual(zshComplete(script, ['varsymfs', 'umount', '-']), ['--help', '--lazy', '-z'], 'the alias has the command\'s options');
+  assert.ok(!zshComplete(script, ['varsymfs', 'mount', '-']).includes('--ready-fd'), 'hidden options left out');
+  assert.deepEqual(zshComplete(script, ['varsymfs', 'status', '/tm']), ['<files>']);
+  const sourced = spawnSync('zsh', ['-f', '-c', `compdef() { print "compdef $*"; }\n${script}`], { encoding: 'utf8' });
+  assert.equal(sourced.stdout, 'compdef _varsymfs varsymfs\n');
+});
+
+/** What fish completes for the command line `line` (its own `complete -C`). */
+function fishComplete(script: string, line: string): string[] {
+  const r = spawnSync('fish', ['--no-config', '-c', `${script}\ncomplete -C ${JSON.stringify(line)}`], { encoding: 'utf8', cwd: '/' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter((w) => w !== '').map((w) => w.split('\t')[0]!).sort();
+}
+
+test('completion fish: commands with descriptions, subcommands, options; hidden ones left out', () => {
+  const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'fish'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const script = fishCompletion(buildProgram());
+  assert.equal(r.stdout, script);
+  assert.deepEqual(fishComplete(script, 'varsymfs mo'), ['mount']);
+  assert.deepEqual(fishComplete(script, 'varsymfs service '), ['install', 'remove']);
+  assert.deepEqual(fishComplete(script, 'varsymfs mount /tmp --ca'), ['--cache-size']);
+  assert.deepEqual(fishComplete(script, 'varsymfs mount --re'), [], '--ready-fd is internal');
+  assert.deepEqual(fishComplete(script, 'varsymfs link /tmp --fr'), ['--from']);
+  assert.deepEqual(fishComplete(script, 'varsymfs umount --l'), ['--lazy']);
+  assert.match(spawnSync('fish', ['--no-config', '-c', `${script}\ncomplete -C "varsymfs mo"`], { encoding: 'utf8' }).stdout, /^mount\tmount a directory in place$/m);
+});
+
+test('completion of another shell is one line and exit 2', () => {
+  const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'tcsh'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, "Error: no completion for 'tcsh': bash, zsh and fish are supported\n");
 });
