@@ -1,6 +1,6 @@
-// The docs' examples run as written: the ```sh blocks of docs/gvm.md, docs/version-managers.md, the README
-// and docs/usage.md, in order, each document as one bash script against a real mount, as root and as the
-// unprivileged user.
+// The docs' examples run as written: the ```sh blocks of the README, docs/usage.md, docs/gvm.md and
+// docs/version-managers.md, in that order, as one bash script in one home against real mounts, as root and
+// as the unprivileged user.
 // `cmd  #=> text` asserts cmd prints text; /home/you in an expectation stands for the home directory.
 // Blocks under a heading listed in `skip` (installing the project) are not run: the suite has done that.
 import assert from 'node:assert/strict';
@@ -36,25 +36,29 @@ export function scriptOf(markdown: string, skip: readonly string[] = []): string
   return lines.join('\n') + '\n';
 }
 
-// Each document: what runs before its blocks (what an earlier step of the reader's did), and the blocks not run.
+// The documents in the order a reader takes them (the README's list), run as one script in one home, so
+// that each starts from what the ones before it left: the README's first command (installing, then
+// mounting ~/vs) is stood in for by the prelude; the Go versions of the README's example are stand-ins.
 const STAND_INS = `for v in go1.0.3 go1.2.1; do mkdir -p ~/vs/$v/bin; printf '#!/bin/sh\\necho "go version %s linux/amd64"\\n' $v > ~/vs/$v/bin/go; chmod +x ~/vs/$v/bin/go; done`;
-const DOCUMENTS: Array<{ file: string; prelude: string; skip: string[]; checks: number }> = [
-  { file: 'docs/gvm.md', prelude: '', skip: [], checks: 10 },
-  // The README's first command ends by mounting ~/vs; the Go versions are stand-ins.
-  { file: 'README.md', prelude: `mkdir -p ~/vs && varsymfs mount ~/vs\n${STAND_INS}`, skip: ['# varsymfs'], checks: 4 },
-  { file: 'docs/usage.md', prelude: 'mkdir -p ~/vs ~/toolchains', skip: ['## Install'], checks: 4 },
-  { file: 'docs/version-managers.md', prelude: '', skip: [], checks: 20 },
+const PRELUDE = `mkdir -p ~/vs && varsymfs mount ~/vs\n${STAND_INS}`;
+const DOCUMENTS: Array<{ file: string; skip: string[]; checks: number }> = [
+  { file: 'README.md', skip: ['# varsymfs', '## Install as a command'], checks: 4 },
+  { file: 'docs/usage.md', skip: ['## Install'], checks: 4 },
+  { file: 'docs/gvm.md', skip: [], checks: 10 },
+  { file: 'docs/version-managers.md', skip: [], checks: 20 },
 ];
 
 describeEachUser((user) => {
-  for (const doc of DOCUMENTS) {
-    test(`${doc.file}: every shell block runs as written`, { timeout: 120000 }, async (t) => {
-      const home = tempDir(t, user, 'varsymfs-home-');
+  test(`${DOCUMENTS.map((d) => d.file).join(', ')}: every shell block runs as written, in the reader's order`, { timeout: 300000 }, async (t) => {
+    const home = tempDir(t, user, 'varsymfs-home-');
+    const scripts = DOCUMENTS.map((doc) => {
       const script = scriptOf(fs.readFileSync(path.join(ROOT, doc.file), 'utf8'), doc.skip);
-      assert.ok(script.split('MISMATCH').length > doc.checks, `the document checks its outputs (at least ${doc.checks} #=> lines)`);
-      const binDir = path.dirname(user.bin);
-      const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${doc.prelude}\n${script}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.ok(script.split('MISMATCH').length > doc.checks, `${doc.file} checks its outputs (at least ${doc.checks} #=> lines)`);
+      // Which document a failure is in; each starts where a reader would: in the home directory.
+      return `printf '== %s\\n' ${JSON.stringify(doc.file)} >&2; cd ~\n${script}`;
     });
-  }
+    const binDir = path.dirname(user.bin);
+    const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${PRELUDE}\n${scripts.join('\n')}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 280000 });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  });
 });
