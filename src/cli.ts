@@ -256,6 +256,7 @@ Examples:
   varsymfs mount ~/vs && ln -s '$<GO_VERSION>' ~/vs/go
   GO_VERSION=go1.2.1 ~/vs/go/bin/go version
   varsymfs resolve ~/vs/go --explain
+  varsymfs current
   varsymfs status
 
 Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a mount is dead),
