@@ -200,7 +200,7 @@ export interface FuseClass {
 function explainLoadError(err: unknown, what: string): VarsymfsError {
   const message = err instanceof Error ? err.message : String(err);
   if (/libfuse\.so/.test(message)) {
-    return new VarsymfsError('libfuse2 is not installed (libfuse.so.2 not found): install it with `apt-get install libfuse2`', { cause: err });
+    return new VarsymfsError('libfuse2 is not installed (libfuse.so.2 not found): install it with `apt-get install libfuse2` (`libfuse2t64` on Ubuntu 24.04 and Debian 13)', { cause: err });
   }
   return new VarsymfsError(`the ${what} binding is not built (${message.split('\n')[0]}): run \`npm ci\` in the varsymfs directory`, { cause: err });
 }

@@ -67,7 +67,12 @@ words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _varsy
   return r.stdout.split('\n').filter((w) => w !== '' && !w.startsWith('compdef ')).sort();
 }
 
-test('completion zsh: commands, subcommands, options; file names elsewhere; registers itself when sourced', () => {
+/** Skips a shell's test where that shell is not installed (.ci/run installs both), saying so. */
+function needs(shell: string): { skip: string | false } {
+  return { skip: spawnSync(shell, ['-c', 'exit 0']).status === 0 ? false : `${shell} is not installed (apt-get install ${shell})` };
+}
+
+test('completion zsh: commands, subcommands, options; file names elsewhere; registers itself when sourced', needs('zsh'), () => {
   const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'zsh'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const script = zshCompletion(buildProgram());
@@ -90,7 +95,7 @@ function fishComplete(script: string, line: string): string[] {
   return r.stdout.split('\n').filter((w) => w !== '').map((w) => w.split('\t')[0]!).sort();
 }
 
-test('completion fish: commands with descriptions, subcommands, options; hidden ones left out', () => {
+test('completion fish: commands with descriptions, subcommands, options; hidden ones left out', needs('fish'), () => {
   const r = spawnSync(process.execPath, [PROJECT_BIN, 'completion', 'fish'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const script = fishCompletion(buildProgram());

@@ -28,7 +28,7 @@ test('libfuse2 missing, and either binding not built: one line that says what to
   const known = /libfuse\.so\.2 \(.*\) => (\S+)/.exec(spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout);
   assert.ok(known, 'ldconfig knows libfuse.so.2');
   const libfuse = fs.realpathSync(known[1]!);
-  assert.equal(await mountWith(t, libfuse, empty), 'Error: libfuse2 is not installed (libfuse.so.2 not found): install it with `apt-get install libfuse2`\n');
+  assert.equal(await mountWith(t, libfuse, empty), 'Error: libfuse2 is not installed (libfuse.so.2 not found): install it with `apt-get install libfuse2` (`libfuse2t64` on Ubuntu 24.04 and Debian 13)\n');
   assert.match(await mountWith(t, path.join(project, 'src', 'binding', 'build', 'Release', 'varsymfs_native.node'), empty), /^Error: the varsymfs_native binding is not built \(.+\): run `npm ci` in the varsymfs directory\n$/);
   assert.match(await mountWith(t, path.join(project, 'node_modules', 'fuse-native', 'build', 'Release', 'fuse.node'), empty), /^Error: the fuse-native binding is not built \(.+\): run `npm ci` in the varsymfs directory\n$/);
 });
