@@ -141,7 +141,7 @@ except OSError as e:
       [['mount', dir, '--source', file], 1, /^Error: --source \S+ is inside the mount point \S+; choose a directory outside it$/],
       [['mount', dir, '--source', path.join(dir, 'x', '..', 'missing-source')], 1, /^Error: --source \S+ is inside the mount point/],
       [['unmount', dir], 1, /^Error: \S+ is not mounted$/],
-      [['completion', 'zsh'], 1, /^Error: no completion for 'zsh': only bash is supported$/],
+      [['completion', 'tcsh'], 2, /^Error: no completion for 'tcsh': bash, zsh and fish are supported$/],
       [['mount', dir, '--default', '1BAD=x'], 2, /^Error: invalid default '1BAD=x': expected NAME=VALUE/],
       [['mount', dir, '--attr-timeout', 'soon'], 2, /^Error: option '--attr-timeout <seconds>' argument 'soon' is invalid\. expected a number of seconds >= 0$/],
       [['mount', dir, '--entry-timeout', '-1'], 2, /^Error: option '--entry-timeout <seconds>' argument '-1' is invalid/],
