@@ -245,6 +245,11 @@ async function resolveCommand(file: string, o: { pid?: number; explain?: boolean
     for (const ref of refs) {
       const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
       lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
+      const m = ref.match;
+      if (m !== undefined) {
+        const tried = `tried ${m.tried.join(', ')} in ${m.dir}`;
+        lines.push(m.matched !== undefined ? `    matched  ${m.matched} (${m.rule}); ${tried}` : `    not installed: none matched; ${tried}`);
+      }
     }
   }
   process.stdout.write(lines.join('\n') + '\n');
