@@ -489,6 +489,11 @@ describe('projectSource', () => {
     assert.equal(projectSource({ ...entry, dir: b('/') }), '/.nvmrc:3');
     assert.equal(projectSource({ ...entry, dir: b('/a/b') }), '/a/b/.nvmrc:3');
   });
+
+  test('a duplicate says which lines it overrides (mise: the last wins)', () => {
+    const [go] = parseToolVersions(b('go 1\ngolang 2\ngo 3\n'));
+    assert.equal(projectSource({ ...go!, dir: b('/p') }), '/p/.tool-versions:3 (the last line naming it: overrides lines 1, 2)');
+  });
 });
 
 describe('projectFileRules and --project-file', () => {
