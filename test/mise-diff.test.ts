@@ -22,6 +22,8 @@ function miseBinary(): string | undefined {
 const MISE = miseBinary();
 
 const TOOLS = ['node', 'go', 'python', 'ruby'] as const;
+/** Variables of mise's `[env]` compared (`mise env --json`), through links `<NAME> -> $<NAME:-none>`. */
+const ENV_VARS = ['DB_HOST', 'APP_MODE'] as const;
 const INSTALLED: Record<(typeof TOOLS)[number], string[]> = {
   node: ['18.2.0', '20.1.0', '20.9.0', '20.10.0'],
   go: ['1.21.0', '1.21.9', '1.21.10', '1.22.0'],
@@ -70,6 +72,10 @@ const LAYOUTS: Record<string, Layout> = {
   'nested: nearest per tool': { files: { '.tool-versions': 'go 1.21.0\nnode 18.2.0\n', 'sub/.nvmrc': '20.1.0\n' }, cwd: 'sub/deep' },
   'nested: mise.toml above, .tool-versions below': { files: { 'mise.toml': toml('node = "18.2.0"\ngo = "1.21.0"'), 'sub/.tool-versions': 'go 1.22.0\n' }, cwd: 'sub' },
   'nested: .tool-versions above, mise.toml below': { files: { '.tool-versions': 'node 18.2.0\ngo 1.21.0\n', 'sub/mise.toml': toml('go = "1.22.0"') }, cwd: 'sub' },
+  '[env] strings': { files: { 'mise.toml': '[env]\nDB_HOST = "db1"\nAPP_MODE = "dev"\nPORT = 5432\n' } },
+  '[env] .mise.toml over mise.toml': { files: { '.mise.toml': '[env]\nDB_HOST = "db2"\n', 'mise.toml': '[env]\nDB_HOST = "db1"\nAPP_MODE = "dev"\n' } },
+  '[env] nested: nearest per variable': { files: { 'mise.toml': '[env]\nDB_HOST = "top"\nAPP_MODE = "dev"\n', 'sub/mise.local.toml': '[env]\nDB_HOST = "sub"\n' }, cwd: 'sub/deep' },
+  '[env] beside [tools]': { files: { 'mise.toml': '[tools]\ngo = "1.21"\n[env]\nAPP_MODE = "ci"\n' } },
 };
 
 /** Layouts where varsymfs deliberately answers otherwise, with the reason (also in docs/project-files.md). */
@@ -129,6 +135,7 @@ describe('varsymfs and mise resolve the same layouts alike', { skip: user === un
       dir: tempDir(t, u, 'versions-mnt-'),
       setup: (d) => {
         for (const tool of TOOLS) fs.symlinkSync(`${data}/installs/${tool}/$<${tool.toUpperCase()}_VERSION:-none>`, path.join(d, tool));
+        for (const name of ENV_VARS) fs.symlinkSync(`$<${name}:-none>`, path.join(d, name));
       },
     });
 
@@ -138,6 +145,7 @@ describe('varsymfs and mise resolve the same layouts alike', { skip: user === un
     for (const [name, layout] of Object.entries(LAYOUTS)) {
       const cwd = path.join(layouts, name, layout.cwd ?? '.');
       const current = await run(u, mise, ['current'], miseEnv, { cwd, timeoutMs: 60000 });
+      // mise also warns on stderr (a version not installed); only its answer on stdout is compared.
       assert.equal(current.code, 0, `${name}: mise current: ${current.stderr}`);
       const byMise = new Map(current.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => {
         const [tool, ...versions] = l.trim().split(/\s+/);
@@ -156,8 +164,20 @@ describe('varsymfs and mise resolve the same layouts alike', { skip: user === un
           if (ours !== 'none') named++;
         }
       }
+      const env = await run(u, mise, ['env', '--json'], miseEnv, { cwd, timeoutMs: 60000 });
+      assert.equal(env.code, 0, `${name}: mise env: ${env.stderr}`);
+      const theirEnv = JSON.parse(env.stdout) as Record<string, string>;
+      for (const variable of ENV_VARS) {
+        const ours = (await m.run('readlink', [path.join(m.dir, variable)], {}, { cwd })).stdout.trim();
+        const theirs = theirEnv[variable] ?? 'none';
+        if (ours !== theirs) disagreements.push(`${name}: ${variable}: mise ${theirs}, varsymfs ${ours}`);
+        else {
+          agreed++;
+          if (ours !== 'none') named++;
+        }
+      }
     }
-    t.diagnostic(`${Object.keys(LAYOUTS).length} layouts x ${TOOLS.length} tools; ${agreed} answers agree (${named} name a version); differences: ${disagreements.join('; ') || 'none'}`);
+    t.diagnostic(`${Object.keys(LAYOUTS).length} layouts x ${TOOLS.length + ENV_VARS.length} tools and variables; ${agreed} answers agree (${named} name a value); differences: ${disagreements.join('; ') || 'none'}`);
     const undocumented = disagreements.filter((d) => DELIBERATE[d.slice(0, d.indexOf(':'))] === undefined);
     assert.deepEqual(undocumented, [], `disagreements with mise:\n${disagreements.join('\n')}`);
     // Each deliberate difference still shows (else it is fixed and must leave the list).
