@@ -82,7 +82,9 @@ export class InstallTrees {
         };
         try {
           // Watched before it is read: a change between the two is not missed.
-          watcher = fs.watch(real, { persistent: false }, onChange);
+          // Only 'rename' (an entry made, removed or renamed) changes the names; 'change' (a file written in
+          // place) does not, and must not drop every memoized answer (a tree beside busy files).
+          watcher = fs.watch(real, { persistent: false }, (event) => event === 'rename' && onChange());
           watcher.on('error', onChange);
         } catch {
           return cb('missing');
