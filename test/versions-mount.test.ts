@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { stallMount } from './helpers/execenv';
 import { chownTree, mount, tempDir, type Mounted } from './helpers/mount';
 import { plainUser, rootUser, type TestUser } from './helpers/users';
 
@@ -109,5 +110,27 @@ describe('versions as install trees name them', { skip: user === undefined ? 'no
     assert.match(r.stdout, /matched +1\.21\.10 \(newest with prefix\); tried 1\.99\.0, v1\.99\.0, go-1\.99\.0, 1\.99\.0\.\*, 1\.21, v1\.21, go-1\.21, 1\.21\.\* in \S+\/go\n/);
     const j = JSON.parse((await m.run(user!.bin, ['resolve', '--json', path.join(m.dir, 'go')], m.env, { cwd: dir })).stdout);
     assert.deepEqual(j.refs[0].match, { matched: '1.21.10', rule: 'newest with prefix', tried: ['1.99.0', 'v1.99.0', 'go-1.99.0', '1.99.0.*', '1.21', 'v1.21', 'go-1.21', '1.21.*'], dir: `${tree}/go` });
+  });
+
+  test('an install directory on a hung filesystem: the value is used as written after --project-timeout, and nobody hangs', { ...T, skip: process.geteuid?.() !== 0 ? 'needs root (the stalling FUSE mount)' : false }, async (t) => {
+    const stall = await stallMount(t);
+    const tree = installTree(t, user!);
+    const hung = `${stall.dir}/hold/d/installs/go`;
+    const m = await mount(t, user!, {
+      dir: tempDir(t, user!, 'versions-mnt-'),
+      setup: (d) => {
+        fs.symlinkSync(`${hung}/$<GO_VERSION:-none>`, path.join(d, 'hung'));
+        fs.symlinkSync(`${tree}/go/$<GO_VERSION:-none>`, path.join(d, 'go'));
+      },
+    });
+    const a = project(t, user!, { '.tool-versions': 'go 1.21\n' });
+    const read = (link: string, cwd: string) => m.run('readlink', [path.join(m.dir, link)], {}, { cwd, timeoutMs: 20000 });
+    const first = await read('hung', a);
+    assert.equal(first.stdout, `${hung}/1.21\n`, `the listing hangs: the value as written (${first.signal ?? first.code})`);
+    await stall.held();
+    // While that listing still hangs: another resolution of it, and another tree, answer.
+    assert.equal((await read('hung', project(t, user!, { '.tool-versions': 'go 1.22.0\n' }))).stdout, `${hung}/1.22.0\n`);
+    assert.equal(path.basename((await read('go', a)).stdout.trim()), '1.21.10');
+    stall.release();
   });
 });
