@@ -146,7 +146,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
   // With --allow-other, install directories are matched only where any user may list them (a link's answer shows a name).
-  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules, mountPoint: config.mountPoint, onlyPublicInstalls: config.allowOther });
+  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules, mountPoint: config.mountPoint, onlyPublicInstalls: config.allowOther, installsTimeoutMs: Math.round(config.projectTimeout * 1000) });
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),

@@ -25,12 +25,21 @@ export interface InstallTreesOptions {
   readonly onlyPublic: boolean;
   /** Called when a listing that answers may have been used is dropped (a change seen, or evicted). */
   readonly onChange: () => void;
+  /** How long a resolution waits for a listing (a hung network filesystem): then it goes on without it. */
+  readonly timeoutMs: number;
   readonly max?: number;
 }
+
+/** Listings still running after their timeout, at most: beyond it, new directories are not listed (the thread pool stays free). */
+const STUCK_MAX = 2;
 
 /** The listings of install directories, kept while watched. */
 export class InstallTrees {
   private readonly kept: LRUCache<string, Watched>;
+  /** Listings running: the callbacks waiting for each (one listing per directory at a time). */
+  private readonly running = new Map<string, Array<(l: Listing) => void>>();
+  /** Directories whose listing outlived its timeout and still runs. */
+  private readonly stuck = new Set<string>();
 
   constructor(private readonly options: InstallTreesOptions) {
     this.kept = new LRUCache<string, Watched>({
@@ -54,11 +63,41 @@ export class InstallTrees {
     let left = todo.length;
     if (left === 0) return cb(out);
     for (const dir of todo) {
-      this.list(dir, (l) => {
+      this.listOnce(dir, (l) => {
         out.set(dir, l);
         if (--left === 0) cb(out);
       });
     }
+  }
+
+  /** One listing per directory at a time, each waiter answered by its completion or its timeout ('missing'). */
+  private listOnce(dir: string, cb: (l: Listing) => void): void {
+    const kept = this.get(dir);
+    if (kept !== undefined) return cb(kept);
+    if (this.stuck.has(dir) || (!this.running.has(dir) && this.stuck.size >= STUCK_MAX)) return cb('missing');
+    const waiting = this.running.get(dir);
+    let answered = false;
+    const once = (l: Listing) => {
+      if (!answered) cb(l);
+      answered = true;
+    };
+    const timer = setTimeout(() => {
+      // Still running (a hung filesystem): this resolution goes on without it; later ones do not wait.
+      if (this.running.has(dir)) this.stuck.add(dir);
+      once('missing');
+    }, this.options.timeoutMs);
+    const done = (l: Listing) => {
+      clearTimeout(timer);
+      once(l);
+    };
+    if (waiting !== undefined) return void waiting.push(done);
+    this.running.set(dir, [done]);
+    this.list(dir, (l) => {
+      const all = this.running.get(dir) ?? [];
+      this.running.delete(dir);
+      this.stuck.delete(dir);
+      for (const w of all) w(l);
+    });
   }
 
   private list(dir: string, cb: (l: Listing) => void, tries = 3): void {

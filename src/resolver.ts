@@ -61,6 +61,8 @@ export interface ResolverOptions {
   readonly mountPoint: string;
   /** Match project and default values against install directories only where any user may list them (a root daemon). */
   readonly onlyPublicInstalls: boolean;
+  /** How long a resolution waits for an install directory's listing (--project-timeout). */
+  readonly installsTimeoutMs: number;
 }
 
 /** What one expansion needed from the install directories. */
@@ -93,6 +95,7 @@ export class Resolver {
     this.installs = new InstallTrees({
       mountPoint: options.mountPoint,
       onlyPublic: options.onlyPublicInstalls,
+      timeoutMs: options.installsTimeoutMs,
       // Memoized answers may name what was installed: the defaults generation is in every memo key.
       onChange: () => (this.defaultsGeneration = this.native.defaultsChanged()),
     });
