@@ -319,7 +319,7 @@ Example:
     .description('what the variant link at <path> resolves to for a process (default: this command, i.e. what a program started from this shell sees); a path through links names each link on the way; exit 1 when what it leads to does not exist (not installed)')
     .argument('<path>', 'a link inside a varsymfs mount, or a path through one (~/vs/go/bin/go)')
     .option('-p, --pid <pid>', 'resolve for this process instead', positiveInt)
-    .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, project file, mount default, inline fallback, unresolved) and which project file and line')
+    .option('-e, --explain', 'say which scope supplied each reference (environment, pending exec, project file, mount default, inline fallback, unresolved), which project file and line, and which install directory name matched (and which were tried)')
     .option('--json', 'print the full answer as JSON')
     .addHelpText('after', `
 Examples:

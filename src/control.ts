@@ -67,7 +67,7 @@ export interface Answers {
     /** Project files not trusted and values refused (docs/security.md), one line each. */
     skipped: Array<{ kind: 'skipped' | 'refused'; text: string }>;
     /** `file`: the project file and line that answered (or deferred to the mount defaults). */
-    refs: Array<{ name: string; scope: string; value: string; file?: string }>;
+    refs: Array<{ name: string; scope: string; value: string; file?: string; match?: { matched?: string; rule?: string; tried: readonly string[]; dir: string } }>;
   };
 }
 

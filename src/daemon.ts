@@ -151,7 +151,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     mountPoint: config.mountPoint,
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
-  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules });
+  // With --allow-other, install directories are matched only where any user may list them (a link's answer shows a name).
+  const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules, mountPoint: config.mountPoint, onlyPublicInstalls: config.allowOther, installsTimeoutMs: Math.round(config.projectTimeout * 1000) });
   const daemon: Daemon = {
     config,
     startedAt: Date.now(),
@@ -267,7 +268,13 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
             projectFiles: PROJECT[r!.project],
             skipped: (r!.skipped ?? []).map((x) => ({ kind: x.kind, text: x.text })),
-            refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString(), ...(x.source !== undefined ? { file: x.source } : {}) })),
+            refs: (r!.refs ?? []).map((x) => ({
+              name: x.name,
+              scope: x.scope,
+              value: x.value.toString(),
+              ...(x.source !== undefined ? { file: x.source } : {}),
+              ...(x.match !== undefined ? { match: { ...(x.match.matched !== undefined ? { matched: x.match.matched, rule: x.match.rule } : {}), tried: x.match.tried, dir: x.match.dir } } : {}),
+            })),
           });
         });
         return;

@@ -53,47 +53,61 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     };
   }
 
-  /** The expansion for the link the hook passed on; undefined (after replying EIO) when there is none. */
-  function passed(reply: Reply, name: string, path: string): [Resolution, Uint32Array] | undefined {
+  /**
+   * Expands the link the hook passed on and calls `answer` with it, at once or once the install
+   * directories it reaches are listed; replies EIO itself when there is no link or the answer throws.
+   */
+  function passed(reply: Reply, name: string, path: string, answer: (r: Resolution, stat: Uint32Array) => void): void {
     const l = locals();
     const link = decodeSlot(native.layout, l);
     if (link === undefined) {
       log.log('error', `${name}: reached JS without a link to resolve (the hook declined it)`);
       reply(EIO);
-      return undefined;
+      return;
     }
-    let r: Resolution;
+    let released = false;
+    const release = () => {
+      if (!released) native.slotRelease(l);
+      released = true;
+    };
     try {
-      r = resolver.resolve(link, l);
-    } finally {
-      native.slotRelease(l);
+      // The request's worker thread waits for the reply, so its locals stay valid until then.
+      resolver.resolve(link, l, (r) => {
+        try {
+          release();
+          if (debug) {
+            // The program's name: one more /proc read, off the reply's path, at debug level only.
+            fs.readFile(`/proc/${link.pid}/comm`, 'utf8', (_e, comm) => log.log('debug', describe(link.pid, (comm ?? '?').trim(), path, r)));
+          }
+          answer(r, link.stat);
+        } catch (err) {
+          log.log('error', `${name}: ${err instanceof Error ? err.stack : String(err)}`);
+          reply(EIO);
+        }
+      });
+    } catch (err) {
+      release();
+      throw err;
     }
-    if (debug) {
-      // The program's name: one more /proc read, off the reply's path, at debug level only.
-      fs.readFile(`/proc/${link.pid}/comm`, 'utf8', (_e, comm) => log.log('debug', describe(link.pid, (comm ?? '?').trim(), path, r)));
-    }
-    return [r, link.stat];
   }
 
   const table: Record<string, unknown> = {
     init: (cb: (e: number) => void) => cb(0),
     getattr: op('getattr', (reply, path) => {
-      const p = passed(reply, 'getattr', path);
-      if (p === undefined) return;
-      const [r, st] = p;
-      // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
-      st[3] = r.target.length;
-      st[4] = 0;
-      st[11] = 0;
-      st[12] = 0;
-      reply(0, st);
+      passed(reply, 'getattr', path, (r, st) => {
+        // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
+        st[3] = r.target.length;
+        st[4] = 0;
+        st[11] = 0;
+        st[12] = 0;
+        reply(0, st);
+      });
     }),
     readlink: op('readlink', (reply, path) => {
-      const p = passed(reply, 'readlink', path);
-      if (p === undefined) return;
-      const target = p[0].target;
-      if (target.length > native.layout.targetMax) reply(ENAMETOOLONG);
-      else reply(0, target);
+      passed(reply, 'readlink', path, (r) => {
+        if (r.target.length > native.layout.targetMax) reply(ENAMETOOLONG);
+        else reply(0, r.target);
+      });
     }),
   };
   // Every other operation is answered by the hook; libfuse must still know they exist.

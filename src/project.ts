@@ -5,11 +5,18 @@
 import { VarsymfsError } from './errors';
 import { isVariableName } from './names';
 
+// smol-toml ships CommonJS (its `require` export) but declares its types for ES modules only.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parse: parseToml } = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } });
+
 /** varsymfs's own project file: `NAME=VALUE` lines, for any variable. */
 export const OWN_FILE = '.varsymfs-env';
 
 /** asdf's and mise's multi-tool file: `tool version [version…]` lines. */
 export const TOOL_VERSIONS_FILE = '.tool-versions';
+
+/** mise's project configuration files, highest precedence first (mise reads them in the reverse order, later overriding earlier). */
+export const MISE_FILES: readonly string[] = Object.freeze(['.mise.local.toml', 'mise.local.toml', '.mise.toml', 'mise.toml']);
 
 /** A file that holds one version for one variable (`.nvmrc`, or one added with `--project-file`). */
 export interface OneValueRule {
@@ -22,6 +29,7 @@ export interface OneValueRule {
 export type ProjectFileRule =
   | { readonly file: string; readonly format: 'assignments' }
   | { readonly file: string; readonly format: 'tool-versions' }
+  | { readonly file: string; readonly format: 'mise-toml' }
   | OneValueRule;
 
 function oneValue(file: string, variable: string): OneValueRule {
@@ -30,12 +38,14 @@ function oneValue(file: string, variable: string): OneValueRule {
 
 /**
  * The files understood without configuration, in precedence order inside one directory: the own file
- * (written for varsymfs, so it is the most deliberate), then `.tool-versions`, then the one-value files
- * (asdf reads `.tool-versions` before a plugin's legacy files too; `.nvmrc` before `.node-version` is the
- * order of asdf-nodejs and mise).
+ * (written for varsymfs, so it is the most deliberate), then mise's configuration files (mise prefers
+ * them to `.tool-versions` in the same directory), then `.tool-versions`, then the one-value files (asdf
+ * reads `.tool-versions` before a plugin's legacy files too; `.nvmrc` before `.node-version` is the order
+ * of asdf-nodejs and mise).
  */
 export const BUILTIN_PROJECT_FILES: readonly ProjectFileRule[] = Object.freeze([
   Object.freeze({ file: OWN_FILE, format: 'assignments' as const }),
+  ...MISE_FILES.map((file) => Object.freeze({ file, format: 'mise-toml' as const })),
   Object.freeze({ file: TOOL_VERSIONS_FILE, format: 'tool-versions' as const }),
   oneValue('.go-version', 'GO_VERSION'),
   oneValue('.nvmrc', 'NODE_VERSION'),
@@ -74,6 +84,10 @@ export interface ProjectEntry {
   readonly file: string;
   /** 1-based line number. */
   readonly line: number;
+  /** Every version given, as values, in order, when there are several (a line's, `.python-version`'s lines): the first installed wins (versions.ts). */
+  readonly versions?: readonly Buffer[];
+  /** Earlier lines of the same file naming the same variable, which this one overrides (mise: the last wins). */
+  readonly overrides?: readonly number[];
 }
 
 const SLASH = 0x2f;
@@ -83,6 +97,10 @@ const DOTDOT = Buffer.from('..');
 const SYSTEM = Buffer.from('system');
 const REF = Buffer.from('ref:');
 const REF_DIR = Buffer.from('ref-');
+const PREFIX = Buffer.from('prefix:');
+const LTS = Buffer.from('lts/');
+const LTS_ANY = Buffer.from('lts/*');
+const LTS_DIR = Buffer.from('lts-');
 
 /** True when `b` can stand as one path component: not empty, `.` or `..`, no `/` and no NUL. */
 export function isPathComponent(b: Buffer): boolean {
@@ -105,17 +123,46 @@ export interface Refusal {
 
 /**
  * What a version written in a version file means for a link: the same bytes for a plain version;
- * `ref-X` for `ref:X` (the directory asdf and mise install a git ref into); undefined — the project
- * defers to the mount defaults — for `system` and for anything that is not one plain path component:
- * `path:DIR`, mise's `prefix:`/`sub-1:` and other directives, nvm's `lts/*`.
+ * `ref-X` for `ref:X` (the directory asdf and mise install a git ref into); `lts-NAME` for nvm's
+ * `lts/NAME` and `lts` for `lts/*` (mise's runtime links); X for mise's `prefix:X` (versions.ts then
+ * takes the newest installed with that prefix); undefined — the project defers to the mount defaults —
+ * for `system` and anything else that is not one plain path component: `path:DIR`, `sub-1:` and other
+ * directives.
  */
 export function versionValue(written: Buffer): Buffer | undefined {
   if (written.equals(SYSTEM)) return undefined;
-  if (written.subarray(0, REF.length).equals(REF)) {
-    const ref = written.subarray(REF.length);
-    return isPlainVersion(ref) ? Buffer.concat([REF_DIR, ref]) : undefined;
-  }
+  const after = (prefix: Buffer) => (written.subarray(0, prefix.length).equals(prefix) ? written.subarray(prefix.length) : undefined);
+  const ref = after(REF);
+  if (ref !== undefined) return isPlainVersion(ref) ? Buffer.concat([REF_DIR, ref]) : undefined;
+  if (written.equals(LTS_ANY)) return Buffer.from('lts');
+  const lts = after(LTS);
+  if (lts !== undefined) return isPlainVersion(lts) ? Buffer.concat([LTS_DIR, lts]) : undefined;
+  const prefix = after(PREFIX);
+  if (prefix !== undefined) return isPlainVersion(prefix) ? Buffer.from(prefix) : undefined;
   return isPlainVersion(written) ? written : undefined;
+}
+
+/** The values of several written versions, in order, those that defer left out; undefined when fewer than two. */
+function versionsOf(written: readonly Buffer[]): Buffer[] | undefined {
+  const values = written.map(versionValue).filter((v): v is Buffer => v !== undefined);
+  return written.length > 1 && values.length > 0 ? values : undefined;
+}
+
+/** An entry, with `versions` and `overrides` only when there is something to say (entries compare by their keys). */
+function entryOf(variable: string, written: Buffer, file: string, line: number, all: readonly Buffer[] = [], overrides: readonly number[] = [], value = versionValue(written)): ProjectEntry {
+  const versions = versionsOf(all);
+  return { variable, value, written, file, line, ...(versions !== undefined ? { versions } : {}), ...(overrides.length > 0 ? { overrides } : {}) };
+}
+
+/** Keeps the last entry per variable (mise's rule for duplicates), noting the lines it overrides; ordered by line. */
+function lastWins(entries: readonly ProjectEntry[]): ProjectEntry[] {
+  const byVariable = new Map<string, ProjectEntry>();
+  for (const e of entries) {
+    const before = byVariable.get(e.variable);
+    byVariable.delete(e.variable);
+    byVariable.set(e.variable, before === undefined ? e : { ...e, overrides: [...(before.overrides ?? []), before.line] });
+  }
+  return [...byVariable.values()];
 }
 
 const LF = 0x0a;
@@ -167,42 +214,48 @@ function copy(buf: Buffer, start: number, end: number): Buffer {
 
 /**
  * Parses a `.tool-versions` file: `tool version [version…]` lines, `#` comments (anywhere on a line),
- * blank lines. The first version of a line is the one used (asdf would try the others only when it is
- * not installed); the first line naming a variable wins; a tool that makes no valid variable is skipped.
+ * blank lines. Every version of a line is kept: the first installed one is used (versions.ts), the
+ * first when none is; the last line naming a variable wins, as in mise; a tool that makes no valid
+ * variable is skipped.
  */
 export function parseToolVersions(contents: Buffer, file = TOOL_VERSIONS_FILE): ProjectEntry[] {
   const entries: ProjectEntry[] = [];
-  const seen = new Set<string>();
   eachLine(contents, (start, end, line) => {
     const stop = commentStart(contents, start, end);
     const toolStart = skipSpace(contents, start, stop);
     const toolEnd = skipWord(contents, toolStart, stop);
-    const versionStart = skipSpace(contents, toolEnd, stop);
-    if (versionStart === stop) return;
+    let at = skipSpace(contents, toolEnd, stop);
+    if (at === stop) return;
     const variable = toolVariable(contents.toString('latin1', toolStart, toolEnd));
-    if (variable === undefined || seen.has(variable)) return;
-    seen.add(variable);
-    const written = copy(contents, versionStart, skipWord(contents, versionStart, stop));
-    entries.push({ variable, value: versionValue(written), written, file, line });
+    if (variable === undefined) return;
+    const words: Buffer[] = [];
+    while (at < stop) {
+      const wordEnd = skipWord(contents, at, stop);
+      words.push(copy(contents, at, wordEnd));
+      at = skipSpace(contents, wordEnd, stop);
+    }
+    entries.push(entryOf(variable, words[0]!, file, line, words));
   });
-  return entries;
+  return lastWins(entries);
 }
 
 /**
  * Parses a one-value file (`.nvmrc`, `.python-version`, …): the first word of the first line that has
- * one, `#` starting a comment; further words and lines (pyenv's extra versions) are not used.
+ * one, `#` starting a comment. The first words of later lines (pyenv's further versions) are kept as
+ * alternatives: the first installed one is used (versions.ts); further words on a line are not used.
  */
 export function parseOneValueFile(contents: Buffer, file: string, variable: string): ProjectEntry | undefined {
-  let entry: ProjectEntry | undefined;
+  let first: { written: Buffer; line: number } | undefined;
+  const words: Buffer[] = [];
   eachLine(contents, (start, end, line) => {
     const stop = commentStart(contents, start, end);
     const wordStart = skipSpace(contents, start, stop);
-    if (wordStart === stop) return false;
+    if (wordStart === stop) return;
     const written = copy(contents, wordStart, skipWord(contents, wordStart, stop));
-    entry = { variable, value: versionValue(written), written, file, line };
-    return true;
+    first ??= { written, line };
+    words.push(written);
   });
-  return entry;
+  return first === undefined ? undefined : entryOf(variable, first.written, file, first.line, words);
 }
 
 /**
@@ -245,6 +298,74 @@ export function parseAssignments(contents: Buffer, file = OWN_FILE, refused?: Re
   return entries;
 }
 
+type Toml = Record<string, unknown>;
+
+function isTable(v: unknown): v is Toml {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** The line where `key` is set in `table` (`[tools]` … `go = …`, or `tools.go = …`); 1 when not found by this simple scan. */
+function tomlLine(text: string, table: string, key: string): number {
+  const lines = text.split('\n');
+  const esc = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const keyAt = new RegExp(`^\\s*(?:${table}\\s*\\.\\s*)?(?:${esc}|"${esc}"|'${esc}')\\s*=`);
+  let current = '';
+  for (let i = 0; i < lines.length; i++) {
+    const header = /^\s*\[\s*([^\]]*?)\s*\]/.exec(lines[i]!);
+    if (header !== null) current = header[1]!;
+    else if ((current === table || (current === '' && lines[i]!.trimStart().startsWith(table))) && keyAt.test(lines[i]!)) return i + 1;
+  }
+  return 1;
+}
+
+/** The versions a mise `[tools]` value gives: a string (several separated by spaces), an array, `{ version = … }`. */
+function miseVersions(v: unknown): string[] {
+  if (typeof v === 'string') return v.split(/\s+/).filter((w) => w !== '');
+  if (Array.isArray(v)) return v.flatMap(miseVersions);
+  if (isTable(v) && typeof v.version === 'string') return miseVersions(v.version);
+  return [];
+}
+
+/**
+ * Parses a mise configuration file (`mise.toml`, …) with a TOML library: `[tools]` entries as
+ * `.tool-versions` lines (a tool's versions in order; `golang` and `go` are one variable, the last
+ * wins, as in mise), then `[env]` string values as variables, which win over `[tools]` (they name the
+ * variable itself); as in the own file, an `[env]` value that is not one path component is refused and
+ * added to `refused`. Values holding mise templates (`{{…}}`) are skipped (varsymfs does not render
+ * them). A file that is not valid TOML gives nothing (mise refuses it).
+ */
+export function parseMiseToml(contents: Buffer, file = 'mise.toml', refused?: Refusal[]): ProjectEntry[] {
+  let doc: Toml;
+  const text = contents.toString('utf8').replace(/^\ufeff/, '');
+  try {
+    doc = parseToml(text) as Toml;
+  } catch {
+    return [];
+  }
+  const entries: ProjectEntry[] = [];
+  if (isTable(doc.tools)) {
+    for (const [tool, v] of Object.entries(doc.tools)) {
+      const variable = toolVariable(tool);
+      const words = miseVersions(v).filter((w) => !w.includes('{{') && !w.includes('\0')).map((w) => Buffer.from(w));
+      if (variable === undefined || words.length === 0) continue;
+      entries.push(entryOf(variable, words[0]!, file, tomlLine(text, 'tools', tool), words));
+    }
+  }
+  if (isTable(doc.env)) {
+    for (const [name, v] of Object.entries(doc.env)) {
+      if (!isVariableName(name) || typeof v !== 'string' || v === '' || v.includes('{{')) continue;
+      const value = Buffer.from(v);
+      if (!isPathComponent(value)) {
+        // The own file's rule: a value becomes part of a path, so it may not climb out of the link's tree.
+        refused?.push({ variable: name, written: value, file, line: tomlLine(text, 'env', name), why: 'is not one path component (no \'/\', not \'.\' or \'..\', no NUL)' });
+        continue;
+      }
+      entries.push(entryOf(name, value, file, tomlLine(text, 'env', name), [], [], value));
+    }
+  }
+  return lastWins(entries);
+}
+
 /** Parses one project file by its rule. */
 export function parseProjectFile(rule: ProjectFileRule, contents: Buffer, refused?: Refusal[]): ProjectEntry[] {
   switch (rule.format) {
@@ -252,6 +373,8 @@ export function parseProjectFile(rule: ProjectFileRule, contents: Buffer, refuse
       return parseAssignments(contents, rule.file, refused);
     case 'tool-versions':
       return parseToolVersions(contents, rule.file);
+    case 'mise-toml':
+      return parseMiseToml(contents, rule.file, refused);
     case 'one-value': {
       const entry = parseOneValueFile(contents, rule.file, rule.variable);
       return entry === undefined ? [] : [entry];
@@ -333,10 +456,11 @@ export function walkDirectories(cwd: Buffer): Buffer[] {
   }
 }
 
-/** Where an answer came from, for a person: `/srv/you/proj/.tool-versions:3`. */
+/** Where an answer came from, for a person: `/srv/you/proj/.tool-versions:3`, and the lines it overrides. */
 export function projectSource(answer: ProjectAnswer): string {
   const dir = answer.dir.toString();
-  return `${dir}${dir.endsWith('/') ? '' : '/'}${answer.file}:${answer.line}`;
+  const overrides = answer.overrides === undefined ? '' : ` (the last line naming it: overrides line${answer.overrides.length > 1 ? 's' : ''} ${answer.overrides.join(', ')})`;
+  return `${dir}${dir.endsWith('/') ? '' : '/'}${answer.file}:${answer.line}${overrides}`;
 }
 
 /** The built-in rules plus `extra` mappings (from `--project-file`), without repeats. */
@@ -371,7 +495,7 @@ export function parseProjectFileMapping(arg: string): OneValueRule {
   if (file === '' || file === '.' || file === '..' || file.includes('/') || file.includes('\0')) {
     throw bad(`FILE ${quoted(file)} must be one file name (no '/', not '.' or '..')`);
   }
-  if (file === OWN_FILE || file === TOOL_VERSIONS_FILE) throw bad(`${file} has its own format and needs no mapping`);
+  if (file === OWN_FILE || file === TOOL_VERSIONS_FILE || MISE_FILES.includes(file)) throw bad(`${file} has its own format and needs no mapping`);
   return oneValue(file, variable);
 }
 
@@ -402,13 +526,13 @@ export function foundDirectories(files: readonly FoundFile[], names: readonly st
 }
 
 /** Looks variables up in the project files found: the nearest directory naming one answers it. */
-export function projectLookup(files: readonly FoundFile[], names: readonly string[], rules: readonly ProjectFileRule[]): (variable: string) => { value: Buffer | undefined; source: string } | undefined {
+export function projectLookup(files: readonly FoundFile[], names: readonly string[], rules: readonly ProjectFileRule[]): (variable: string) => { value: Buffer | undefined; source: string; versions?: readonly Buffer[] } | undefined {
   const dirs = foundDirectories(files, names);
   const tables = dirs.map((d) => ({ path: d.path, table: directoryEntries(d.read, rules) }));
   return (variable) => {
     for (const { path, table } of tables) {
       const entry = table.get(variable);
-      if (entry !== undefined) return { value: entry.value, source: projectSource({ ...entry, dir: path }) };
+      if (entry !== undefined) return { value: entry.value, source: projectSource({ ...entry, dir: path }), ...(entry.versions !== undefined ? { versions: entry.versions } : {}) };
     }
     return undefined;
   };

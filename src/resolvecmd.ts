@@ -26,6 +26,11 @@ export function explainLines(r: ResolveAnswer, pidGiven: boolean): string[] {
     for (const ref of r.refs) {
       const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
       lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
+      const m = ref.match;
+      if (m !== undefined) {
+        const tried = `tried ${m.tried.join(', ')} in ${m.dir}`;
+        lines.push(m.matched !== undefined ? `    matched  ${m.matched} (${m.rule}); ${tried}` : `    not installed: none matched; ${tried}`);
+      }
     }
   }
   return lines;

@@ -5,8 +5,10 @@
 import { LRUCache } from 'lru-cache';
 import { environValue } from './environ';
 import { decodeProbe, decodeProjectBlock, projectStatusOf, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
+import { InstallTrees, type Listing } from './installs';
 import { projectFileNames, projectLookup, projectSkipped, type ProjectFileRule } from './project';
 import { type Template, type Scopes, parseTemplate, explainTemplate, type ProjectLookup, type Resolved } from './template';
+import { matchVersions, toolOfVariable } from './versions';
 
 /** A parsed-template cache keyed by raw target bytes (least recently used evicted): the same target is never parsed twice. */
 export class TemplateCache {
@@ -48,12 +50,27 @@ export interface Resolution {
 }
 
 const EMPTY: ReadonlyMap<string, Buffer> = new Map();
+const EMPTY_LISTINGS: ReadonlyMap<string, Listing> = new Map();
 
 export interface ResolverOptions {
   /** Leave answers in the native memo (off at --log-level debug, so that every resolution is logged). */
   readonly memo: boolean;
   /** The project files understood, in precedence order; none: the project scope is off. */
   readonly projectRules: readonly ProjectFileRule[];
+  /** The mount point as /proc names it: install directories at or below it are not listed. */
+  readonly mountPoint: string;
+  /** Match project and default values against install directories only where any user may list them (a root daemon). */
+  readonly onlyPublicInstalls: boolean;
+  /** How long a resolution waits for an install directory's listing (--project-timeout). */
+  readonly installsTimeoutMs: number;
+}
+
+/** What one expansion needed from the install directories. */
+interface InstallUse {
+  /** Directories not listed yet: list them and expand again. */
+  readonly needed: Set<string>;
+  /** A listing that is not kept (missing, refused) was used: the answer may not be memoized. */
+  unkept: boolean;
 }
 
 /** Scopes that answer from the caller's own choices: when they answer every reference, nothing else matters. */
@@ -68,11 +85,56 @@ export class Resolver {
   projectAnswered = 0;
   private defaultBytes: ReadonlyMap<string, Buffer> = EMPTY;
   private defaultsGeneration: number;
+  /** The install directories links reach, listed for matching versions; a change there acts as a defaults change. */
+  readonly installs: InstallTrees;
 
   constructor(private readonly native: NativeHelpers, defaults: ReadonlyMap<string, string>, private readonly options: ResolverOptions) {
     this.defaultsGeneration = native.defaultsGeneration();
     this.setDefaults(defaults);
     this.projectNames = projectFileNames(options.projectRules);
+    this.installs = new InstallTrees({
+      mountPoint: options.mountPoint,
+      onlyPublic: options.onlyPublicInstalls,
+      timeoutMs: options.installsTimeoutMs,
+      // Memoized answers may name what was installed: the defaults generation is in every memo key.
+      onChange: () => (this.defaultsGeneration = this.native.defaultsChanged()),
+    });
+  }
+
+  /** Matches values in install directories: kept listings, else this round's (`listed`); records what is missing. */
+  private matcher(use: InstallUse, listed: ReadonlyMap<string, Listing>): NonNullable<Scopes['match']> {
+    return (name, dirBytes, versions) => {
+      if (dirBytes[0] !== 0x2f) return undefined;  // relative: the link's own directory, inside the mount
+      const dir = dirBytes.toString('latin1');
+      const listing = this.installs.get(dir) ?? listed.get(dir);
+      if (listing === undefined) {
+        use.needed.add(dir);
+        return undefined;
+      }
+      if (typeof listing === 'string') {
+        use.unkept = true;
+        return undefined;
+      }
+      const m = matchVersions(versions.map((v) => v.toString('latin1')), listing, toolOfVariable(name));
+      if (m === undefined) return undefined;
+      return { value: Buffer.from(m.value, 'latin1'), match: { dir, matched: m.matched?.name, rule: m.matched?.rule, tried: m.tried } };
+    };
+  }
+
+  /**
+   * Expands, listing the install directories the expansion needs first (on the thread pool) when they are
+   * not kept; `done` may be called at once. `unkept`: the answer used a listing that is not watched.
+   */
+  private expandListed(expand: (scopes: Pick<Scopes, 'match'>) => Resolution, done: (r: Resolution, unkept: boolean) => void): void {
+    const use: InstallUse = { needed: new Set(), unkept: false };
+    const r = expand({ match: this.matcher(use, EMPTY_LISTINGS) });
+    if (use.needed.size === 0) return done(r, use.unkept);
+    this.installs.load(use.needed, (listed) => {
+      const again: InstallUse = { needed: new Set(), unkept: false };
+      const r2 = expand({ match: this.matcher(again, listed) });
+      // A directory still not listed (kept listings dropped meanwhile, another's value): taken as written, not kept.
+      done(r2, again.unkept || again.needed.size > 0);
+    });
   }
 
   /** The project scope from a walk's block ('walked', or 'partial': the directories below a stalled one), else none. */
@@ -94,7 +156,7 @@ export class Resolver {
     return (name) => environValue((env ??= block()), name);
   }
 
-  private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined, project: ProjectStatus, projectScope: () => ProjectLookup | undefined): Resolution {
+  private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined, project: ProjectStatus, projectScope: () => ProjectLookup | undefined, match: Pick<Scopes, 'match'>): Resolution {
     const template = this.templates.get(raw);
     if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined, project: 'off' };
     const defaults = this.defaultBytes;
@@ -104,6 +166,7 @@ export class Resolver {
       envScope: env.source === 'exec' ? 'pending exec' : 'environment',
       project: (name) => (lookup === null ? (lookup = projectScope()) : lookup)?.(name),
       defaults: (name) => defaults.get(name),
+      ...match,
     };
     const { target, refs } = explainTemplate(template, scopes);
     return { raw, target, env, refs, project };
@@ -114,12 +177,21 @@ export class Resolver {
    * next such request: by environment generation, or for a pending exec by the values of exactly the
    * variables the target names.
    */
-  resolve(link: PassedLink, locals: Buffer): Resolution {
+  resolve(link: PassedLink, locals: Buffer, done: (r: Resolution) => void): void {
     const env = { source: link.source, execCheck: link.execCheck };
-    const r = this.expand(link.target, env, this.vars(link.source, () => this.native.slotEnv(locals)), link.projectStatus, () => this.project(link.projectStatus, () => this.native.slotProject(locals)));
+    // The blocks are read once: a second expansion (after listing install directories) reuses them.
+    let envBlock: Buffer | undefined;
+    let projectScope: ProjectLookup | undefined | null = null;
+    const vars = this.vars(link.source, () => (envBlock ??= this.native.slotEnv(locals)));
+    const project = () => (projectScope === null ? (projectScope = this.project(link.projectStatus, () => this.native.slotProject(locals))) : projectScope);
+    this.expandListed((match) => this.expand(link.target, env, vars, link.projectStatus, project, match), (r, unkept) => done(this.keep(link, locals, r, unkept)));
+  }
+
+  /** Counts the resolution and leaves it in the memo (unless it used an install listing that is not watched). */
+  private keep(link: PassedLink, locals: Buffer, r: Resolution, unkept: boolean): Resolution {
     const answered = (r.refs ?? []).some((x) => x.scope === 'project file');
     if (answered) this.projectAnswered++;
-    if (!this.options.memo) return r;
+    if (!this.options.memo || unkept) return r;
     // Kept by the project state it was made in, unless the caller's own environment answered every
     // reference (then no project file could have mattered) or the scope is off.
     const independent = this.projectNames.length === 0 || (r.refs ?? []).every((x) => CALLER_SCOPES.has(x.scope));
@@ -143,9 +215,12 @@ export class Resolver {
       if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
       const env = decodeProbe(this.native.layout, source, execCheck);
       const status = projectStatusOf(this.native.layout, projectCode);
-      const r = this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, () => this.project(status, () => projectBlock));
-      const skipped = (status === 'walked' || status === 'partial') && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
-      cb(0, { ...r, skipped });
+      let scope: ProjectLookup | undefined | null = null;
+      const project = () => (scope === null ? (scope = this.project(status, () => projectBlock)) : scope);
+      this.expandListed((match) => this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, project, match), (r) => {
+        const skipped = (status === 'walked' || status === 'partial') && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
+        cb(0, { ...r, skipped });
+      });
     });
   }
 }

@@ -17,6 +17,7 @@ export interface Template {
 const DOLLAR = 0x24;
 const COLON = 0x3a;
 const DASH = 0x2d;
+const SLASH = 0x2f;
 /** Reference brackets: `$<…>` and `${…}`. */
 const CLOSERS: ReadonlyMap<number, number> = new Map([[0x3c, 0x3e], [0x7b, 0x7d]]);
 
@@ -104,13 +105,31 @@ export interface Scopes {
   readonly project?: ProjectLookup;
   /** Mount defaults (`--default NAME=VALUE`). */
   readonly defaults: Lookup;
+  /**
+   * Matches a project file's or mount default's versions against the install directory `dir` that the
+   * reference stands in (it is a whole path component there): the name to use, or undefined to take the
+   * value as written (versions.ts; absent: values are taken as written).
+   */
+  readonly match?: (name: string, dir: Buffer, versions: readonly Buffer[]) => { readonly value: Buffer; readonly match: VersionMatchInfo } | undefined;
+}
+
+/** How a value was matched against an install directory, for explanations. */
+export interface VersionMatchInfo {
+  /** The directory listed. */
+  readonly dir: string;
+  /** The name that matched (undefined: none did, the value is the first candidate). */
+  readonly matched: string | undefined;
+  /** How the matched name was formed (versions.ts CandidateRule). */
+  readonly rule: string | undefined;
+  /** Every name tried, in order (`1.21.*`: the newest with that prefix). */
+  readonly tried: readonly string[];
 }
 
 /**
  * A project file's answer: its value, or undefined when the file defers (`system`, `path:…`: resolution goes
  * on with the mount defaults), and where it was written (`/dir/.tool-versions:3`).
  */
-export type ProjectLookup = (name: string) => { readonly value: Buffer | undefined; readonly source: string } | undefined;
+export type ProjectLookup = (name: string) => { readonly value: Buffer | undefined; readonly source: string; readonly versions?: readonly Buffer[] } | undefined;
 
 export interface Resolved {
   readonly name: string;
@@ -118,18 +137,29 @@ export interface Resolved {
   readonly value: Buffer;
   /** The project file and line that answered, or deferred to the mount defaults. */
   readonly source?: string;
+  /** How a project or default value was matched against the install directory (absent: taken as written). */
+  readonly match?: VersionMatchInfo;
 }
 
-/** Resolves one reference: environment → project files → mount defaults → inline fallback → the literal reference. */
-export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes): Resolved {
+/**
+ * Resolves one reference: environment → project files → mount defaults → inline fallback → the literal
+ * reference. `dir`: the install directory the reference is a whole component of, where project and
+ * default values are matched (scopes.match); the environment's values are the caller's own, as written.
+ */
+export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes, dir?: Buffer): Resolved {
   const fromEnv = scopes.env(part.name);
   if (fromEnv !== undefined && fromEnv.length > 0) return { name: part.name, scope: scopes.envScope, value: fromEnv };
+  const matched = (versions: readonly Buffer[]) => (dir === undefined ? undefined : scopes.match?.(part.name, dir, versions));
   const fromProject = scopes.project?.(part.name);
-  if (fromProject?.value !== undefined && fromProject.value.length > 0) return { name: part.name, scope: 'project file', value: fromProject.value, source: fromProject.source };
+  if (fromProject?.value !== undefined && fromProject.value.length > 0) {
+    const m = matched(fromProject.versions ?? [fromProject.value]);
+    return { name: part.name, scope: 'project file', value: m?.value ?? fromProject.value, source: fromProject.source, ...(m !== undefined ? { match: m.match } : {}) };
+  }
   const deferred = fromProject === undefined ? {} : { source: fromProject.source };
   const fromDefaults = scopes.defaults(part.name);
   if (fromDefaults !== undefined && fromDefaults.length > 0) {
-    return { name: part.name, scope: 'mount default', value: fromDefaults, ...deferred };
+    const m = matched([fromDefaults]);
+    return { name: part.name, scope: 'mount default', value: m?.value ?? fromDefaults, ...deferred, ...(m !== undefined ? { match: m.match } : {}) };
   }
   if (part.fallback !== undefined) return { name: part.name, scope: 'inline fallback', value: part.fallback, ...deferred };
   return { name: part.name, scope: 'unresolved', value: part.source, ...deferred };
@@ -139,16 +169,25 @@ export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes)
 export function explainTemplate(template: Template, scopes: Scopes): { target: Buffer; refs: Resolved[] } {
   const refs: Resolved[] = [];
   const pieces: Buffer[] = [];
-  for (const part of template.parts) {
+  for (const [i, part] of template.parts.entries()) {
     if (part.kind === 'text') {
       pieces.push(part.text);
       continue;
     }
-    const r = resolveRef(part, scopes);
+    const r = resolveRef(part, scopes, scopes.match === undefined ? undefined : componentDir(pieces, template.parts[i + 1]));
     refs.push(r);
     pieces.push(r.value);
   }
   return { target: Buffer.concat(pieces), refs };
+}
+
+/** The directory a reference is a whole path component of (`…/installs/$<V>` or `…/installs/$<V>/bin`), else undefined. */
+function componentDir(before: readonly Buffer[], next: Part | undefined): Buffer | undefined {
+  const last = before[before.length - 1];
+  if (last === undefined || last[last.length - 1] !== SLASH) return undefined;
+  if (next !== undefined && (next.kind !== 'text' || next.text[0] !== SLASH)) return undefined;
+  const dir = Buffer.concat(before as Buffer[]);
+  return dir.length > 1 ? dir.subarray(0, dir.length - 1) : dir;
 }
 
 /** Expands a template; the bytes a process following the link sees. */

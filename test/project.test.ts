@@ -6,7 +6,7 @@ import { isVariableName } from '../src/names';
 import {
   BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries, findProjectValue,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
-  foundDirectories, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue, walkDirectories,
+  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue, walkDirectories,
   type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule, type Refusal,
 } from '../src/project';
 
@@ -100,8 +100,15 @@ describe('versionValue: special values', () => {
     for (const v of ['ref:', 'ref:a/b', 'ref:a:b', 'ref:.', 'ref:..', 'ref:a\0']) assert.equal(versionValue(b(v)), undefined, v);
   });
 
-  test('what is not one plain path component defers: path:, directives, nvm aliases with /, dots, NUL', () => {
-    for (const v of ['path:/opt/go', 'path:', 'prefix:1.20', 'sub-1:latest', 'latest:^1.5', 'xref:a', 'lts/*', 'lts/iron', '/abs', 'a/', '.', '..', 'a\0b', '']) {
+  test('prefix:X is X and lts/NAME is lts-NAME (mise\'s runtime links): the matching rules take them from there', () => {
+    assert.equal(s(versionValue(b('prefix:1.20'))), '1.20');
+    assert.equal(s(versionValue(b('lts/iron'))), 'lts-iron');
+    assert.equal(s(versionValue(b('lts/*'))), 'lts');
+    for (const v of ['prefix:', 'prefix:a/b', 'lts/', 'lts/a/b', 'lts/..']) assert.equal(versionValue(b(v)), undefined, v);
+  });
+
+  test('what is not one plain path component defers: path:, directives, other names with /, dots, NUL', () => {
+    for (const v of ['path:/opt/go', 'path:', 'sub-1:latest', 'latest:^1.5', 'xref:a', 'node/20', '/abs', 'a/', '.', '..', 'a\0b', '']) {
       assert.equal(versionValue(b(v)), undefined, JSON.stringify(v));
     }
   });
@@ -119,9 +126,15 @@ describe('parseToolVersions', () => {
     ]);
   });
 
-  test('the first line naming a variable wins, aliases included', () => {
+  test('the last line naming a variable wins, aliases included, as in mise; the lines it overrides are kept', () => {
     const entries = parseToolVersions(b('go 1.21\ngolang 1.20\ngo 1.19\nnodejs 18\nnode 20\n'));
-    assert.deepEqual(entries.map((e) => [e.variable, s(e.value), e.line]), [['GO_VERSION', '1.21', 1], ['NODE_VERSION', '18', 4]]);
+    assert.deepEqual(entries.map((e) => [e.variable, s(e.value), e.line, e.overrides]), [['GO_VERSION', '1.19', 3, [1, 2]], ['NODE_VERSION', '20', 5, [4]]]);
+    assert.equal(parseToolVersions(b('go 1\n'))[0]!.overrides, undefined);
+  });
+
+  test('every version of a line is kept, in order, for the matching rules (the first installed wins)', () => {
+    const [entry] = parseToolVersions(b('go 1.99.0 ref:x 1.21 # old\n'));
+    assert.deepEqual(entry!.versions!.map(s), ['1.99.0', 'ref-x', '1.21']);
   });
 
   test('lines without a version, comment lines and tools that make no name are skipped', () => {
@@ -140,7 +153,7 @@ describe('parseToolVersions', () => {
       { variable: 'GO_VERSION', value: undefined, written: 'system', file: '.tool-versions', line: 1 },
       { variable: 'PYTHON_VERSION', value: undefined, written: 'path:/opt/py', file: '.tool-versions', line: 2 },
       { variable: 'RUBY_VERSION', value: 'ref-abc', written: 'ref:abc', file: '.tool-versions', line: 3 },
-      { variable: 'NODE_VERSION', value: undefined, written: 'lts/*', file: '.tool-versions', line: 4 },
+      { variable: 'NODE_VERSION', value: 'lts', written: 'lts/*', file: '.tool-versions', line: 4 },
     ]);
   });
 
@@ -165,6 +178,60 @@ describe('parseToolVersions', () => {
   });
 });
 
+describe('parseMiseToml: mise.toml and its siblings', () => {
+  const parse = (text: string) => parseMiseToml(b(text)).map((e) => [e.variable, s(e.value), e.line, e.versions?.map(s), e.overrides]);
+
+  test('[tools]: a string, an array, { version = … }; [env]: string values as variables', () => {
+    const file = '# mise use wrote this\n[tools]\ngo = "1.21"\nnode = ["20", "18"]\npython = { version = "3.12", virtualenv = ".venv" }\n"npm:prettier" = "3"\n\n[env]\nDB_HOST = "localhost"\nPORT = 5432\n_.path = ["./bin"]\n';
+    assert.deepEqual(parse(file), [
+      ['GO_VERSION', '1.21', 3, undefined, undefined],
+      ['NODE_VERSION', '20', 4, ['20', '18'], undefined],
+      ['PYTHON_VERSION', '3.12', 5, undefined, undefined],
+      ['DB_HOST', 'localhost', 9, undefined, undefined],
+    ]);
+  });
+
+  test('dotted keys, special values as in .tool-versions, templates skipped', () => {
+    assert.deepEqual(parse('tools.go = "prefix:1.21"\ntools.node = "lts/iron"\ntools.ruby = "system"\nenv.A = "{{env.HOME}}"\n'), [
+      ['GO_VERSION', '1.21', 1, undefined, undefined],
+      ['NODE_VERSION', 'lts-iron', 2, undefined, undefined],
+      ['RUBY_VERSION', undefined, 3, undefined, undefined],
+    ]);
+  });
+
+  test('duplicates: the last wins, as in mise (golang and go are one tool; [env] after [tools])', () => {
+    assert.deepEqual(parse('[tools]\ngolang = "1.20"\ngo = "1.21"\n[env]\nGO_VERSION = "own"\n'), [['GO_VERSION', 'own', 5, undefined, [2, 3]]]);
+  });
+
+  test('never throws; what it returns names valid variables, once each', () => {
+    const text = fileText(['[tools]', '[env]', 'go', 'A', ' = ', '"1.2"', '[', ']', '{', '}', 'version', ',', '\n', '"', '\'', '.', '#', '\0', 'é']);
+    fc.assert(fc.property(fc.oneof(text.map((t) => b(t)), fc.uint8Array({ maxLength: 120 }).map((u) => Buffer.from(u))), (bytes) => {
+      const entries = parseMiseToml(bytes);
+      assert.equal(new Set(entries.map((e) => e.variable)).size, entries.length);
+      for (const e of entries) assert.ok(isVariableName(e.variable) && e.line >= 1);
+    }), { numRuns: 2000 });
+  });
+
+  test('an [env] value that is not one path component is refused, as in the own file, and reported', () => {
+    const refused: Refusal[] = [];
+    assert.deepEqual(parseMiseToml(b('[env]\nA = "../../x"\nB = "ok"\nC = ".."\n'), 'mise.toml', refused).map((e) => e.variable), ['B']);
+    assert.deepEqual(refused.map((r) => [r.variable, s(r.written), r.line]), [['A', '../../x', 2], ['C', '..', 4]]);
+  });
+
+  test('not TOML: nothing (mise refuses the file)', () => {
+    assert.deepEqual(parse('[tools\ngo = 1.21\n'), []);
+    assert.deepEqual(parse('go 1.21\n'), []);
+  });
+
+  test('precedence in one directory: own file, .mise.local.toml, mise.local.toml, .mise.toml, mise.toml, .tool-versions', () => {
+    const files: Record<string, string> = { [TOOL_VERSIONS_FILE]: 'go 1\n', 'mise.toml': '[tools]\ngo = "2"\n', '.mise.toml': '[tools]\ngo = "3"\n', 'mise.local.toml': '[tools]\ngo = "4"\n', '.mise.local.toml': '[tools]\ngo = "5"\n' };
+    for (const [gone, want] of [['', '5'], ['.mise.local.toml', '4'], ['mise.local.toml', '3'], ['.mise.toml', '2'], ['mise.toml', '1']] as const) {
+      if (gone !== '') delete files[gone];
+      assert.equal(s(directoryEntries(reader(files).read).get('GO_VERSION')?.value), want, gone);
+    }
+  });
+});
+
 describe('parseOneValueFile', () => {
   const parse = (text: string | Buffer) => plain(parseOneValueFile(typeof text === 'string' ? b(text) : text, '.nvmrc', 'NODE_VERSION'));
 
@@ -173,6 +240,7 @@ describe('parseOneValueFile', () => {
     assert.deepEqual(parse('# pinned\n\n  v20.1.0  # LTS\n18\n'), { variable: 'NODE_VERSION', value: 'v20.1.0', written: 'v20.1.0', file: '.nvmrc', line: 3 });
     assert.equal(parse('3.12.1 3.11.7\n')!.value, '3.12.1');
     assert.equal(parse('3.12.1\n3.11.7\n')!.value, '3.12.1');
+    assert.deepEqual(parseOneValueFile(b('3.13 # new\n\n3.11.7 3.10\n'), '.python-version', 'PYTHON_VERSION')!.versions!.map(s), ['3.13', '3.11.7']);
     assert.equal(parse('20\r\n')!.value, '20');
     assert.equal(parse('20#x')!.value, '20');
     assert.equal(parse('\t 20')!.value, '20');
@@ -184,7 +252,7 @@ describe('parseOneValueFile', () => {
   });
 
   test('special values defer', () => {
-    assert.deepEqual(parse('lts/*\n'), { variable: 'NODE_VERSION', value: undefined, written: 'lts/*', file: '.nvmrc', line: 1 });
+    assert.deepEqual(parse('path:/x\n'), { variable: 'NODE_VERSION', value: undefined, written: 'path:/x', file: '.nvmrc', line: 1 });
     assert.equal(parse('system')!.value, undefined);
   });
 
@@ -376,13 +444,13 @@ describe('findProjectValue: the walk', () => {
 
 describe('projectFileNames: what to look for in each directory', () => {
   test('all names, once, in precedence order', () => {
-    assert.deepEqual(projectFileNames(), [OWN_FILE, TOOL_VERSIONS_FILE, '.go-version', '.nvmrc', '.node-version', '.python-version', '.ruby-version', '.java-version', '.terraform-version']);
+    assert.deepEqual(projectFileNames(), [OWN_FILE, ...MISE_FILES, TOOL_VERSIONS_FILE, '.go-version', '.nvmrc', '.node-version', '.python-version', '.ruby-version', '.java-version', '.terraform-version']);
     assert.deepEqual(projectFileNames(projectFileRules([{ file: '.nvmrc', format: 'one-value', variable: 'X' }])), projectFileNames());
   });
 
-  test('for one variable: the own file, .tool-versions and the one-value files that answer it', () => {
-    assert.deepEqual(projectFileNames(BUILTIN_PROJECT_FILES, 'NODE_VERSION'), [OWN_FILE, TOOL_VERSIONS_FILE, '.nvmrc', '.node-version']);
-    assert.deepEqual(projectFileNames(BUILTIN_PROJECT_FILES, 'DB_HOST'), [OWN_FILE, TOOL_VERSIONS_FILE]);
+  test('for one variable: the own file, mise\'s files, .tool-versions and the one-value files that answer it', () => {
+    assert.deepEqual(projectFileNames(BUILTIN_PROJECT_FILES, 'NODE_VERSION'), [OWN_FILE, ...MISE_FILES, TOOL_VERSIONS_FILE, '.nvmrc', '.node-version']);
+    assert.deepEqual(projectFileNames(BUILTIN_PROJECT_FILES, 'DB_HOST'), [OWN_FILE, ...MISE_FILES, TOOL_VERSIONS_FILE]);
     assert.deepEqual(projectFileNames([]), []);
   });
 });
@@ -420,6 +488,11 @@ describe('projectSource', () => {
     const entry = { variable: 'A', value: b('1'), written: b('1'), file: '.nvmrc', line: 3 };
     assert.equal(projectSource({ ...entry, dir: b('/') }), '/.nvmrc:3');
     assert.equal(projectSource({ ...entry, dir: b('/a/b') }), '/a/b/.nvmrc:3');
+  });
+
+  test('a duplicate says which lines it overrides (mise: the last wins)', () => {
+    const [go] = parseToolVersions(b('go 1\ngolang 2\ngo 3\n'));
+    assert.equal(projectSource({ ...go!, dir: b('/p') }), '/p/.tool-versions:3 (the last line naming it: overrides lines 1, 2)');
   });
 });
 
@@ -477,7 +550,10 @@ function toolVersionsModel(text: string): Array<[string, string, number]> {
   text.split('\n').forEach((raw, i) => {
     const words = raw.replace(/#[\s\S]*/, '').split(/[ \t\r\v\f]+/).filter((w) => w !== '');
     const variable = words.length >= 2 ? toolVariable(words[0]!) : undefined;
-    if (variable !== undefined && !out.some(([v]) => v === variable)) out.push([variable, words[1]!, i + 1]);
+    if (variable === undefined) return;
+    const at = out.findIndex(([v]) => v === variable);
+    if (at >= 0) out.splice(at, 1);
+    out.push([variable, words[1]!, i + 1]);
   });
   return out;
 }

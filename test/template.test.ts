@@ -229,3 +229,28 @@ test('project scope: after the environment, before the mount defaults; a deferri
   assert.deepEqual(resolveRef(ref, scopes(none, none, val('d'))), { name: 'V', scope: 'mount default', value: Buffer.from('d') });
   assert.deepEqual(resolveRef(ref, scopes(none, undefined, none)), { name: 'V', scope: 'inline fallback', value: Buffer.from('fb') });
 });
+
+test('scopes.match: project and default values of a reference that is a whole path component, with its directory', () => {
+  const calls: string[] = [];
+  const scopes: Scopes = {
+    env: (n) => (n === 'E' ? Buffer.from('e1') : undefined),
+    envScope: 'environment',
+    project: (n) => (n === 'P' ? { value: Buffer.from('20'), source: '/p/.nvmrc:1', versions: [Buffer.from('19'), Buffer.from('20')] } : undefined),
+    defaults: (n) => (n === 'D' ? Buffer.from('1.21') : undefined),
+    match: (name, dir, versions) => {
+      calls.push(`${name} ${dir.toString()} ${versions.map(String).join(',')}`);
+      return { value: Buffer.from(`m-${name}`), match: { dir: dir.toString(), matched: `m-${name}`, rule: 'as written', tried: [] } };
+    },
+  };
+  const x = (raw: string) => explainTemplate(parseTemplate(Buffer.from(raw)), scopes);
+  assert.equal(x('/i/$<P>/bin').target.toString(), '/i/m-P/bin');
+  assert.equal(x('/i/$<D>').target.toString(), '/i/m-D');
+  assert.equal(x('/i/$<E>/x').target.toString(), '/i/e1/x', 'the environment is the caller\'s own: as written');
+  assert.equal(x('/i/go$<D>').target.toString(), '/i/go1.21', 'not a whole component');
+  assert.equal(x('/i/$<D>x').target.toString(), '/i/1.21x', 'not a whole component');
+  assert.equal(x('$<D>').target.toString(), '1.21', 'no directory before it');
+  assert.equal(x('/$<D>').target.toString(), '/m-D');
+  assert.equal(x('/a/$<P>/$<D>/z').target.toString(), '/a/m-P/m-D/z');
+  assert.deepEqual(calls, ['P /i 19,20', 'D /i 1.21', 'D / 1.21', 'P /a 19,20', 'D /a/m-P 1.21']);
+  assert.equal(x('/i/$<P>').refs[0]!.match?.matched, 'm-P');
+});
