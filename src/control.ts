@@ -21,6 +21,8 @@ export interface CacheCounters {
   pendingExec: number;
   unreadable: number;
   secure: number;
+  /** Resolutions of another user's link: the follower's environment not read. */
+  otherUsersLinks: number;
 }
 
 /** How pending exec is read (src/pendingexec.ts), with the helper's counters when it is used. */
@@ -62,6 +64,8 @@ export interface Answers {
     variant: boolean;
     environment: string;
     pendingExecCheck: string;
+    /** Whose link it is and which rule applied (absent for a plain link). */
+    linkOwner?: { rule: string; uid: number; follower: number };
     /** What the walk for the project files found. */
     projectFiles: string;
     /** Project files not trusted and values refused (docs/security.md), one line each. */

@@ -224,6 +224,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             pendingExec: c.envExec,
             unreadable: c.envUnreadable,
             secure: c.envSecure,
+            otherUsersLinks: c.envLinkOwner,
           },
           defaults: Object.fromEntries(daemon.defaults),
           pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
@@ -265,6 +266,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             variant: r!.refs !== undefined,
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
             pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
+            ...(r!.linkOwner !== undefined && r!.refs !== undefined ? { linkOwner: r!.linkOwner } : {}),
             projectFiles: PROJECT[r!.project],
             skipped: (r!.skipped ?? []).map((x) => ({ kind: x.kind, text: x.text })),
             refs: (r!.refs ?? []).map((x) => ({ name: x.name, scope: x.scope, value: x.value.toString(), ...(x.source !== undefined ? { file: x.source } : {}) })),
@@ -293,4 +295,5 @@ const ENVIRONMENT = {
   exec: 'pending exec',
   unreadable: 'unreadable',
   secure: 'not used: a secure exec (setuid, setgid or file capabilities) or changed credentials',
+  linkOwner: 'not read: the link is another user\'s',
 } as const;

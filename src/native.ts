@@ -8,7 +8,9 @@ import { VarsymfsError } from './errors';
 export interface Layout {
   readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number };
   readonly status: { none: number; resolve: number };
-  readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number };
+  readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number; linkOwner: number };
+  /** Which rule let a link read its follower's environment (varsymfs.h vsf_link_owner). */
+  readonly linkOwner: { follower: number; root: number; mountOwner: number; other: number };
   readonly execCheck: { checked: number; denied: number; refused: number };
   /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
   readonly project: {
@@ -35,6 +37,7 @@ export interface NativeCounters {
   envExec: number;
   envUnreadable: number;
   envSecure: number;
+  envLinkOwner: number;
   execRefused: number;
   passedToJs: number;
   projectWalks: number;
@@ -78,7 +81,7 @@ export interface NativeHelpers {
   defaultsGeneration(): number;
   counters(): NativeCounters;
   /** The uncached caller probe on the thread pool (resolve --explain). */
-  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number, projectStatus: number, project: Buffer) => void): void;
+  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number, projectStatus: number, project: Buffer, linkOwnerRule: number, linkUid: number, followerUid: number) => void): void;
   /** The exec-env helper's client (execenv_napi.c): configured once before mounting (src/pendingexec.ts). */
   execenvConfigure(helper: string | null, directDisabled: boolean): number;
   /** The helper's counters: questions asked, environments answered, not in execve, refusals, failures, helpers started. */
@@ -86,7 +89,11 @@ export interface NativeHelpers {
 }
 
 /** Where a caller's environment came from. */
-export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
+export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure' | 'linkOwner';
+/** Sources under which the caller's environment answers nothing (the memo keeps them as "no environment"). */
+export const NO_ENVIRONMENT: ReadonlySet<EnvSource> = new Set(['unreadable', 'secure', 'linkOwner']);
+/** Whose link it is, as the rule in callers.c saw it. */
+export type LinkOwnerRule = 'follower' | 'root' | 'mountOwner' | 'other';
 /** Whether the pending-exec check ran. */
 export type ExecCheck = 'checked' | 'denied' | 'refused';
 
@@ -174,6 +181,11 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
 /** Decodes a probe's codes. */
 export function decodeProbe(layout: Layout, source: number, execCheck: number): { source: EnvSource; execCheck: ExecCheck } {
   return { source: nameOf(layout.source, source), execCheck: nameOf(layout.execCheck, execCheck) };
+}
+
+/** Names a link-owner rule code. */
+export function linkOwnerRuleOf(layout: Layout, code: number): LinkOwnerRule {
+  return nameOf(layout.linkOwner, code);
 }
 
 /** The caller of the FUSE request being handled. */

@@ -12,6 +12,14 @@ export interface ResolveOptions {
   json?: boolean;
 }
 
+/** resolve --explain's "link owner" line: whose link it is, and whether that lets it read the environment. */
+export function linkOwnerLine(o: { rule: string; uid: number; follower: number }): string {
+  if (o.rule === 'follower') return `uid ${o.uid}: the follower`;
+  if (o.rule === 'root') return `uid ${o.uid}: root`;
+  if (o.rule === 'mountOwner') return `uid ${o.uid}: the mount's owner`;
+  return `uid ${o.uid}, not the follower (uid ${o.follower}), root or the mount's owner: the follower's environment is not read`;
+}
+
 /** The `--explain` lines of one link's answer. */
 export function explainLines(r: ResolveAnswer, pidGiven: boolean): string[] {
   const lines = [
@@ -23,6 +31,7 @@ export function explainLines(r: ResolveAnswer, pidGiven: boolean): string[] {
   else {
     lines.push(`environment  ${r.environment}`, `pending exec ${r.pendingExecCheck}`, `project      ${r.projectFiles}`);
     for (const s of r.skipped ?? []) lines.push(`  ${s.kind.padEnd(11)}${s.text}`);
+    if (r.linkOwner !== undefined) lines.splice(3, 0, `link owner   ${linkOwnerLine(r.linkOwner)}`);
     for (const ref of r.refs) {
       const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
       lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);

@@ -375,6 +375,17 @@ int vsf_has_reference (const char *target, size_t len) {
   return 0;
 }
 
+// The one rule for whose links may read a follower's environment (the kernel's protected_symlinks is the
+// model): the follower's own, root's, and the mount owner's, who chose the store. Anyone else's link is
+// answered by project files, mount defaults and fallbacks only: a link written by another user must not
+// turn its follower's variables into names looked up on a filesystem its author serves (docs/security.md).
+int vsf_link_owner_rule (uint32_t owner, uint32_t follower) {
+  if (owner == follower) return VSF_LINK_FOLLOWER;
+  if (owner == 0) return VSF_LINK_ROOT;
+  if (owner == vsf_config.mount_owner) return VSF_LINK_MOUNT_OWNER;
+  return VSF_LINK_OTHER;
+}
+
 static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
   int in_exec = 0;
   uint64_t envp = 0;
@@ -387,9 +398,12 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     e->gid = gid;
   }
   out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
+  // Another user's link reads neither environment; what the image is (secure) is still found out below.
+  int env_allowed = out->link_owner != VSF_LINK_OTHER;
+  if (!env_allowed) in_exec = 0;
   // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
   int helped = 0;
-  if (!e->anchor_is_syscall && execenv_enabled()) {
+  if (!e->anchor_is_syscall && execenv_enabled() && env_allowed) {
     int h = execenv_envp(tid, &out->env, &out->env_len);
     if (h >= 0) out->exec_check = VSF_EXEC_CHECKED;
     in_exec = helped = h == 1;
@@ -419,6 +433,12 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r < 0) break;
     if (e->secure) { out->source = VSF_ENV_SECURE; goto secure; }
+    if (!env_allowed) {
+      // Never leave an image open without its generation: the next request would take it as cached.
+      if (fresh) close_image(e);
+      out->source = VSF_ENV_LINK_OWNER;
+      goto no_env;
+    }
     if (fresh) {
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
       if (n < 0) { out->env = NULL; forget(e); if (!about_caller((int) n)) { out->error = (int) n; return; } break; }
@@ -457,8 +477,9 @@ no_env:
   if (target != NULL) *hit = vsf_answer_get(VSF_GEN_NO_ENV, target, target_len, proj, exp, exp_len);
 }
 
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, uint32_t link_owner, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
   memset(out, 0, sizeof *out);
+  out->link_owner = vsf_link_owner_rule(link_owner, uid);
   COUNT(VSF_C_ENV_LOOKUPS);
   int hit = 0;
   entry_t *e = tid > 0 ? claim((int32_t) tid) : NULL;
@@ -473,13 +494,15 @@ int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *targ
   if (out->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
   if (out->source == VSF_ENV_UNREADABLE) COUNT(VSF_C_ENV_UNREADABLE);
   if (out->source == VSF_ENV_SECURE) COUNT(VSF_C_ENV_SECURE);
+  if (out->source == VSF_ENV_LINK_OWNER) COUNT(VSF_C_ENV_LINK_OWNER);
   if (hit) { free(out->env); out->env = NULL; out->env_len = 0; }
   return hit;
 }
 
 // The probe without the cache or the memo, always reading the environment (resolve --explain).
-void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
+void vsf_probe_uncached (uint32_t tid, uint32_t uid, uint32_t link_owner, vsf_probe_t *out) {
   memset(out, 0, sizeof *out);
+  out->link_owner = vsf_link_owner_rule(link_owner, uid);
   int hit = 0;
   entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
   probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, NULL, out, NULL, NULL, &hit);

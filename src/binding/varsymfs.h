@@ -76,6 +76,17 @@ enum vsf_source {
   VSF_ENV_EXEC = 3,        // the environment it is passing to execve (pending exec)
   VSF_ENV_UNREADABLE = 4,  // none could be read: gone, another user's, pid 0, exec env refused
   VSF_ENV_SECURE = 5,      // a secure exec (setuid/setgid/capabilities) or changed credentials: not used
+  VSF_ENV_LINK_OWNER = 6,  // another user's link (enum vsf_link_owner VSF_LINK_OTHER): the environment is not read
+};
+
+// Whose link it is, as the rule in callers.c (vsf_link_owner_rule) sees it: only a link of the follower (the
+// request's fs uid), of root or of the mount's owner (the daemon's uid) reads the follower's environment and
+// pending exec (docs/security.md).
+enum vsf_link_owner {
+  VSF_LINK_FOLLOWER = 0,
+  VSF_LINK_ROOT = 1,
+  VSF_LINK_MOUNT_OWNER = 2,
+  VSF_LINK_OTHER = 3,
 };
 
 // Why the pending-exec check could not run (vsf_slot_t.exec_check).
