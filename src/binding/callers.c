@@ -402,11 +402,12 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
   int env_allowed = out->link_owner != VSF_LINK_OTHER;
   if (!env_allowed) in_exec = 0;
   // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
-  int helped = 0;
+  int helped = 0, helper = 0;
   if (!e->anchor_is_syscall && execenv_enabled() && env_allowed) {
-    int h = execenv_envp(tid, &out->env, &out->env_len);
-    if (h >= 0) out->exec_check = VSF_EXEC_CHECKED;
-    in_exec = helped = h == 1;
+    helper = execenv_envp(tid, &out->env, &out->env_len);
+    if (helper >= 0) out->exec_check = VSF_EXEC_CHECKED;
+    // Inside execve but refused: the direct path's refusal below, never the image's own environment.
+    in_exec = helped = helper == 1 || execenv_refused_in_exec(helper);
   }
   if (in_exec) {
     // The image is about to be left: its environment fd is closed (a vfork child's would stay bound to
@@ -415,7 +416,7 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
     if (e->secure < 0) { out->error = e->secure; forget(e); return; }
     if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto secure; }
-    int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
+    int r = !helped ? read_exec_env(tid, envp, &out->env, &out->env_len) : helper == 1 ? 0 : 1;  // 1: refused
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r == 0) {
       out->source = VSF_ENV_EXEC;
