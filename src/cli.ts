@@ -14,6 +14,7 @@ import { pendingExecWarning } from './pendingexec';
 import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
 import { ask } from './inspect';
+import { printable } from './control';
 import { resolveCommand, type ResolveOptions } from './resolvecmd';
 import { currentCommand } from './current';
 import { doctorCommand } from './doctor';
@@ -210,7 +211,7 @@ async function defaultsCommand(dir: string, assignments: string[], o: { unset: s
   const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
   const defaults = r.defaults;
   if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
-  else for (const [k, v] of Object.entries(defaults)) process.stdout.write(`${k}=${v}\n`);
+  else for (const [k, v] of Object.entries(defaults)) process.stdout.write(printable(`${k}=${v}`) + '\n');
 }
 
 async function statusCommand(dir: string | undefined, o: { json?: boolean }): Promise<void> {

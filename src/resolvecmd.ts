@@ -2,6 +2,7 @@
 // one line when the end is not there (a version that is not installed).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { printable } from './control';
 import { VarsymfsError } from './errors';
 import { LinkInspector, mountOf, type ResolveAnswer } from './inspect';
 import { notInstalled, walkLinks } from './linkwalk';
@@ -63,6 +64,7 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   } else if (walk.exists) {
     out = itself ? [walk.hops[0]!.target] : [...walk.hops.map((h) => `${h.link} -> ${h.target}${h.variant ? `  (${h.raw})` : ''}`), walk.path];
   }
-  if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
+  // What the daemons said, as a terminal may show it (control characters as \xHH).
+  if (out.length > 0) process.stdout.write((o.json ? out : out.map(printable)).join('\n') + '\n');
   if (!walk.exists) throw new VarsymfsError(notInstalled(walk));
 }

@@ -1,7 +1,8 @@
 // `varsymfs status`: the mounts of this user from /proc/self/mountinfo (so dead daemons show too), each
 // asked over its control socket, with CPU and memory from pidusage.
 import pidusage from 'pidusage';
-import { request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
+import * as path from 'node:path';
+import { checkSocketDir, printable, request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
 import { logFile, socketPath } from './paths';
 
@@ -30,6 +31,7 @@ export interface MountStatus {
 export async function gatherStatus(only?: string): Promise<MountStatus[]> {
   const uid = process.getuid?.() ?? 0;
   const mounts = readMounts().filter((m) => m.fsType === FS_TYPE && m.superOptions.split(',').includes(`user_id=${uid}`) && (only === undefined || m.mountPoint === only));
+  if (mounts.length > 0) checkSocketDir(path.dirname(socketPath(mounts[0]!.mountPoint)));
   return Promise.all(mounts.map(async (m): Promise<MountStatus> => {
     const base = { mountPoint: m.mountPoint, source: m.source, log: logFile(m.mountPoint) };
     let r;
@@ -112,5 +114,5 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
     }
     out.push(`  log          ${s.log}`);
   }
-  return out.join('\n') + '\n';
+  return out.map(printable).join('\n') + '\n';
 }
