@@ -149,6 +149,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     projectTimeoutMs: Math.round(config.projectTimeout * 1000),
     trustDirs: config.trustDirs,
     mountPoint: config.mountPoint,
+    generationStride: generationStride(process.env),
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
   const resolver = new Resolver(native, defaults, { memo: !log.enabled('debug'), projectRules: config.projectRules });
@@ -278,6 +279,15 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
         reply({ ok: false, error: 'unknown request' });
     }
   };
+}
+
+/** VARSYMFS_TEST_GENERATION_STRIDE (tests only, docs/testing.md): how far each new environment generation
+ * moves the counter, so that a test reaches its wrap in a few reads. Default 1. */
+export function generationStride(env: NodeJS.ProcessEnv): number {
+  const v = env.VARSYMFS_TEST_GENERATION_STRIDE;
+  if (v === undefined || v === '') return 1;
+  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new VarsymfsError(`VARSYMFS_TEST_GENERATION_STRIDE must be a positive integer below 2^53, not ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 const PROJECT = {

@@ -61,6 +61,8 @@ export interface NativeConfig {
   trustDirs: readonly string[];
   /** The mount point as /proc names it (canonical), for working directories inside the mount. */
   mountPoint: string;
+  /** How far each new environment generation moves the counter (1; more only in tests, to reach its wrap). */
+  generationStride: number;
 }
 
 export interface NativeHelpers {

@@ -81,6 +81,10 @@ static napi_value configure (napi_env env, napi_callback_info info) {
   CHECK(napi_get_named_property(env, argv[0], "mountPoint", &v));
   if (string_arg(env, v, vsf_config.mount_point, sizeof vsf_config.mount_point) == NULL) { napi_throw_error(env, "EINVAL", "mount point too long"); return NULL; }
   vsf_config.mount_point_len = strlen(vsf_config.mount_point);
+  int64_t stride = 1;
+  CHECK(napi_get_named_property(env, argv[0], "generationStride", &v));
+  CHECK(napi_get_value_int64(env, v, &stride));
+  vsf_config.generation_stride = stride > 0 ? (uint64_t) stride : 1;
   vsf_config.act_as_caller = act;
   // Environment blocks can be megabytes and come and go with callers: keep them in mappings of their own,
   // returned at free (glibc would otherwise raise its threshold and keep them in the worker threads' arenas).

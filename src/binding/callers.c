@@ -447,8 +447,8 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
       out->source = VSF_ENV_FRESH;
       if (e->shared_memory) { forget(e); return; }
       if (cached) {
-        uint32_t g = atomic_fetch_add(&next_generation, 1);
-        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, 1);
+        uint32_t g = atomic_fetch_add(&next_generation, (uint32_t) vsf_config.generation_stride);
+        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, (uint32_t) vsf_config.generation_stride);
         e->generation = g;
       }
       out->generation = e->generation;

@@ -18,6 +18,7 @@ typedef struct {
   int act_as_caller;       // a root daemon serving other users: path operations run with the caller's ids
   int root_daemon;         // the daemon runs as root: files outside the mount are read as each caller
   uint32_t mount_owner;    // the daemon's uid: its links read their followers' environments (callers.c)
+  uint64_t generation_stride;  // how far each new environment generation moves the counter (1; tests: more)
   uint32_t cache_max;      // caller table entries
   char openers[VSF_OPENERS_MAX][8];  // how a reference starts ("$<", "${"): TS's grammar says, C only looks
   uint32_t openers_count;
