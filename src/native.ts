@@ -20,7 +20,8 @@ export interface Layout {
     /** vsf_file_status codes. */
     file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number };
   };
-  readonly noEnvGeneration: number;
+  /** The memo's generation for answers made without an environment (64-bit, as every generation). */
+  readonly noEnvGeneration: bigint;
   readonly targetMax: number;
   /** fuse-native op names by op number. */
   readonly ops: readonly string[];
@@ -76,7 +77,7 @@ export interface NativeHelpers {
   /** Frees the environment and project blocks in the slot (after the resolution that needed them). */
   slotRelease(locals: Buffer): void;
   /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. */
-  memoPut(generation: number, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
+  memoPut(generation: bigint, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
   /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
   memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer): void;
   defaultsChanged(): number;
@@ -111,8 +112,8 @@ export interface PassedLink {
   readonly target: Buffer;
   readonly source: EnvSource;
   readonly execCheck: ExecCheck;
-  /** The environment's cache generation (0: not cacheable). */
-  readonly generation: number;
+  /** The environment's cache generation (0n: not cacheable). */
+  readonly generation: bigint;
   /** getattr: the link's lstat in fuse-native's encoding (a copy). */
   readonly stat: Uint32Array;
 }
@@ -133,7 +134,7 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
     target: Buffer.from(locals.subarray(base + s.target, base + s.target + locals.readUInt32LE(base + s.targetLen))),
     source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
     execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
-    generation: locals.readUInt32LE(base + s.generation),
+    generation: locals.readBigUInt64LE(base + s.generation),
     projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
     projectState: locals.readUInt32LE(base + s.projectState),
     stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),

@@ -135,7 +135,7 @@ export class Resolver {
     }
     const noEnv = NO_ENVIRONMENT.has(link.source);
     const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
-    if (generation !== 0) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
+    if (generation !== 0n) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
     return r;
   }
 

@@ -176,7 +176,9 @@ static napi_value layout (napi_env env) {
   set_u32(env, file, "untrusted", VSF_FILE_UNTRUSTED);
   napi_set_named_property(env, project, "file", file);
   napi_set_named_property(env, o, "project", project);
-  set_u32(env, o, "noEnvGeneration", VSF_GEN_NO_ENV);
+  napi_value no_env;
+  napi_create_bigint_uint64(env, VSF_GEN_NO_ENV, &no_env);
+  napi_set_named_property(env, o, "noEnvGeneration", no_env);
   set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);
   static const char *op_names[VSF_OP_COUNT] = VSF_OP_NAMES;
   napi_value names, v;
@@ -237,10 +239,13 @@ static napi_value memo_put (napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t gen, dgen, project, flags;
+  uint32_t dgen, project, flags;
+  uint64_t gen;
+  bool lossless;
   char *target, *exp;
   size_t tlen, elen;
-  CHECK(napi_get_value_uint32(env, argv[0], &gen));
+  CHECK(napi_get_value_bigint_uint64(env, argv[0], &gen, &lossless));
+  if (!lossless) { napi_throw_error(env, "EINVAL", "memoPut: generation out of range"); return NULL; }
   CHECK(napi_get_value_uint32(env, argv[1], &dgen));
   CHECK(napi_get_value_uint32(env, argv[2], &project));
   CHECK(napi_get_value_uint32(env, argv[3], &flags));

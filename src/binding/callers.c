@@ -37,7 +37,7 @@ typedef struct {
   int anchor_is_syscall;
   int envfd;
   uint32_t uid, gid;    // the request's fs ids when the environment was read
-  uint32_t generation;
+  uint64_t generation;  // its environment's (0: none read); 64 bits, never given twice
   int secure;           // the image did a secure exec or has differing ids (-1: not known yet)
   int shared_memory;    // its memory is its parent's too (vfork): read afresh every time, never cached
   int busy;
@@ -49,7 +49,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *table;
 static uint32_t sets, ways;  // sets * ways <= --cache-size
 static uint64_t clock_;
-static _Atomic uint32_t next_generation = 1;
+static _Atomic uint64_t next_generation = 1;
 
 int vsf_cache_init (uint32_t max) {
   pthread_mutex_lock(&mu);
@@ -447,8 +447,10 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
       out->source = VSF_ENV_FRESH;
       if (e->shared_memory) { forget(e); return; }
       if (cached) {
-        uint32_t g = atomic_fetch_add(&next_generation, (uint32_t) vsf_config.generation_stride);
-        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, (uint32_t) vsf_config.generation_stride);
+        // 64 bits do not wrap in any daemon's life (2^64 reads); the stride (tests) may reach the reserved
+        // generations, which are skipped.
+        uint64_t g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
+        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
         e->generation = g;
       }
       out->generation = e->generation;

@@ -69,7 +69,7 @@ typedef struct vsf_project vsf_project_t;
 vsf_project_t *vsf_project_new (const vsf_request_t *r);
 void vsf_project_free (vsf_project_t *p);
 void vsf_project_skip (vsf_project_t *p);   // a secure exec: no project scope
-uint32_t vsf_project_state (vsf_project_t **p, uint32_t generation);  // generation: the caller's image (0: none)
+uint32_t vsf_project_state (vsf_project_t **p, uint64_t generation);  // generation: the caller's image (0: none)
 int vsf_project_contents (vsf_project_t **p, char **block, size_t *len, uint32_t *state);
 
 // callers.c: which environment a caller means, and the link's expansion.
@@ -78,7 +78,7 @@ typedef struct {
   int source;              // enum vsf_source
   int exec_check;          // enum vsf_exec_check
   int link_owner;          // enum vsf_link_owner: which rule let the link read the environment, or none did
-  uint32_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
+  uint64_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
   char *env;               // malloc'd block when read (FRESH, EXEC, or CACHED on a memo miss)
   size_t env_len;
 } vsf_probe_t;
@@ -95,18 +95,19 @@ uint32_t vsf_cache_entries (void);
 int vsf_has_reference (const char *target, size_t len);
 
 // memo.c: expansions JS computed, keyed by what they depend on.
-#define VSF_GEN_NO_ENV 0xffffffffu   // the generation under which expansions without an environment are kept
-#define VSF_GEN_LINK 0xfffffffeu     // ... and link targets by the link's identity (ops.c)
-#define VSF_GEN_NAMES 0xfffffffdu    // ... the variables a target names (set by JS)
-#define VSF_GEN_EXEC 0xfffffffcu     // ... and expansions for a pending exec, by the values of those variables
+// Environment generations are 64-bit: a caller's generation is never given again while the daemon runs.
+#define VSF_GEN_NO_ENV UINT64_MAX          // the generation under which expansions without an environment are kept
+#define VSF_GEN_LINK (UINT64_MAX - 1)      // ... and link targets by the link's identity (ops.c)
+#define VSF_GEN_NAMES (UINT64_MAX - 2)     // ... the variables a target names (set by JS)
+#define VSF_GEN_EXEC (UINT64_MAX - 3)      // ... and expansions for a pending exec, by the values of those variables
 // `project`: 0 for an answer that does not depend on the caller's project files, else the project state it
 // was made in. `flags` VSF_HIT_PROJECT: a project file answered (for status). A hit returns 1 | its flags.
 #define VSF_HIT_PROJECT 2
-int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len);
-void vsf_memo_put (uint32_t generation, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len);
+int vsf_memo_get (uint64_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len);
+void vsf_memo_put (uint64_t generation, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len);
 // The answer for (generation, target): one independent of the project files, else one for the caller's
 // project state (walked only now).
-int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len);
+int vsf_answer_get (uint64_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len);
 int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, vsf_project_t **proj, char *exp, size_t *exp_len);
 void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *exp, size_t exp_len);
 uint32_t vsf_defaults_generation (void);

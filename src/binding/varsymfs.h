@@ -135,9 +135,11 @@ typedef struct {
   int32_t status;          // enum vsf_status
   int32_t source;          // enum vsf_source
   int32_t exec_check;      // enum vsf_exec_check
-  uint32_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable)
   uint32_t target_len;
   uint32_t env_len;
+  uint32_t env_pad;
+  uint64_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable); 64 bits:
+                           // it never comes round to one a live caller still holds (a memo key)
   uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
   int32_t project_status;  // enum vsf_project_status
   uint32_t project_state;
