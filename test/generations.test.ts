@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { mount } from './helpers/mount';
+import { isMounted, mount, tempDir } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run } from './helpers/users';
 
 const T = { timeout: 120000 };
@@ -52,5 +52,13 @@ describe('environment generations', { skip }, () => {
     await nextLine(2);
     assert.equal(lines[1], 'root-value', 'the holder got another user\'s memoized answer');
     holder.stdin.end();
+  });
+
+  test('a stride that is not a positive integer is one line at mount, and nothing is mounted', T, async (t) => {
+    const dir = tempDir(t, root!);
+    const r = await run(root!, root!.bin, ['mount', dir], { VARSYMFS_TEST_GENERATION_STRIDE: '0x10', XDG_STATE_HOME: tempDir(t, root!, 'varsymfs-state-') });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'Error: VARSYMFS_TEST_GENERATION_STRIDE must be a positive integer below 2^53, not "0x10"\n');
+    assert.equal(isMounted(dir), false);
   });
 });
