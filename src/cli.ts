@@ -14,7 +14,7 @@ import { pendingExecWarning } from './pendingexec';
 import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
 import { ask } from './inspect';
-import { printable } from './control';
+import { printable, printableJson } from './control';
 import { resolveCommand, type ResolveOptions } from './resolvecmd';
 import { currentCommand } from './current';
 import { doctorCommand } from './doctor';
@@ -210,14 +210,14 @@ async function defaultsCommand(dir: string, assignments: string[], o: { unset: s
   if (!m || m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount`);
   const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
   const defaults = r.defaults;
-  if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
+  if (o.json) process.stdout.write(printableJson(defaults) + '\n');
   else for (const [k, v] of Object.entries(defaults)) process.stdout.write(printable(`${k}=${v}`) + '\n');
 }
 
 async function statusCommand(dir: string | undefined, o: { json?: boolean }): Promise<void> {
   const statuses = await gatherStatus(dir === undefined ? undefined : path.resolve(dir));
   if (dir !== undefined && statuses.length === 0) throw new VarsymfsError(`${path.resolve(dir)} is not a varsymfs mount of this user`);
-  process.stdout.write(o.json ? JSON.stringify(statuses, null, 2) + '\n' : formatStatus(statuses));
+  process.stdout.write(o.json ? printableJson(statuses) + '\n' : formatStatus(statuses));
   if (statuses.some((s) => !s.alive)) process.exitCode = 1;
 }
 

@@ -111,6 +111,11 @@ export function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** A daemon's reply as JSON for a terminal: JSON escapes C0 controls itself; DEL and C1 become \\u00HH. */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 /** Listens on `socket`, replacing a stale socket of a dead daemon. */
 export async function serveControl(socket: string, handler: Handler): Promise<net.Server> {
   ensurePrivateDir(path.dirname(socket));

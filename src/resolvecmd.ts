@@ -2,7 +2,7 @@
 // one line when the end is not there (a version that is not installed).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { printable } from './control';
+import { printable, printableJson } from './control';
 import { VarsymfsError } from './errors';
 import { LinkInspector, mountOf, type ResolveAnswer } from './inspect';
 import { notInstalled, walkLinks } from './linkwalk';
@@ -54,7 +54,7 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   const itself = walk.hops.length === 1 && walk.hops[0]!.link === abs;
   let out: string[] = [];
   // JSON: the link's own answer (when <path> is a link), every link on the way, and where it ends.
-  if (o.json) out = [JSON.stringify({ ...(walk.hops[0]?.link === abs ? answers[0] : {}), hops: answers, path: walk.path, exists: walk.exists }, null, 2)];
+  if (o.json) out = [printableJson({ ...(walk.hops[0]?.link === abs ? answers[0] : {}), hops: answers, path: walk.path, exists: walk.exists })];
   else if (o.explain) {
     for (const h of walk.hops) {
       const a = inspector.answers.get(h.link);

@@ -117,15 +117,18 @@ describeEachUser((user) => {
     assert.equal(resolved.stdout, 'a\\x1b[31mb\\x9bc\\x0ad\n', resolved.stderr);
     const explained = await m.cli(['resolve', path.join(m.dir, 'l'), '--explain']);
     assert.match(explained.stdout, /^link {9}L\\x1b\[1m -> R\\x07\nresolves to {2}a\\x1b\[31mb\\x9bc\\x0ad\n/);
+    const json = await m.cli(['resolve', path.join(m.dir, 'l'), '--json']);
+    assert.equal(JSON.parse(json.stdout).target, 'a\x1b[31mb\x9bc\nd', 'the JSON still says what the daemon said');
     await answering({ ok: true, defaults: { K: '\x1b[2J' } });
     assert.equal((await m.cli(['defaults', m.dir])).stdout, 'K=\\x1b[2J\n');
+    assert.equal((await m.cli(['defaults', m.dir, '--json'])).stdout, '{\n  "K": "\\u001b[2J"\n}\n');
     await answering({ ok: false, error: 'bad\x1b]0;t\x07' });
     const failed = await m.cli(['defaults', m.dir]);
     assert.equal(failed.code, 1);
     assert.equal(failed.stderr, 'Error: bad\\x1b]0;t\\x07\n');
     const status = await m.cli(['status', m.dir]);
     assert.match(status.stdout, /\n {2}problem {6}bad\\x1b\]0;t\\x07\n/);
-    assert.doesNotMatch(status.stdout + failed.stderr + explained.stdout + resolved.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    assert.doesNotMatch(status.stdout + failed.stderr + explained.stdout + resolved.stdout + json.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 });
 
