@@ -465,7 +465,8 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const message = err instanceof VarsymfsError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`Error: ${message}\n`);
+    // One line, whatever it quotes (a link target, a daemon's reply): control characters as \xHH.
+    process.stderr.write(`Error: ${printable(message)}\n`);
     process.exitCode = err instanceof VarsymfsError ? err.exitCode : 1;
   }
 }
