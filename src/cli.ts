@@ -14,6 +14,7 @@ import { pendingExecWarning } from './pendingexec';
 import { parseProjectFileMapping, projectFileRules } from './project';
 import { formatStatus, gatherStatus } from './status';
 import { ask } from './inspect';
+import { printable, printableJson } from './control';
 import { resolveCommand, type ResolveOptions } from './resolvecmd';
 import { currentCommand } from './current';
 import { doctorCommand } from './doctor';
@@ -209,14 +210,14 @@ async function defaultsCommand(dir: string, assignments: string[], o: { unset: s
   if (!m || m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount`);
   const r = await ask(mountPoint, { cmd: 'defaults', set, unset: o.unset.map(checkName) });
   const defaults = r.defaults;
-  if (o.json) process.stdout.write(JSON.stringify(defaults, null, 2) + '\n');
-  else for (const [k, v] of Object.entries(defaults)) process.stdout.write(`${k}=${v}\n`);
+  if (o.json) process.stdout.write(printableJson(defaults) + '\n');
+  else for (const [k, v] of Object.entries(defaults)) process.stdout.write(printable(`${k}=${v}`) + '\n');
 }
 
 async function statusCommand(dir: string | undefined, o: { json?: boolean }): Promise<void> {
   const statuses = await gatherStatus(dir === undefined ? undefined : path.resolve(dir));
   if (dir !== undefined && statuses.length === 0) throw new VarsymfsError(`${path.resolve(dir)} is not a varsymfs mount of this user`);
-  process.stdout.write(o.json ? JSON.stringify(statuses, null, 2) + '\n' : formatStatus(statuses));
+  process.stdout.write(o.json ? printableJson(statuses) + '\n' : formatStatus(statuses));
   if (statuses.some((s) => !s.alive)) process.exitCode = 1;
 }
 
@@ -464,7 +465,8 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const message = err instanceof VarsymfsError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`Error: ${message}\n`);
+    // One line, whatever it quotes (a link target, a daemon's reply): control characters as \xHH.
+    process.stderr.write(`Error: ${printable(message)}\n`);
     process.exitCode = err instanceof VarsymfsError ? err.exitCode : 1;
   }
 }

@@ -21,6 +21,8 @@ export interface CacheCounters {
   pendingExec: number;
   unreadable: number;
   secure: number;
+  /** Resolutions of another user's link: the follower's environment not read. */
+  otherUsersLinks: number;
 }
 
 /** How pending exec is read (src/pendingexec.ts), with the helper's counters when it is used. */
@@ -62,6 +64,8 @@ export interface Answers {
     variant: boolean;
     environment: string;
     pendingExecCheck: string;
+    /** Whose link it is and which rule applied (absent for a plain link). */
+    linkOwner?: { rule: string; uid: number; follower: number };
     /** What the walk for the project files found. */
     projectFiles: string;
     /** Project files not trusted and values refused (docs/security.md), one line each. */
@@ -85,6 +89,31 @@ function ensurePrivateDir(dir: string): void {
   const uid = process.getuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== uid) throw new VarsymfsError(`${dir} is not a directory owned by this user; remove it and mount again`);
   if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
+
+/** Refuses (like ssh-agent and tmux) a socket directory the CLI did not make private: any directory but this
+ * user's own with mode 0700 could hold a socket another user listens on. An absent one has no daemon. */
+export function checkSocketDir(dir: string, uid = process.getuid?.() ?? 0): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new VarsymfsError(`cannot check the control socket directory ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+  if (st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700) return;
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  throw new VarsymfsError(`${dir} is not a directory of this user's with mode 0700 (it belongs to uid ${st.uid}, mode ${mode}); remove it, then mount again`);
+}
+
+/** Text from a daemon's reply as a terminal may show it: control characters (C0, DEL, C1) as \xHH. */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A daemon's reply as JSON for a terminal: JSON escapes C0 controls itself; DEL and C1 become \\u00HH. */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
 }
 
 /** Listens on `socket`, replacing a stale socket of a dead daemon. */

@@ -149,6 +149,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     projectTimeoutMs: Math.round(config.projectTimeout * 1000),
     trustDirs: config.trustDirs,
     mountPoint: config.mountPoint,
+    generationStride: generationStride(process.env),
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
   // With --allow-other, install directories are matched only where any user may list them (a link's answer shows a name).
@@ -225,6 +226,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             pendingExec: c.envExec,
             unreadable: c.envUnreadable,
             secure: c.envSecure,
+            otherUsersLinks: c.envLinkOwner,
           },
           defaults: Object.fromEntries(daemon.defaults),
           pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
@@ -266,6 +268,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             variant: r!.refs !== undefined,
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],
             pendingExecCheck: explainPendingExec(env, daemon.pendingExec),
+            ...(r!.linkOwner !== undefined && r!.refs !== undefined ? { linkOwner: r!.linkOwner } : {}),
             projectFiles: PROJECT[r!.project],
             skipped: (r!.skipped ?? []).map((x) => ({ kind: x.kind, text: x.text })),
             refs: (r!.refs ?? []).map((x) => ({
@@ -285,6 +288,15 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
   };
 }
 
+/** VARSYMFS_TEST_GENERATION_STRIDE (tests only, docs/testing.md): how far each new environment generation
+ * moves the counter, so that a test reaches its wrap in a few reads. Default 1. */
+export function generationStride(env: NodeJS.ProcessEnv): number {
+  const v = env.VARSYMFS_TEST_GENERATION_STRIDE;
+  if (v === undefined || v === '') return 1;
+  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new VarsymfsError(`VARSYMFS_TEST_GENERATION_STRIDE must be a positive integer below 2^53, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 const PROJECT = {
   off: 'not looked at (the scope is off, or a secure exec)',
   walked: 'read from the working directory up',
@@ -300,4 +312,5 @@ const ENVIRONMENT = {
   exec: 'pending exec',
   unreadable: 'unreadable',
   secure: 'not used: a secure exec (setuid, setgid or file capabilities) or changed credentials',
+  linkOwner: 'not read: the link is another user\'s',
 } as const;

@@ -2,7 +2,7 @@
 // on a walk is (src/linkwalk.ts), with the daemon's own explanation of every variant link on the way.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { request, type Reply, type Request as ControlRequest, type Answers } from './control';
+import { checkSocketDir, printable, request, type Reply, type Request as ControlRequest, type Answers } from './control';
 import { VarsymfsError } from './errors';
 import type { Entry } from './linkwalk';
 import { FS_TYPE, readMounts, type MountEntry } from './mountinfo';
@@ -29,12 +29,14 @@ export function userMounts(mounts: readonly MountEntry[] = readMounts()): MountE
 /** Asks the daemon of `mountPoint`; a dead or unreachable daemon is one clear error. */
 export async function ask<R extends ControlRequest>(mountPoint: string, req: R): Promise<Extract<Reply<R['cmd']>, { ok: true }>> {
   let r: Reply<R['cmd']>;
+  const socket = socketPath(mountPoint);
+  checkSocketDir(path.dirname(socket));
   try {
-    r = await request(socketPath(mountPoint), req);
+    r = await request(socket, req);
   } catch (err) {
     throw new VarsymfsError(`the daemon of ${mountPoint} does not answer (${(err as Error).message}); see \`varsymfs status\``, { cause: err });
   }
-  if (!r.ok) throw new VarsymfsError(r.error);
+  if (!r.ok) throw new VarsymfsError(printable(r.error));
   return r as Extract<Reply<R['cmd']>, { ok: true }>;
 }
 

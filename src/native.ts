@@ -8,7 +8,9 @@ import { VarsymfsError } from './errors';
 export interface Layout {
   readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number };
   readonly status: { none: number; resolve: number };
-  readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number };
+  readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number; linkOwner: number };
+  /** Which rule let a link read its follower's environment (varsymfs.h vsf_link_owner). */
+  readonly linkOwner: { follower: number; root: number; mountOwner: number; other: number };
   readonly execCheck: { checked: number; denied: number; refused: number };
   /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
   readonly project: {
@@ -18,7 +20,8 @@ export interface Layout {
     /** vsf_file_status codes. */
     file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number };
   };
-  readonly noEnvGeneration: number;
+  /** The memo's generation for answers made without an environment (64-bit, as every generation). */
+  readonly noEnvGeneration: bigint;
   readonly targetMax: number;
   /** fuse-native op names by op number. */
   readonly ops: readonly string[];
@@ -35,6 +38,7 @@ export interface NativeCounters {
   envExec: number;
   envUnreadable: number;
   envSecure: number;
+  envLinkOwner: number;
   execRefused: number;
   passedToJs: number;
   projectWalks: number;
@@ -58,6 +62,8 @@ export interface NativeConfig {
   trustDirs: readonly string[];
   /** The mount point as /proc names it (canonical), for working directories inside the mount. */
   mountPoint: string;
+  /** How far each new environment generation moves the counter (1; more only in tests, to reach its wrap). */
+  generationStride: number;
 }
 
 export interface NativeHelpers {
@@ -71,14 +77,14 @@ export interface NativeHelpers {
   /** Frees the environment and project blocks in the slot (after the resolution that needed them). */
   slotRelease(locals: Buffer): void;
   /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. */
-  memoPut(generation: number, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
+  memoPut(generation: bigint, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
   /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
   memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer): void;
   defaultsChanged(): number;
   defaultsGeneration(): number;
   counters(): NativeCounters;
   /** The uncached caller probe on the thread pool (resolve --explain). */
-  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number, projectStatus: number, project: Buffer) => void): void;
+  probe(tid: number, link: Buffer | null, cb: (source: number, execCheck: number, env: Buffer | null, target: Buffer | null, linkResult: number, projectStatus: number, project: Buffer, linkOwnerRule: number, linkUid: number, followerUid: number) => void): void;
   /** The exec-env helper's client (execenv_napi.c): configured once before mounting (src/pendingexec.ts). */
   execenvConfigure(helper: string | null, directDisabled: boolean): number;
   /** The helper's counters: questions asked, environments answered, not in execve, refusals, failures, helpers started. */
@@ -86,7 +92,11 @@ export interface NativeHelpers {
 }
 
 /** Where a caller's environment came from. */
-export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure';
+export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure' | 'linkOwner';
+/** Sources under which the caller's environment answers nothing (the memo keeps them as "no environment"). */
+export const NO_ENVIRONMENT: ReadonlySet<EnvSource> = new Set(['unreadable', 'secure', 'linkOwner']);
+/** Whose link it is, as the rule in callers.c saw it. */
+export type LinkOwnerRule = 'follower' | 'root' | 'mountOwner' | 'other';
 /** Whether the pending-exec check ran. */
 export type ExecCheck = 'checked' | 'denied' | 'refused';
 
@@ -102,8 +112,8 @@ export interface PassedLink {
   readonly target: Buffer;
   readonly source: EnvSource;
   readonly execCheck: ExecCheck;
-  /** The environment's cache generation (0: not cacheable). */
-  readonly generation: number;
+  /** The environment's cache generation (0n: not cacheable). */
+  readonly generation: bigint;
   /** getattr: the link's lstat in fuse-native's encoding (a copy). */
   readonly stat: Uint32Array;
 }
@@ -124,7 +134,7 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
     target: Buffer.from(locals.subarray(base + s.target, base + s.target + locals.readUInt32LE(base + s.targetLen))),
     source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
     execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
-    generation: locals.readUInt32LE(base + s.generation),
+    generation: locals.readBigUInt64LE(base + s.generation),
     projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
     projectState: locals.readUInt32LE(base + s.projectState),
     stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),
@@ -174,6 +184,11 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
 /** Decodes a probe's codes. */
 export function decodeProbe(layout: Layout, source: number, execCheck: number): { source: EnvSource; execCheck: ExecCheck } {
   return { source: nameOf(layout.source, source), execCheck: nameOf(layout.execCheck, execCheck) };
+}
+
+/** Names a link-owner rule code. */
+export function linkOwnerRuleOf(layout: Layout, code: number): LinkOwnerRule {
+  return nameOf(layout.linkOwner, code);
 }
 
 /** The caller of the FUSE request being handled. */

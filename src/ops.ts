@@ -22,7 +22,7 @@ export interface OpsOptions {
   readonly log: Logger;
 }
 
-const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 'pending exec', unreadable: 'unreadable', secure: 'secure exec' } as const;
+const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 'pending exec', unreadable: 'unreadable', secure: 'secure exec', linkOwner: 'not read: another user\'s link' } as const;
 
 /** A one-line account of a resolution, for the debug log (names and targets decoded only for display). */
 function describe(pid: number, comm: string, path: string, r: Resolution): string {

@@ -101,7 +101,7 @@ export function explainPendingExec(env: { readonly execCheck: 'checked' | 'denie
   if (env === undefined) return 'not needed';
   if (env.execCheck === 'checked') return s.state === 'via helper' ? 'available (through the exec-env helper)' : 'available';
   if (env.execCheck === 'refused') return 'refused (its new environment lies outside anonymous memory or past the exec size limit: not used)';
-  const fellBack = env.source === 'unreadable' || env.source === 'secure' ? '' : '; the process\'s own environment was used';
+  const fellBack = env.source === 'unreadable' || env.source === 'secure' || env.source === 'linkOwner' ? '' : '; the process\'s own environment was used';
   if (s.state === 'unavailable') return `denied: ${s.reason}${fellBack}. Fix: ${s.fix}`;
   const who = s.state === 'via helper' ? 'the exec-env helper answers only for this user\'s own dumpable processes' : 'no ptrace-read access';
   return `denied for this process (another user's, not dumpable: setuid or changed credentials, or gone; ${who})${fellBack}`;

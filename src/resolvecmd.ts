@@ -2,6 +2,7 @@
 // one line when the end is not there (a version that is not installed).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { printable, printableJson } from './control';
 import { VarsymfsError } from './errors';
 import { LinkInspector, mountOf, type ResolveAnswer } from './inspect';
 import { notInstalled, walkLinks } from './linkwalk';
@@ -10,6 +11,14 @@ export interface ResolveOptions {
   pid?: number;
   explain?: boolean;
   json?: boolean;
+}
+
+/** resolve --explain's "link owner" line: whose link it is, and whether that lets it read the environment. */
+export function linkOwnerLine(o: { rule: string; uid: number; follower: number }): string {
+  if (o.rule === 'follower') return `uid ${o.uid}: the follower`;
+  if (o.rule === 'root') return `uid ${o.uid}: root`;
+  if (o.rule === 'mountOwner') return `uid ${o.uid}: the mount's owner`;
+  return `uid ${o.uid}, not the follower (uid ${o.follower}), root or the mount's owner: the follower's environment is not read`;
 }
 
 /** The `--explain` lines of one link's answer. */
@@ -23,6 +32,7 @@ export function explainLines(r: ResolveAnswer, pidGiven: boolean): string[] {
   else {
     lines.push(`environment  ${r.environment}`, `pending exec ${r.pendingExecCheck}`, `project      ${r.projectFiles}`);
     for (const s of r.skipped ?? []) lines.push(`  ${s.kind.padEnd(11)}${s.text}`);
+    if (r.linkOwner !== undefined) lines.splice(3, 0, `link owner   ${linkOwnerLine(r.linkOwner)}`);
     for (const ref of r.refs) {
       const from = ref.file === undefined ? '' : ref.scope === 'project file' ? `  ${ref.file}` : `  (${ref.file} defers)`;
       lines.push(`  $<${ref.name}>  ${ref.scope.padEnd(15)}  ${ref.scope === 'unresolved' ? '(left literal)' : JSON.stringify(ref.value)}${from}`);
@@ -49,7 +59,7 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   const itself = walk.hops.length === 1 && walk.hops[0]!.link === abs;
   let out: string[] = [];
   // JSON: the link's own answer (when <path> is a link), every link on the way, and where it ends.
-  if (o.json) out = [JSON.stringify({ ...(walk.hops[0]?.link === abs ? answers[0] : {}), hops: answers, path: walk.path, exists: walk.exists }, null, 2)];
+  if (o.json) out = [printableJson({ ...(walk.hops[0]?.link === abs ? answers[0] : {}), hops: answers, path: walk.path, exists: walk.exists })];
   else if (o.explain) {
     for (const h of walk.hops) {
       const a = inspector.answers.get(h.link);
@@ -59,6 +69,7 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   } else if (walk.exists) {
     out = itself ? [walk.hops[0]!.target] : [...walk.hops.map((h) => `${h.link} -> ${h.target}${h.variant ? `  (${h.raw})` : ''}`), walk.path];
   }
-  if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
+  // What the daemons said, as a terminal may show it (control characters as \xHH).
+  if (out.length > 0) process.stdout.write((o.json ? out : out.map(printable)).join('\n') + '\n');
   if (!walk.exists) throw new VarsymfsError(notInstalled(walk));
 }

@@ -4,7 +4,7 @@
 // getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
 import { LRUCache } from 'lru-cache';
 import { environValue } from './environ';
-import { decodeProbe, decodeProjectBlock, projectStatusOf, type EnvSource, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
+import { NO_ENVIRONMENT, decodeProbe, decodeProjectBlock, linkOwnerRuleOf, projectStatusOf, type EnvSource, type LinkOwnerRule, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
 import { InstallTrees, type Listing } from './installs';
 import { projectFileNames, projectLookup, projectSkipped, type ProjectFileRule } from './project';
 import { type Template, type Scopes, parseTemplate, explainTemplate, type ProjectLookup, type Resolved } from './template';
@@ -47,6 +47,8 @@ export interface Resolution {
   readonly project: ProjectStatus;
   /** explain(): project files not trusted and values refused, one line each. */
   readonly skipped?: ReadonlyArray<{ readonly kind: 'skipped' | 'refused'; readonly text: string }>;
+  /** resolve --explain: the link's owner and the rule that let it read the environment ('other': none did). */
+  readonly linkOwner?: { readonly rule: LinkOwnerRule; readonly uid: number; readonly follower: number };
 }
 
 const EMPTY: ReadonlyMap<string, Buffer> = new Map();
@@ -151,7 +153,7 @@ export class Resolver {
 
   /** The caller's variables: looked up in its environment block only as the target names them. */
   private vars(source: EnvSource, block: () => Buffer): (name: string) => Buffer | undefined {
-    if (source === 'unreadable' || source === 'secure') return () => undefined;
+    if (NO_ENVIRONMENT.has(source)) return () => undefined;
     let env: Buffer | undefined;
     return (name) => environValue((env ??= block()), name);
   }
@@ -203,15 +205,15 @@ export class Resolver {
       this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, project, flags, r.target);
       return r;
     }
-    const noEnv = link.source === 'unreadable' || link.source === 'secure';
+    const noEnv = NO_ENVIRONMENT.has(link.source);
     const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
-    if (generation !== 0) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
+    if (generation !== 0n) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
     return r;
   }
 
   /** Reads the link at `link` (a backing path) and expands it for `pid`, on the thread pool, uncached. */
   explain(pid: number, link: Buffer, cb: (errno: number, r?: Resolution) => void): void {
-    this.native.probe(pid, link, (source, execCheck, block, target, linkResult, projectCode, projectBlock) => {
+    this.native.probe(pid, link, (source, execCheck, block, target, linkResult, projectCode, projectBlock, ownerCode, linkUid, followerUid) => {
       if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
       const env = decodeProbe(this.native.layout, source, execCheck);
       const status = projectStatusOf(this.native.layout, projectCode);
@@ -219,7 +221,7 @@ export class Resolver {
       const project = () => (scope === null ? (scope = this.project(status, () => projectBlock)) : scope);
       this.expandListed((match) => this.expand(target, env, this.vars(env.source, () => block ?? Buffer.alloc(0)), status, project, match), (r) => {
         const skipped = (status === 'walked' || status === 'partial') && r.refs !== undefined ? projectSkipped(decodeProjectBlock(this.native.layout, projectBlock), this.projectNames, this.options.projectRules) : [];
-        cb(0, { ...r, skipped });
+        cb(0, { ...r, skipped, linkOwner: { rule: linkOwnerRuleOf(this.native.layout, ownerCode), uid: linkUid, follower: followerUid } });
       });
     });
   }

@@ -1,7 +1,8 @@
 // `varsymfs status`: the mounts of this user from /proc/self/mountinfo (so dead daemons show too), each
 // asked over its control socket, with CPU and memory from pidusage.
 import pidusage from 'pidusage';
-import { request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
+import * as path from 'node:path';
+import { checkSocketDir, printable, request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
 import { logFile, socketPath } from './paths';
 
@@ -30,6 +31,7 @@ export interface MountStatus {
 export async function gatherStatus(only?: string): Promise<MountStatus[]> {
   const uid = process.getuid?.() ?? 0;
   const mounts = readMounts().filter((m) => m.fsType === FS_TYPE && m.superOptions.split(',').includes(`user_id=${uid}`) && (only === undefined || m.mountPoint === only));
+  if (mounts.length > 0) checkSocketDir(path.dirname(socketPath(mounts[0]!.mountPoint)));
   return Promise.all(mounts.map(async (m): Promise<MountStatus> => {
     const base = { mountPoint: m.mountPoint, source: m.source, log: logFile(m.mountPoint) };
     let r;
@@ -104,7 +106,7 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
       out.push(`  requests     ${reqs.length ? reqs.map(([k, n]) => `${k} ${n}`).join(', ') : 'none yet'}`);
       const c = s.cache!;
       const answered = s.resolutions ? (100 * c.memoHits) / s.resolutions : 0;
-      out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec)`);
+      out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec, ${c.otherUsersLinks} other users' links)`);
       const d = Object.entries(s.defaults ?? {});
       out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
       if (s.pendingExec !== undefined) out.push(`  pending exec ${formatPendingExec(s.pendingExec)}`);
@@ -112,5 +114,5 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
     }
     out.push(`  log          ${s.log}`);
   }
-  return out.join('\n') + '\n';
+  return out.map(printable).join('\n') + '\n';
 }

@@ -76,7 +76,7 @@ test('the contract (src/binding/varsymfs.h) agrees with the patched fuse-native:
   assert.ok(layout.slot.stat + 4 * layout.slot.statInts <= layout.slot.target);
   const codes = [...Object.values(layout.source), ...Object.values(layout.status)];
   assert.ok(codes.every((c) => Number.isInteger(c)));
-  assert.equal(new Set(Object.values(layout.source)).size, 5, 'environment sources are distinct');
+  assert.equal(new Set(Object.values(layout.source)).size, 6, 'environment sources are distinct');
   // The project fields: inside the slot, before the stat, and distinct walk statuses.
   for (const f of [layout.slot.projectStatus, layout.slot.projectState]) assert.ok(f >= 0 && f + 4 <= layout.slot.stat, String(f));
   const { off, walked, noCwd, timedOut, failed } = layout.project;

@@ -102,6 +102,36 @@ describeEachUser((user) => {
     await fakeDaemon(t, user, socket, '');
     assert.equal(await ask(), `Error: the daemon of ${m.dir} does not answer (the daemon did not answer on ${socket} within 5 s); see \`varsymfs status\`\n`);
   });
+
+  test('what a daemon replies is printed with its control characters escaped (\\xHH): resolve, defaults, an error, status', T, async (t) => {
+    const runtime = tempDir(t, user, 'varsymfs-run-');
+    const env = { XDG_RUNTIME_DIR: runtime };
+    const m = await mount(t, user, { env, setup: (d) => fs.symlinkSync('$<X>', path.join(d, 'l')) });
+    const socket = socketPath(m.dir, env);
+    const answering = async (reply: object) => {
+      fs.rmSync(socket, { force: true });
+      await fakeDaemon(t, user, socket, JSON.stringify(reply) + '\n');
+    };
+    await answering({ ok: true, link: 'L\x1b[1m', raw: 'R\x07', target: 'a\x1b[31mb\x9bc\nd', pid: 1, variant: false });
+    // The target does not exist, so resolve says so in one line (exit 1) quoting it.
+    const resolved = await m.cli(['resolve', path.join(m.dir, 'l')]);
+    assert.equal(resolved.code, 1);
+    assert.match(resolved.stderr, /^Error: .*a\\x1b\[31mb\\x9bc\\x0ad.*\n$/);
+    const explained = await m.cli(['resolve', path.join(m.dir, 'l'), '--explain']);
+    assert.match(explained.stdout, /^link {9}L\\x1b\[1m -> R\\x07\nresolves to {2}a\\x1b\[31mb\\x9bc\\x0ad\n/);
+    const json = await m.cli(['resolve', path.join(m.dir, 'l'), '--json']);
+    assert.equal(JSON.parse(json.stdout).target, 'a\x1b[31mb\x9bc\nd', 'the JSON still says what the daemon said');
+    await answering({ ok: true, defaults: { K: '\x1b[2J' } });
+    assert.equal((await m.cli(['defaults', m.dir])).stdout, 'K=\\x1b[2J\n');
+    assert.equal((await m.cli(['defaults', m.dir, '--json'])).stdout, '{\n  "K": "\\u001b[2J"\n}\n');
+    await answering({ ok: false, error: 'bad\x1b]0;t\x07' });
+    const failed = await m.cli(['defaults', m.dir]);
+    assert.equal(failed.code, 1);
+    assert.equal(failed.stderr, 'Error: bad\\x1b]0;t\\x07\n');
+    const status = await m.cli(['status', m.dir]);
+    assert.match(status.stdout, /\n {2}problem {6}bad\\x1b\]0;t\\x07\n/);
+    assert.doesNotMatch(status.stdout + failed.stderr + explained.stdout + resolved.stdout + resolved.stderr + json.stdout + json.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
 });
 
 const root = rootUser();
@@ -119,4 +149,30 @@ test('a runtime directory owned by someone else: the mount works; the log says t
     assert.equal((await m.run('cat', [path.join(m.dir, 'f')])).stdout, 'served', `${user.name}: the mount works`);
     assert.match(fs.readFileSync(m.log, 'utf8'), new RegExp(` warn control socket \\S+ unavailable \\(status and defaults will not reach this daemon\\): ${foreign} is not a directory owned by this user; remove it and mount again\n`), user.name);
   }
+});
+
+test('root\'s CLI without XDG_RUNTIME_DIR: a socket directory another user made first in $TMPDIR is refused in one line, never asked', { ...T, skip: !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false }, async (t) => {
+  // A shared /tmp: sticky and world-writable. The other user makes varsymfs-0 before root's daemon does,
+  // and listens where root's CLI would look for its mount's socket.
+  const tmp = tempDir(t, root!, 'varsymfs-tmp-');
+  fs.chmodSync(tmp, 0o1777);
+  const foreign = path.join(tmp, 'varsymfs-0');
+  const made = await run(plain!, 'mkdir', ['-m', '0777', foreign]);
+  assert.equal(made.code, 0, made.stderr);
+  const m = await mount(t, root!, { env: { TMPDIR: tmp }, setup: (d) => fs.symlinkSync('$<X>', path.join(d, 'l')) });
+  const socket = path.join(foreign, path.basename(socketPath(m.dir, { XDG_RUNTIME_DIR: '/' })));
+  await fakeDaemon(t, plain!, socket, JSON.stringify({ ok: true, defaults: { X: '1' } }) + '\n');
+  const expected = `Error: ${foreign} is not a directory of this user's with mode 0700 (it belongs to uid ${plain!.uid}, mode 0777); remove it, then mount again\n`;
+  for (const args of [['defaults', m.dir, 'X=1'], ['status', m.dir], ['resolve', path.join(m.dir, 'l')]]) {
+    const r = await m.cli(args);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}`);
+    assert.equal(r.stdout, '', args[0]);
+    assert.equal(r.stderr, expected, args[0]);
+  }
+  // The user's own directory, left open to others, is refused the same way.
+  fs.chownSync(foreign, 0, 0);
+  fs.chmodSync(foreign, 0o755);
+  const open = await m.cli(['defaults', m.dir]);
+  assert.equal(open.code, 1);
+  assert.equal(open.stderr, `Error: ${foreign} is not a directory of this user's with mode 0700 (it belongs to uid 0, mode 0755); remove it, then mount again\n`);
 });

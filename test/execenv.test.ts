@@ -208,6 +208,31 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
     assert.ok(await waitFor(() => ended(helpers[0]!)), 'the helper outlived its daemon');
   });
 
+  for (const [name, errno] of [['ENXIO', E.ENXIO!], ['EFAULT', E.EFAULT!], ['E2BIG', E.E2BIG!], ['EAGAIN', E.EAGAIN!]] as const) {
+    test(`a helper that refuses a pending exec (${name}): the exec falls back as the direct path does, to no environment, never the old one`, T, async (t) => {
+      // A stand-in helper: passes the self-probe (a question about its parent), then refuses every question.
+      const dir = tempDir(t, root!, 'varsymfs-refusing-');
+      const refusing = path.join(dir, 'refusing-helper');
+      fs.writeFileSync(refusing, `#!/usr/bin/python3
+import os, struct
+os.write(1, struct.pack('<IIiI', ${PROTOCOL.magic}, ${PROTOCOL.version}, 0, os.getuid()))
+while True:
+    q = os.read(0, 8)
+    if len(q) < 8: break
+    seq, tid = struct.unpack('<Ii', q)
+    os.write(1, struct.pack('<IiII', seq, 0 if tid == os.getppid() else -${errno}, 0, 0))
+`, { mode: 0o755 });
+      const user = plain ?? root!;
+      const m = await mount(t, user, { setup: populate, args: ['--default', 'GO_VERSION=go1.2.1'], env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: refusing } });
+      assert.equal(m.output.stderr, '');
+      // The shell's own environment says go1.0.3; the refused exec must get the mount default instead.
+      const r = await m.run('sh', ['-c', '"$0/go/bin/go" | cut -d" " -f1', m.dir], { GO_VERSION: 'go1.0.3' });
+      assert.equal(r.stdout, 'go1.2.1\n', r.stderr);
+      const s = JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0].pendingExec.helperStats;
+      assert.ok(s.refused >= 1, JSON.stringify(s));
+    });
+  }
+
   test('a helper that stops answering is killed after its deadline; the request falls back and the mount goes on', T, async (t) => {
     // A stand-in helper: passes the self-probe (a question about its parent), then never answers.
     const dir = tempDir(t, root!, 'varsymfs-stuck-');

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "execenv_napi.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <node_api.h>
 #include <stdbool.h>
@@ -80,6 +81,10 @@ static napi_value configure (napi_env env, napi_callback_info info) {
   CHECK(napi_get_named_property(env, argv[0], "mountPoint", &v));
   if (string_arg(env, v, vsf_config.mount_point, sizeof vsf_config.mount_point) == NULL) { napi_throw_error(env, "EINVAL", "mount point too long"); return NULL; }
   vsf_config.mount_point_len = strlen(vsf_config.mount_point);
+  int64_t stride = 1;
+  CHECK(napi_get_named_property(env, argv[0], "generationStride", &v));
+  CHECK(napi_get_value_int64(env, v, &stride));
+  vsf_config.generation_stride = stride > 0 ? (uint64_t) stride : 1;
   vsf_config.act_as_caller = act;
   // Environment blocks can be megabytes and come and go with callers: keep them in mappings of their own,
   // returned at free (glibc would otherwise raise its threshold and keep them in the worker threads' arenas).
@@ -87,6 +92,7 @@ static napi_value configure (napi_env env, napi_callback_info info) {
   vsf_config.cache_max = cache;
   int r = vsf_cache_init(cache);
   vsf_config.root_daemon = geteuid() == 0;
+  vsf_config.mount_owner = (uint32_t) geteuid();
   if (r == 0 && (act || vsf_config.root_daemon)) r = vsf_creds_init();
   if (r < 0) { napi_throw_error(env, "ENOMEM", "varsymfs_native: cannot set up the caller table"); return NULL; }
   return NULL;
@@ -126,7 +132,15 @@ static napi_value layout (napi_env env) {
   set_u32(env, source, "exec", VSF_ENV_EXEC);
   set_u32(env, source, "unreadable", VSF_ENV_UNREADABLE);
   set_u32(env, source, "secure", VSF_ENV_SECURE);
+  set_u32(env, source, "linkOwner", VSF_ENV_LINK_OWNER);
   napi_set_named_property(env, o, "source", source);
+  napi_value owner;
+  napi_create_object(env, &owner);
+  set_u32(env, owner, "follower", VSF_LINK_FOLLOWER);
+  set_u32(env, owner, "root", VSF_LINK_ROOT);
+  set_u32(env, owner, "mountOwner", VSF_LINK_MOUNT_OWNER);
+  set_u32(env, owner, "other", VSF_LINK_OTHER);
+  napi_set_named_property(env, o, "linkOwner", owner);
   napi_create_object(env, &exec);
   set_u32(env, exec, "checked", VSF_EXEC_CHECKED);
   set_u32(env, exec, "denied", VSF_EXEC_DENIED);
@@ -162,7 +176,9 @@ static napi_value layout (napi_env env) {
   set_u32(env, file, "untrusted", VSF_FILE_UNTRUSTED);
   napi_set_named_property(env, project, "file", file);
   napi_set_named_property(env, o, "project", project);
-  set_u32(env, o, "noEnvGeneration", VSF_GEN_NO_ENV);
+  napi_value no_env;
+  napi_create_bigint_uint64(env, VSF_GEN_NO_ENV, &no_env);
+  napi_set_named_property(env, o, "noEnvGeneration", no_env);
   set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);
   static const char *op_names[VSF_OP_COUNT] = VSF_OP_NAMES;
   napi_value names, v;
@@ -223,10 +239,13 @@ static napi_value memo_put (napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t gen, dgen, project, flags;
+  uint32_t dgen, project, flags;
+  uint64_t gen;
+  bool lossless;
   char *target, *exp;
   size_t tlen, elen;
-  CHECK(napi_get_value_uint32(env, argv[0], &gen));
+  CHECK(napi_get_value_bigint_uint64(env, argv[0], &gen, &lossless));
+  if (!lossless) { napi_throw_error(env, "EINVAL", "memoPut: generation out of range"); return NULL; }
   CHECK(napi_get_value_uint32(env, argv[1], &dgen));
   CHECK(napi_get_value_uint32(env, argv[2], &project));
   CHECK(napi_get_value_uint32(env, argv[3], &flags));
@@ -272,7 +291,7 @@ static napi_value defaults_generation (napi_env env, napi_callback_info info) {
 
 // counters(): { ops: [count per fuse-native op number], resolutions, memoHits, ..., cacheEntries }
 static napi_value counters (napi_env env, napi_callback_info info) {
-  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs", "projectWalks", "projectAnswered", "projectTimeouts" };
+  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs", "projectWalks", "projectAnswered", "projectTimeouts", "envLinkOwner" };
   napi_value o, ops, v;
   CHECK(napi_create_object(env, &o));
   CHECK(napi_create_array_with_length(env, VSF_OP_COUNT, &ops));
@@ -289,13 +308,15 @@ static napi_value counters (napi_env env, napi_callback_info info) {
   return o;
 }
 
-// ---- probe(tid, linkPath: Buffer | null, cb(source, execCheck, env | null, target | null, linkResult)) -----
+// ---- probe(tid, linkPath: Buffer | null, cb(source, execCheck, env | null, target | null, linkResult, projectStatus, project, linkOwnerRule, linkUid, followerUid))
 
 typedef struct {
   uint32_t tid;
   char *link;
   char target[VSF_TARGET_MAX];
   ssize_t link_result;
+  uint32_t link_uid;       // the link's owner (lstat)
+  uint32_t follower_uid;   // the caller's uid (the owner of its /proc directory)
   vsf_probe_t p;
   int project_status;
   char *project;
@@ -309,22 +330,25 @@ static void probe_execute (napi_env env, void *arg) {
   if (j->link != NULL) {
     int pfd; const char *name;
     ssize_t r = vsf_open_parent(j->link, &pfd, &name);
+    struct stat lst;
     if (r == 0) {
-      r = readlinkat(pfd, name, j->target, sizeof j->target - 1);
+      r = fstatat(pfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 ? readlinkat(pfd, name, j->target, sizeof j->target - 1) : -1;
       if (r < 0) r = -errno;
       vsf_close_parent(pfd);
     }
     j->link_result = r;
     if (r < 0) return;
     j->target[r] = 0;
+    j->link_uid = (uint32_t) lst.st_uid;
   }
-  vsf_probe_uncached(j->tid, &j->p);
-  // The caller's project files, as that process (its ids: the owner of its /proc directory).
+  // The caller's ids: the owner of its /proc directory (its project files are read as that process).
   char proc[64];
   struct stat st;
   snprintf(proc, sizeof proc, "/proc/%u", j->tid);
   vsf_request_t r = { .pid = j->tid };
   if (stat(proc, &st) == 0) { r.uid = st.st_uid; r.gid = st.st_gid; }
+  j->follower_uid = r.uid;
+  vsf_probe_uncached(j->tid, r.uid, j->link != NULL ? j->link_uid : r.uid, &j->p);
   vsf_project_t *proj = vsf_project_new(&r);
   if (j->p.source == VSF_ENV_SECURE) vsf_project_skip(proj);
   uint32_t state;
@@ -336,7 +360,7 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   probe_job_t *j = arg;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, argv[7];
+  napi_value cb, global, argv[10];
   void *copy;
   napi_get_reference_value(env, j->callback, &cb);
   napi_get_global(env, &global);
@@ -350,7 +374,10 @@ static void probe_complete (napi_env env, napi_status status, void *arg) {
   napi_create_int32(env, j->project_status, &argv[5]);
   if (j->project != NULL) napi_create_buffer_copy(env, j->project_len, j->project, &copy, &argv[6]);
   else napi_create_buffer(env, 0, &copy, &argv[6]);
-  napi_call_function(env, global, cb, 7, argv, NULL);
+  napi_create_int32(env, j->p.link_owner, &argv[7]);
+  napi_create_uint32(env, j->link_uid, &argv[8]);
+  napi_create_uint32(env, j->follower_uid, &argv[9]);
+  napi_call_function(env, global, cb, 10, argv, NULL);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, j->callback);
   napi_delete_async_work(env, j->work);

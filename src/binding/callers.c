@@ -37,7 +37,7 @@ typedef struct {
   int anchor_is_syscall;
   int envfd;
   uint32_t uid, gid;    // the request's fs ids when the environment was read
-  uint32_t generation;
+  uint64_t generation;  // its environment's (0: none read); 64 bits, never given twice
   int secure;           // the image did a secure exec or has differing ids (-1: not known yet)
   int shared_memory;    // its memory is its parent's too (vfork): read afresh every time, never cached
   int busy;
@@ -49,7 +49,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *table;
 static uint32_t sets, ways;  // sets * ways <= --cache-size
 static uint64_t clock_;
-static _Atomic uint32_t next_generation = 1;
+static _Atomic uint64_t next_generation = 1;
 
 int vsf_cache_init (uint32_t max) {
   pthread_mutex_lock(&mu);
@@ -375,6 +375,17 @@ int vsf_has_reference (const char *target, size_t len) {
   return 0;
 }
 
+// The one rule for whose links may read a follower's environment (the kernel's protected_symlinks is the
+// model): the follower's own, root's, and the mount owner's, who chose the store. Anyone else's link is
+// answered by project files, mount defaults and fallbacks only: a link written by another user must not
+// turn its follower's variables into names looked up on a filesystem its author serves (docs/security.md).
+int vsf_link_owner_rule (uint32_t owner, uint32_t follower) {
+  if (owner == follower) return VSF_LINK_FOLLOWER;
+  if (owner == 0) return VSF_LINK_ROOT;
+  if (owner == vsf_config.mount_owner) return VSF_LINK_MOUNT_OWNER;
+  return VSF_LINK_OTHER;
+}
+
 static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
   int in_exec = 0;
   uint64_t envp = 0;
@@ -387,12 +398,16 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     e->gid = gid;
   }
   out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
+  // Another user's link reads neither environment; what the image is (secure) is still found out below.
+  int env_allowed = out->link_owner != VSF_LINK_OTHER;
+  if (!env_allowed) in_exec = 0;
   // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
-  int helped = 0;
-  if (!e->anchor_is_syscall && execenv_enabled()) {
-    int h = execenv_envp(tid, &out->env, &out->env_len);
-    if (h >= 0) out->exec_check = VSF_EXEC_CHECKED;
-    in_exec = helped = h == 1;
+  int helped = 0, helper = 0;
+  if (!e->anchor_is_syscall && execenv_enabled() && env_allowed) {
+    helper = execenv_envp(tid, &out->env, &out->env_len);
+    if (helper >= 0) out->exec_check = VSF_EXEC_CHECKED;
+    // Inside execve but refused: the direct path's refusal below, never the image's own environment.
+    in_exec = helped = helper == 1 || execenv_refused_in_exec(helper);
   }
   if (in_exec) {
     // The image is about to be left: its environment fd is closed (a vfork child's would stay bound to
@@ -401,7 +416,7 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
     if (e->secure < 0) { out->error = e->secure; forget(e); return; }
     if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto secure; }
-    int r = helped ? 0 : read_exec_env(tid, envp, &out->env, &out->env_len);
+    int r = !helped ? read_exec_env(tid, envp, &out->env, &out->env_len) : helper == 1 ? 0 : 1;  // 1: refused
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r == 0) {
       out->source = VSF_ENV_EXEC;
@@ -419,6 +434,12 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
     if (r < 0 && !about_caller(r)) { out->error = r; return; }
     if (r < 0) break;
     if (e->secure) { out->source = VSF_ENV_SECURE; goto secure; }
+    if (!env_allowed) {
+      // Never leave an image open without its generation: the next request would take it as cached.
+      if (fresh) close_image(e);
+      out->source = VSF_ENV_LINK_OWNER;
+      goto no_env;
+    }
     if (fresh) {
       ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
       if (n < 0) { out->env = NULL; forget(e); if (!about_caller((int) n)) { out->error = (int) n; return; } break; }
@@ -426,8 +447,10 @@ static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t g
       out->source = VSF_ENV_FRESH;
       if (e->shared_memory) { forget(e); return; }
       if (cached) {
-        uint32_t g = atomic_fetch_add(&next_generation, 1);
-        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, 1);
+        // 64 bits do not wrap in any daemon's life (2^64 reads); the stride (tests) may reach the reserved
+        // generations, which are skipped.
+        uint64_t g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
+        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
         e->generation = g;
       }
       out->generation = e->generation;
@@ -457,8 +480,9 @@ no_env:
   if (target != NULL) *hit = vsf_answer_get(VSF_GEN_NO_ENV, target, target_len, proj, exp, exp_len);
 }
 
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, uint32_t link_owner, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
   memset(out, 0, sizeof *out);
+  out->link_owner = vsf_link_owner_rule(link_owner, uid);
   COUNT(VSF_C_ENV_LOOKUPS);
   int hit = 0;
   entry_t *e = tid > 0 ? claim((int32_t) tid) : NULL;
@@ -473,13 +497,15 @@ int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *targ
   if (out->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
   if (out->source == VSF_ENV_UNREADABLE) COUNT(VSF_C_ENV_UNREADABLE);
   if (out->source == VSF_ENV_SECURE) COUNT(VSF_C_ENV_SECURE);
+  if (out->source == VSF_ENV_LINK_OWNER) COUNT(VSF_C_ENV_LINK_OWNER);
   if (hit) { free(out->env); out->env = NULL; out->env_len = 0; }
   return hit;
 }
 
 // The probe without the cache or the memo, always reading the environment (resolve --explain).
-void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out) {
+void vsf_probe_uncached (uint32_t tid, uint32_t uid, uint32_t link_owner, vsf_probe_t *out) {
   memset(out, 0, sizeof *out);
+  out->link_owner = vsf_link_owner_rule(link_owner, uid);
   int hit = 0;
   entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
   probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, NULL, out, NULL, NULL, &hit);

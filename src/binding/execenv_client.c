@@ -143,7 +143,7 @@ static int ask (conn_t *c, int32_t tid, char **out, size_t *out_len, int64_t dea
     free(buf);
     stop(c);   // the stream is out of step: never read a late answer as the next one's
     COUNT(failed);
-    return r;
+    return EXECENV_NO_ANSWER;
   }
   if (a.status < 0) COUNT(refused);
   else if (a.status == 0) COUNT(not_in_exec);
@@ -170,16 +170,20 @@ int execenv_envp (int32_t tid, char **out, size_t *out_len) {
   COUNT(asked);
   int64_t deadline = now_ms() + TIMEOUT_MS;
   conn_t *c = claim(tid, deadline);
-  if (c == NULL) { COUNT(failed); return -ETIMEDOUT; }
+  if (c == NULL) { COUNT(failed); return EXECENV_NO_ANSWER; }
   int r = 0;
   if (c->fd < 0) {
     if (now_ms() < c->retry_at) r = -EAGAIN;
     else if ((r = start(c, deadline)) < 0) c->retry_at = now_ms() + RETRY_MS;
     if (r < 0) COUNT(failed);
   }
-  if (r == 0) r = ask(c, tid, out, out_len, deadline);
+  r = r == 0 ? ask(c, tid, out, out_len, deadline) : EXECENV_NO_ANSWER;
   pthread_mutex_unlock(&c->mu);
   return r;
+}
+
+int execenv_refused_in_exec (int status) {
+  return status == -ENXIO || status == -EFAULT || status == -E2BIG || status == -EAGAIN;
 }
 
 int execenv_configure (const char *path, int direct_disabled) {

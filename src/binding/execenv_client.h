@@ -4,6 +4,7 @@
 #ifndef VARSYMFS_EXECENV_CLIENT_H
 #define VARSYMFS_EXECENV_CLIENT_H
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 // Once, before serving (not thread-safe): the helper to use (NULL: none), and whether the daemon must not
@@ -21,9 +22,14 @@ int execenv_enabled (void);
 // The envp strings of thread `tid` if it is inside execve now, through the helper. From any thread, any
 // number at once; waits at most about a second, and a helper that does not answer in time is killed (and
 // started afresh on a later call). 1: *out is a malloc'd NUL-separated block of *out_len bytes; 0: not
-// inside execve; -errno: refused (execenv_protocol.h) or failed (ETIMEDOUT, EPIPE, EPROTO, EAGAIN: the
-// helper would not start a moment ago; ENOSYS: no helper).
+// inside execve; -errno: the helper's refusal (execenv_protocol.h), or EXECENV_NO_ANSWER when no helper
+// answered (it timed out, died, answered out of step, or would not start; ENOSYS: no helper).
 int execenv_envp (int32_t tid, char **out, size_t *out_len);
+#define EXECENV_NO_ANSWER (-ECOMM)   // none of the helper's refusals: a failure is never read as one
+
+// Whether a refusal says the thread is inside execve but its envp may not be read (outside anonymous
+// memory, past the exec bounds, changed while read): the direct path's refused pending exec.
+int execenv_refused_in_exec (int status);
 
 typedef struct {
   uint64_t asked;        // execenv_envp calls

@@ -17,6 +17,8 @@ typedef struct {
   size_t reserved_len;
   int act_as_caller;       // a root daemon serving other users: path operations run with the caller's ids
   int root_daemon;         // the daemon runs as root: files outside the mount are read as each caller
+  uint32_t mount_owner;    // the daemon's uid: its links read their followers' environments (callers.c)
+  uint64_t generation_stride;  // how far each new environment generation moves the counter (1; tests: more)
   uint32_t cache_max;      // caller table entries
   char openers[VSF_OPENERS_MAX][8];  // how a reference starts ("$<", "${"): TS's grammar says, C only looks
   uint32_t openers_count;
@@ -35,7 +37,7 @@ extern vsf_config_t vsf_config;
 enum vsf_counter {
   VSF_C_RESOLUTIONS, VSF_C_MEMO_HITS, VSF_C_ENV_LOOKUPS, VSF_C_ENV_CACHED, VSF_C_ENV_EXEC, VSF_C_ENV_UNREADABLE,
   VSF_C_ENV_SECURE, VSF_C_EXEC_REFUSED, VSF_C_PASSED_TO_JS, VSF_C_PROJECT_WALKS, VSF_C_PROJECT_ANSWERED,
-  VSF_C_PROJECT_TIMEOUTS, VSF_C_COUNT
+  VSF_C_PROJECT_TIMEOUTS, VSF_C_ENV_LINK_OWNER, VSF_C_COUNT
 };
 extern _Atomic uint64_t vsf_op_counts[VSF_OP_COUNT];
 extern _Atomic uint64_t vsf_counts[VSF_C_COUNT];
@@ -67,7 +69,7 @@ typedef struct vsf_project vsf_project_t;
 vsf_project_t *vsf_project_new (const vsf_request_t *r);
 void vsf_project_free (vsf_project_t *p);
 void vsf_project_skip (vsf_project_t *p);   // a secure exec: no project scope
-uint32_t vsf_project_state (vsf_project_t **p, uint32_t generation);  // generation: the caller's image (0: none)
+uint32_t vsf_project_state (vsf_project_t **p, uint64_t generation);  // generation: the caller's image (0: none)
 int vsf_project_contents (vsf_project_t **p, char **block, size_t *len, uint32_t *state);
 
 // callers.c: which environment a caller means, and the link's expansion.
@@ -75,33 +77,37 @@ typedef struct {
   int error;               // -errno: the daemon could not find out (out of fds or memory); answer it
   int source;              // enum vsf_source
   int exec_check;          // enum vsf_exec_check
-  uint32_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
+  int link_owner;          // enum vsf_link_owner: which rule let the link read the environment, or none did
+  uint64_t generation;     // VSF_ENV_CACHED/FRESH: cache generation (0: not cached)
   char *env;               // malloc'd block when read (FRESH, EXEC, or CACHED on a memo miss)
   size_t env_len;
 } vsf_probe_t;
 int vsf_cache_init (uint32_t max);
-// Probes caller `tid` (with its request's fs ids) for a link whose target is `target`. On a memo hit
+// Which rule lets a link owned by `owner` read the environment of a follower with fs uid `follower`.
+int vsf_link_owner_rule (uint32_t owner, uint32_t follower);
+// Probes caller `tid` (with its request's fs ids) for a link owned by `link_owner` whose target is `target`. On a memo hit
 // returns nonzero (VSF_HIT_PROJECT set: a project file answered) and fills exp/exp_len (exp_len may exceed
 // VSF_TARGET_MAX - 1: too long); else 0 with `out` filled, the environment read when the answer needs JS.
 // `proj` is walked only if an answer may depend on it.
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len);
-void vsf_probe_uncached (uint32_t tid, vsf_probe_t *out);
+int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, uint32_t link_owner, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len);
+void vsf_probe_uncached (uint32_t tid, uint32_t uid, uint32_t link_owner, vsf_probe_t *out);
 uint32_t vsf_cache_entries (void);
 int vsf_has_reference (const char *target, size_t len);
 
 // memo.c: expansions JS computed, keyed by what they depend on.
-#define VSF_GEN_NO_ENV 0xffffffffu   // the generation under which expansions without an environment are kept
-#define VSF_GEN_LINK 0xfffffffeu     // ... and link targets by the link's identity (ops.c)
-#define VSF_GEN_NAMES 0xfffffffdu    // ... the variables a target names (set by JS)
-#define VSF_GEN_EXEC 0xfffffffcu     // ... and expansions for a pending exec, by the values of those variables
+// Environment generations are 64-bit: a caller's generation is never given again while the daemon runs.
+#define VSF_GEN_NO_ENV UINT64_MAX          // the generation under which expansions without an environment are kept
+#define VSF_GEN_LINK (UINT64_MAX - 1)      // ... and link targets by the link's identity (ops.c)
+#define VSF_GEN_NAMES (UINT64_MAX - 2)     // ... the variables a target names (set by JS)
+#define VSF_GEN_EXEC (UINT64_MAX - 3)      // ... and expansions for a pending exec, by the values of those variables
 // `project`: 0 for an answer that does not depend on the caller's project files, else the project state it
 // was made in. `flags` VSF_HIT_PROJECT: a project file answered (for status). A hit returns 1 | its flags.
 #define VSF_HIT_PROJECT 2
-int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len);
-void vsf_memo_put (uint32_t generation, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len);
+int vsf_memo_get (uint64_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len);
+void vsf_memo_put (uint64_t generation, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len);
 // The answer for (generation, target): one independent of the project files, else one for the caller's
 // project state (walked only now).
-int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len);
+int vsf_answer_get (uint64_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len);
 int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, vsf_project_t **proj, char *exp, size_t *exp_len);
 void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *exp, size_t exp_len);
 uint32_t vsf_defaults_generation (void);

@@ -15,7 +15,8 @@
 #define MEMO_BYTES_MAX (8u << 20)
 
 typedef struct {
-  uint32_t generation, defaults_generation, project, flags;
+  uint64_t generation;
+  uint32_t defaults_generation, project, flags;
   uint64_t hash;
   uint32_t target_len;
   uint32_t exp_len;      // may exceed VSF_TARGET_MAX - 1 (too long: only the length is kept)
@@ -32,8 +33,8 @@ static _Atomic uint32_t defaults_gen = 1;
 uint32_t vsf_defaults_generation (void) { return atomic_load(&defaults_gen); }
 uint32_t vsf_defaults_changed (void) { return atomic_fetch_add(&defaults_gen, 1) + 1; }
 
-static uint64_t hash (uint32_t generation, uint32_t dgen, uint32_t project, const char *target, size_t len) {
-  uint64_t h = (1469598103934665603ull ^ ((uint64_t) generation << 32 | dgen)) * 1099511628211ull ^ project;
+static uint64_t hash (uint64_t generation, uint32_t dgen, uint32_t project, const char *target, size_t len) {
+  uint64_t h = ((1469598103934665603ull ^ generation) * 1099511628211ull ^ ((uint64_t) dgen << 32 | project)) * 1099511628211ull;
   for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char) target[i]) * 1099511628211ull;
   return h;
 }
@@ -41,9 +42,9 @@ static uint64_t hash (uint32_t generation, uint32_t dgen, uint32_t project, cons
 static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? exp_len : 0; }
 
 // Link targets (VSF_GEN_LINK) and the names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
-static uint32_t key_defaults (uint32_t generation, uint32_t dgen) { return generation == VSF_GEN_LINK || generation == VSF_GEN_NAMES ? 0 : dgen; }
+static uint32_t key_defaults (uint64_t generation, uint32_t dgen) { return generation == VSF_GEN_LINK || generation == VSF_GEN_NAMES ? 0 : dgen; }
 
-int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len) {
+int vsf_memo_get (uint64_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len) {
   uint32_t dgen = key_defaults(generation, vsf_defaults_generation());
   uint64_t h = hash(generation, dgen, project, target, target_len);
   memo_t *set = memo[h % SETS];
@@ -62,7 +63,7 @@ int vsf_memo_get (uint32_t generation, uint32_t project, const char *target, siz
   return hit;
 }
 
-void vsf_memo_put (uint32_t generation, uint32_t dgen, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len) {
+void vsf_memo_put (uint64_t generation, uint32_t dgen, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len) {
   if (generation == 0 || dgen != vsf_defaults_generation() || target_len >= VSF_TARGET_MAX) return;
   dgen = key_defaults(generation, dgen);
   size_t keep = stored_exp((uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len));
@@ -85,7 +86,7 @@ void vsf_memo_put (uint32_t generation, uint32_t dgen, uint32_t project, uint32_
   pthread_mutex_unlock(&mu);
 }
 
-int vsf_answer_get (uint32_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
+int vsf_answer_get (uint64_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
   int hit = vsf_memo_get(generation, 0, target, target_len, exp, exp_len);
   if (hit || proj == NULL) return hit;
   uint32_t state = vsf_project_state(proj, generation < VSF_GEN_EXEC ? generation : 0);

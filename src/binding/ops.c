@@ -90,6 +90,11 @@ static int link_answer (call_t *c, const struct stat *st) {
   size_t exp_len = (size_t) n;
   const char *answer = target;
   if (vsf_has_reference(target, (size_t) n)) {
+    // Whose link it is decides whether the caller's environment may answer it (callers.c): readlink has
+    // no stat of its own, so a variant link is lstat'ed here (a plain link never is).
+    struct stat lst;
+    if (st == NULL && fstatat(c->pfd, c->name, &lst, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
+    uint32_t owner = (uint32_t) (st != NULL ? st->st_uid : lst.st_uid);
     COUNT(VSF_C_RESOLUTIONS);
     // The link is read with the caller's rights; its /proc files are read with the daemon's (a root
     // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
@@ -98,7 +103,7 @@ static int link_answer (call_t *c, const struct stat *st) {
     // The caller's project files, walked only if no answer independent of them is in the memo.
     vsf_project_t *proj = vsf_project_new(r);
     if (proj == NULL && vsf_config.project_count > 0) return -ENOMEM;
-    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, target, (size_t) n, &proj, &p, exp, &exp_len);
+    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, owner, target, (size_t) n, &proj, &p, exp, &exp_len);
     // Never an answer made without the environment because the daemon ran out of fds or memory.
     if (p.error < 0) { free(p.env); vsf_project_free(proj); return p.error; }
     if (!hit) {

@@ -229,7 +229,7 @@ static uint32_t intern (const char *blob, size_t len) {
     }
     // Ids are never reused (a memo entry keyed by an evicted state's id can never match again); at the
     // end of 32 bits, states stop being kept rather than wrap.
-    if (copy != NULL && next_state < VSF_GEN_EXEC) {
+    if (copy != NULL && next_state < UINT32_MAX) {
       memcpy(copy, blob, len);
       free(victim->blob);
       id = next_state++;
@@ -281,7 +281,7 @@ struct vsf_project {
   int watched;              // every directory of the walk is watched (the fast path may keep it)
   int have_cwd;             // cwd: the working directory's identity when the request began
   ident_t cwd_id, root_id;  // ... and the root's (the fast path only)
-  uint32_t generation;      // the caller's environment generation (its program image), 0 if not cached
+  uint64_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
   uint32_t state, ndirs, nrec, rec_cap, nwant;
   uint32_t local_dirs;      // the nearest directories of the walk, on local filesystems only (locate)
@@ -346,7 +346,8 @@ static void inflight_put (uint32_t uid) {
 #define FAST_WAYS 4
 typedef struct { char *path; uint64_t dev, ino; int64_t cs, cns, ms, mns, size; } kept_file_t;
 typedef struct {
-  uint32_t tid, generation;
+  uint32_t tid;
+  uint64_t generation;
   uint32_t uid;            // the caller's fs uid: which files the walk trusted
   ident_t cwd, root;
   uint64_t epoch;
@@ -431,7 +432,7 @@ static int cwd_identity (uint32_t tid, ident_t *id) { return proc_identity(tid, 
 
 static int same_ident (const ident_t *a, const ident_t *b) { return a->dev == b->dev && a->ino == b->ino && a->mnt == b->mnt; }
 
-static fast_t *fast_set (uint32_t tid, uint32_t generation, const ident_t *id) {
+static fast_t *fast_set (uint32_t tid, uint64_t generation, const ident_t *id) {
   uint64_t h = ((uint64_t) tid * 1099511628211ull) ^ generation ^ (id->ino * 31) ^ id->dev ^ (id->mnt << 7);  // (not the root: it rarely differs)
   return fast[h % FAST_SETS];
 }
@@ -1013,7 +1014,7 @@ static void walk_dirs_settled (vsf_project_t *p) {
 
 // The caller's project state (VSF_PROJECT_EMPTY: none of its directories holds a project file; 0: not to
 // be kept), walking once per request. *p may be NULL (the scope is off).
-uint32_t vsf_project_state (vsf_project_t **pp, uint32_t generation) {
+uint32_t vsf_project_state (vsf_project_t **pp, uint64_t generation) {
   vsf_project_t *p = *pp;
   if (p == NULL) return 0;
   if (p->walked) return p->state;
@@ -1043,7 +1044,7 @@ int vsf_project_contents (vsf_project_t **pp, char **block, size_t *len, uint32_
     p->walked = 0;
     p->fast = 0;
     p->must_walk = 1;
-    uint32_t g = p->generation;
+    uint64_t g = p->generation;
     vsf_project_state(pp, g);
     p = *pp;
   }

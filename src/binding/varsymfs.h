@@ -76,6 +76,17 @@ enum vsf_source {
   VSF_ENV_EXEC = 3,        // the environment it is passing to execve (pending exec)
   VSF_ENV_UNREADABLE = 4,  // none could be read: gone, another user's, pid 0, exec env refused
   VSF_ENV_SECURE = 5,      // a secure exec (setuid/setgid/capabilities) or changed credentials: not used
+  VSF_ENV_LINK_OWNER = 6,  // another user's link (enum vsf_link_owner VSF_LINK_OTHER): the environment is not read
+};
+
+// Whose link it is, as the rule in callers.c (vsf_link_owner_rule) sees it: only a link of the follower (the
+// request's fs uid), of root or of the mount's owner (the daemon's uid) reads the follower's environment and
+// pending exec (docs/security.md).
+enum vsf_link_owner {
+  VSF_LINK_FOLLOWER = 0,
+  VSF_LINK_ROOT = 1,
+  VSF_LINK_MOUNT_OWNER = 2,
+  VSF_LINK_OTHER = 3,
 };
 
 // Why the pending-exec check could not run (vsf_slot_t.exec_check).
@@ -124,9 +135,11 @@ typedef struct {
   int32_t status;          // enum vsf_status
   int32_t source;          // enum vsf_source
   int32_t exec_check;      // enum vsf_exec_check
-  uint32_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable)
   uint32_t target_len;
   uint32_t env_len;
+  uint32_t env_pad;
+  uint64_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable); 64 bits:
+                           // it never comes round to one a live caller still holds (a memo key)
   uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
   int32_t project_status;  // enum vsf_project_status
   uint32_t project_state;
