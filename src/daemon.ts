@@ -260,7 +260,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             ok: true,
             link,
             raw: r!.raw.toString(),
-            target: r!.target.toString(),
+            target: r!.target?.toString() ?? `(too long: ${r!.length} bytes, over PATH_MAX)`,
             pid: req.pid,
             variant: r!.refs !== undefined,
             environment: env === undefined ? 'not needed' : ENVIRONMENT[env.source],

@@ -27,7 +27,7 @@ const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 
 /** A one-line account of a resolution, for the debug log (names and targets decoded only for display). */
 function describe(pid: number, comm: string, path: string, r: Resolution): string {
   const refs = (r.refs ?? []).map((x) => `${x.name}:${x.scope}${x.source !== undefined ? ` ${x.source}` : ''}`).join(' ');
-  return `resolve pid=${pid} (${comm}) ${path} -> ${r.target.toString()} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
+  return `resolve pid=${pid} (${comm}) ${path} -> ${r.target?.toString() ?? `(${r.length} bytes: too long)`} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
 }
 
 /** Builds the operations table for fuse-native. */
@@ -82,8 +82,8 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
       if (p === undefined) return;
       const [r, st] = p;
       // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
-      st[3] = r.target.length;
-      st[4] = 0;
+      st[3] = r.length % 2 ** 32;
+      st[4] = Math.floor(r.length / 2 ** 32);
       st[11] = 0;
       st[12] = 0;
       reply(0, st);
@@ -92,7 +92,7 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
       const p = passed(reply, 'readlink', path);
       if (p === undefined) return;
       const target = p[0].target;
-      if (target.length > native.layout.targetMax) reply(ENAMETOOLONG);
+      if (target === undefined || target.length > native.layout.targetMax) reply(ENAMETOOLONG);
       else reply(0, target);
     }),
   };

@@ -135,23 +135,32 @@ export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes)
   return { name: part.name, scope: 'unresolved', value: part.source, ...deferred };
 }
 
-/** Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). */
-export function explainTemplate(template: Template, scopes: Scopes): { target: Buffer; refs: Resolved[] } {
+/** What an expansion is: its length always, its bytes only when they were built. */
+export interface Explained {
+  /** The expansion; undefined when `length` is over the `max` given (it was never built). */
+  readonly target: Buffer | undefined;
+  readonly length: number;
+  readonly refs: Resolved[];
+}
+
+/**
+ * Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). The
+ * length is summed from the resolved values first; the bytes are built only when it is at most `max`, so a
+ * target of 4 095 bytes naming 127 KiB values a thousand times costs a sum, not a 130 MB buffer.
+ */
+export function explainTemplate(template: Template, scopes: Scopes, max = Infinity): Explained {
   const refs: Resolved[] = [];
   const pieces: Buffer[] = [];
+  let length = 0;
   for (const part of template.parts) {
-    if (part.kind === 'text') {
-      pieces.push(part.text);
-      continue;
-    }
-    const r = resolveRef(part, scopes);
-    refs.push(r);
-    pieces.push(r.value);
+    const piece = part.kind === 'text' ? part.text : (refs[refs.push(resolveRef(part, scopes)) - 1]!.value);
+    pieces.push(piece);
+    length += piece.length;
   }
-  return { target: Buffer.concat(pieces), refs };
+  return { target: length <= max ? Buffer.concat(pieces, length) : undefined, length, refs };
 }
 
 /** Expands a template; the bytes a process following the link sees. */
 export function expandTemplate(template: Template, scopes: Scopes): Buffer {
-  return template.refs ? explainTemplate(template, scopes).target : template.raw;
+  return template.refs ? explainTemplate(template, scopes).target! : template.raw;
 }

@@ -98,8 +98,18 @@ test('targets and values are bytes: any byte but NUL passes through exactly', ()
 
 test('explain names the scope of each reference', () => {
   const r = explainTemplate(parseTemplate(Buffer.from('$<A>/$<B>/$<C:-c>/$<D>')), { env: bytes({ A: 'a' }), envScope: 'pending exec', defaults: bytes({ B: 'b' }) });
-  assert.equal(r.target.toString(), 'a/b/c/$<D>');
+  assert.equal(r.target?.toString(), 'a/b/c/$<D>');
   assert.deepEqual(r.refs.map((x) => x.scope), ['pending exec', 'mount default', 'inline fallback', 'unresolved']);
+});
+
+test('the length comes first: over `max` the expansion is not built, at `max` it is', () => {
+  const value = Buffer.alloc(127 * 1024, 0x78);
+  const scopes: Scopes = { env: (n) => (n === 'A' ? value : undefined), envScope: 'environment', defaults: () => undefined };
+  const over = explainTemplate(parseTemplate(Buffer.from('$<A>'.repeat(1023))), scopes, 4095);
+  assert.deepEqual([over.target, over.length, over.refs.length], [undefined, 1023 * value.length, 1023]);
+  const edge = (n: number) => explainTemplate(parseTemplate(Buffer.from('/$<A>')), { ...scopes, env: () => Buffer.alloc(n - 1, 0x79) }, 4095);
+  assert.equal(edge(4095).target?.length, 4095);
+  assert.deepEqual([edge(4096).target, edge(4096).length], [undefined, 4096]);
 });
 
 // A reference model written differently (one regular expression), to compare against on arbitrary input.

@@ -217,6 +217,20 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// An expansion passed to memoPut/memoPutExec: a Buffer, or the length alone of one too long to be a path
+// (JS never builds those; the memo keeps only their length).
+static int expansion_arg (napi_env env, napi_value v, char **exp, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_number) return napi_get_buffer_info(env, v, (void **) exp, len) == napi_ok;
+  double n;
+  if (napi_get_value_double(env, v, &n) != napi_ok || !(n >= VSF_TARGET_MAX)) return 0;
+  static char none[1];
+  *exp = none;
+  *len = n > (double) UINT32_MAX ? UINT32_MAX : (size_t) n;
+  return 1;
+}
+
 // memoPut(generation, defaultsGeneration, project, flags, target, expansion): the answer for the next such
 // request (project: 0 when it does not depend on the project files, else the state it was made in).
 static napi_value memo_put (napi_env env, napi_callback_info info) {
@@ -231,7 +245,7 @@ static napi_value memo_put (napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[2], &project));
   CHECK(napi_get_value_uint32(env, argv[3], &flags));
   CHECK(napi_get_buffer_info(env, argv[4], (void **) &target, &tlen));
-  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
+  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
   vsf_memo_put(gen, dgen, project, flags, target, tlen, exp, elen);
   return NULL;
 }
@@ -250,7 +264,7 @@ static napi_value memo_put_exec (napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[2], &dgen));
   CHECK(napi_get_value_uint32(env, argv[3], &project));
   CHECK(napi_get_value_uint32(env, argv[4], &flags));
-  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
+  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
   if (slot->status != VSF_RESOLVE || slot->source != VSF_ENV_EXEC || slot->env_ptr == 0 || slot->target_len >= VSF_TARGET_MAX) return NULL;
