@@ -1,11 +1,14 @@
 // Bounds on what one caller can make the daemon do (issue 17, items 3 and 4): an expansion's length is known
-// before it is built; through real mounts, as root and as the unprivileged test user.
+// before it is built; one user holds at most its share of the daemon's resolutions. Through real mounts, as
+// root and as the unprivileged test user, and across users on a root --allow-other mount.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
-import { mount, tempDir } from './helpers/mount';
-import { describeEachUser } from './helpers/users';
+import { describe, test } from 'node:test';
+import { stallMount } from './helpers/execenv';
+import { mount, onCleanup, tempDir } from './helpers/mount';
+import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run } from './helpers/users';
 
 const T = { timeout: 180000 };
 
@@ -48,5 +51,81 @@ describeEachUser((user) => {
       const st = await m.run('stat', ['-c', '%s', link], { A: value });
       assert.equal(st.stdout.trim(), String(len), `${len} bytes: lstat's size`);
     }
+  });
+});
+
+const root = rootUser();
+const plain = plainUser();
+const crossUser = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;
+
+/** Python: chdir to argv[1], readlink argv[2]; prints the target, or `errno N`. */
+const READLINK_IN = `import os, sys
+os.chdir(sys.argv[1])
+try:
+    print(os.readlink(sys.argv[2]))
+except OSError as e:
+    print('errno', e.errno)
+`;
+const EAGAIN = 11;
+
+/** A process of `user` that readlinks `link` from `cwd`; resolves with what it printed once it exits. */
+function readlinkFrom(t: Parameters<typeof onCleanup>[0], user: NonNullable<ReturnType<typeof plainUser>>, cwd: string, link: string): { child: ChildProcess; done: Promise<string> } {
+  const [cmd, argv] = asUser(user, 'python3', ['-c', READLINK_IN, cwd, link]);
+  const child = spawn(cmd, argv, { env: baseEnv(user), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  onCleanup(t, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, done: new Promise((resolve) => child.on('close', () => resolve(out.trim()))) };
+}
+
+describe('one user\'s share of the daemon', { skip: crossUser }, () => {
+  test('a user whose resolutions are held pins at most 16; its next are refused (EAGAIN), counted, and another user\'s resolution and a plain stat complete', T, async (t) => {
+    const SHARE = 16;
+    const CALLERS = SHARE + 8;
+    // The attacker works in directories of a hung FUSE filesystem: each of its walks for project files
+    // stays there (given a long --project-timeout), holding its resolution in the daemon.
+    const stall = await stallMount(t);
+    const m = await mount(t, root!, {
+      dir: tempDir(t, root!, 'bounds-'),
+      args: ['--allow-other', '--project-timeout', '600'],
+      setup: (d) => {
+        // A directory per caller: the kernel serializes lookups within one directory of a FUSE mount.
+        for (let i = 0; i < CALLERS; i++) {
+          fs.mkdirSync(path.join(d, `a${i}`));
+          fs.symlinkSync('$<NOPE:-fallback>', path.join(d, `a${i}`, 'v'));
+        }
+        fs.mkdirSync(path.join(d, 'b'));
+        fs.symlinkSync('$<B_VAR>', path.join(d, 'b', 'v'));
+        fs.writeFileSync(path.join(d, 'plain'), 'plain\n');
+      },
+    });
+    const callers = Array.from({ length: CALLERS }, (_, i) => readlinkFrom(t, plain!, path.join(stall.dir, 'hold', `d${i}`), path.join(m.dir, `a${i}`, 'v')));
+    // The first CALLERS - SHARE to finish are the ones past the share: each refused after a bounded wait.
+    const early: string[] = [];
+    await new Promise<void>((resolve) => {
+      for (const c of callers) {
+        void c.done.then((out) => {
+          early.push(out);
+          if (early.length === CALLERS - SHARE) resolve();
+        });
+      }
+    });
+    assert.deepEqual(early, Array(CALLERS - SHARE).fill(`errno ${EAGAIN}`), 'the callers past the share are refused');
+    // Another user, meanwhile: a cold resolution (a new process, a new environment) and a plain stat.
+    const b = await run(root!, 'python3', ['-c', READLINK_IN, '/', path.join(m.dir, 'b', 'v')], { B_VAR: 'bee' });
+    assert.equal(b.stdout.trim(), 'bee', b.stderr);
+    const st = await run(root!, 'stat', ['-c', '%s', path.join(m.dir, 'plain')]);
+    assert.equal(st.stdout.trim(), '6', st.stderr);
+    const status = await m.cli(['status', m.dir, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const cache = (JSON.parse(status.stdout) as Array<{ cache: { shareRefused?: number } }>)[0]!.cache;
+    assert.ok((cache.shareRefused ?? 0) >= CALLERS - SHARE, `status counts the refusals: ${JSON.stringify(cache)}`);
+    // Released, the held ones get their answer.
+    stall.release();
+    const late = await Promise.all(callers.map((c) => c.done));
+    assert.equal(late.filter((o) => o === 'fallback').length, SHARE, late.join(', '));
   });
 });
