@@ -21,6 +21,8 @@ export interface CacheCounters {
   pendingExec: number;
   unreadable: number;
   secure: number;
+  /** Resolutions refused (EAGAIN): their user already had its share of the daemon in flight. */
+  shareRefused: number;
 }
 
 /** How pending exec is read (src/pendingexec.ts), with the helper's counters when it is used. */

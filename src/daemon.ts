@@ -224,6 +224,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
             pendingExec: c.envExec,
             unreadable: c.envUnreadable,
             secure: c.envSecure,
+            shareRefused: c.shareRefused,
           },
           defaults: Object.fromEntries(daemon.defaults),
           pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },

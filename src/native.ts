@@ -40,6 +40,8 @@ export interface NativeCounters {
   projectWalks: number;
   projectAnswered: number;
   projectTimeouts: number;
+  /** Resolutions refused because their user had VSF_SHARE_MAX in flight for longer than the wait (shares.c). */
+  shareRefused: number;
   cacheEntries: number;
 }
 

@@ -56,14 +56,16 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
   /** The expansion for the link the hook passed on; undefined (after replying EIO) when there is none. */
   function passed(reply: Reply, name: string, path: string): [Resolution, Uint32Array] | undefined {
     const l = locals();
-    const link = decodeSlot(native.layout, l);
-    if (link === undefined) {
-      log.log('error', `${name}: reached JS without a link to resolve (the hook declined it)`);
-      reply(EIO);
-      return undefined;
-    }
+    let link: ReturnType<typeof decodeSlot>;
     let r: Resolution;
+    // Released whatever happens: the slot's blocks, and the caller's share of the daemon with them.
     try {
+      link = decodeSlot(native.layout, l);
+      if (link === undefined) {
+        log.log('error', `${name}: reached JS without a link to resolve (the hook declined it)`);
+        reply(EIO);
+        return undefined;
+      }
       r = resolver.resolve(link, l);
     } finally {
       native.slotRelease(l);
