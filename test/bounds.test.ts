@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { stallMount } from './helpers/execenv';
-import { mount, onCleanup, tempDir } from './helpers/mount';
+import { alive, isMounted, mount, onCleanup, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run } from './helpers/users';
 
 const T = { timeout: 180000 };
@@ -132,5 +132,47 @@ describe('one user\'s share of the daemon', { skip: crossUser }, () => {
     }
     const late = await all;
     assert.equal(late.filter((o) => o === 'fallback').length, SHARE, late.join(', '));
+  });
+});
+
+/** The daemon's state letter in /proc/<pid>/stat (Z: a zombie), or undefined once it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    return /\) (\S) /.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+describeEachUser((user) => {
+  test('`varsymfs unmount` works after the daemon stalled on another FUSE server and was killed -9', T, async (t) => {
+    if (root !== undefined && !fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - fusectl ')) {
+      // As on most distributions (systemd mounts it at boot): a normal user's unmount needs it to abort.
+      fs.mkdirSync('/sys/fs/fuse/connections', { recursive: true });
+      await run(root, 'mount', ['-t', 'fusectl', 'fusectl', '/sys/fs/fuse/connections']);
+    }
+    const stall = await stallMount(t);
+    const m = await mount(t, user, {
+      dir: tempDir(t, user, 'bounds-'),
+      args: ['--project-timeout', '600'],
+      setup: (d) => fs.symlinkSync('$<NOPE:-fallback>', path.join(d, 'v')),
+    });
+    // A caller of the mount whose project walk the hung server holds: its request stays in the daemon.
+    const caller = readlinkFrom(t, user, path.join(stall.dir, 'hold', 'k0'), path.join(m.dir, 'v'));
+    await stall.held();
+    process.kill(m.pid, 'SIGKILL');
+    // Its thread waiting on the hung server cannot die: the daemon stays a zombie and holds the connection.
+    assert.ok(await waitFor(() => procState(m.pid) === 'Z' || procState(m.pid) === 'D' || !alive(m.pid)), 'the daemon was killed');
+    const r = await m.cli(['unmount', m.dir]);
+    assert.equal(r.code, 0, `unmount: ${r.stderr}`);
+    assert.equal(isMounted(m.dir), false, 'the mount is gone');
+    assert.match(await caller.done, /^errno \d+$/, 'the caller blocked in the mount got an error');
+    // Released, the zombie's last thread exits.
+    let finished = false;
+    const gone = waitFor(() => !alive(m.pid) || procState(m.pid) === 'Z', 60000).finally(() => (finished = true));
+    while (!finished) {
+      stall.release();
+      await Promise.race([stall.held(), gone]);
+    }
   });
 });
