@@ -107,8 +107,8 @@ void vsf_memo_put_exec (const char *target, size_t target_len, const char *names
 uint32_t vsf_defaults_generation (void);
 uint32_t vsf_defaults_changed (void);
 
-// shares.c: at most VSF_SHARE_MAX resolutions in flight per caller fs uid; the next waits up to
-// VSF_SHARE_WAIT_MS for one to finish, then is refused (EAGAIN).
+// shares.c: at most VSF_SHARE_MAX resolutions in flight per caller fs uid; the next waits for one to
+// finish, and is refused (EAGAIN) when none of that user's has finished for VSF_SHARE_WAIT_MS.
 #define VSF_SHARE_MAX 16
 #define VSF_SHARE_WAIT_MS 2000
 int vsf_share_take (uint32_t uid);

@@ -5,7 +5,8 @@
 // queue. Without a bound, one user's storm (hundreds of threads with megabyte environments, or resolutions
 // held by its own hung FUSE server) takes all of those from everyone. With it, another user's resolution
 // waits behind at most VSF_SHARE_MAX of each other user's in JS, and a user can pin at most VSF_SHARE_MAX
-// resolutions (plus, for at most VSF_SHARE_WAIT_MS each, the requests queued for a share).
+// resolutions. The next of that user waits for one of them to finish; it is refused only when none has
+// finished for VSF_SHARE_WAIT_MS (the user's resolutions are stuck, not merely many or slow).
 //
 // A share is taken before the caller's /proc files are read and given back when the answer is known: on the
 // worker thread for a memo hit or an error, by JS (slotRelease) for a resolution passed to it.
@@ -16,7 +17,7 @@
 
 #define USERS_MAX 1024   // distinct uids with a resolution in flight; past it, a new uid is refused too
 
-typedef struct { uint32_t uid; uint32_t n; } share_t;
+typedef struct { uint32_t uid; uint32_t n; uint64_t given_back; } share_t;
 
 // Guards users[] and count; a leaf lock (nothing else is taken while it is held). `freed` is signalled when
 // a user at its maximum gives a share back.
@@ -34,25 +35,34 @@ static void init (void) {
   pthread_condattr_destroy(&a);
 }
 
+static void deadline (struct timespec *until) {
+  clock_gettime(CLOCK_MONOTONIC, until);
+  until->tv_sec += VSF_SHARE_WAIT_MS / 1000;
+  until->tv_nsec += (long) (VSF_SHARE_WAIT_MS % 1000) * 1000000L;
+  if (until->tv_nsec >= 1000000000L) { until->tv_sec++; until->tv_nsec -= 1000000000L; }
+}
+
 static share_t *find (uint32_t uid) {
   for (uint32_t i = 0; i < count; i++) if (users[i].uid == uid) return &users[i];
   return NULL;
 }
 
-// Takes a share for `uid`: 0, or -EAGAIN when none came free within VSF_SHARE_WAIT_MS (counted for status).
+// Takes a share for `uid`: 0, or -EAGAIN when none of its user's resolutions finished for
+// VSF_SHARE_WAIT_MS (counted for status).
 int vsf_share_take (uint32_t uid) {
   pthread_once(&once, init);
   struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += VSF_SHARE_WAIT_MS / 1000;
-  until.tv_nsec += (long) (VSF_SHARE_WAIT_MS % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+  deadline(&until);
+  uint64_t seen = UINT64_MAX;
   int r = 0;
   pthread_mutex_lock(&mu);
   for (;;) {
     share_t *s = find(uid);
-    if (s == NULL && count < USERS_MAX) { s = &users[count++]; *s = (share_t) { uid, 0 }; }
+    if (s == NULL && count < USERS_MAX) { s = &users[count++]; *s = (share_t) { uid, 0, 0 }; }
     if (s != NULL && s->n < VSF_SHARE_MAX) { s->n++; break; }
+    // Its user's resolutions still finish (others got the share): wait on, from now.
+    if (s != NULL && seen != UINT64_MAX && s->given_back != seen) deadline(&until);
+    seen = s != NULL ? s->given_back : 0;
     if (pthread_cond_timedwait(&freed, &mu, &until) == ETIMEDOUT) { r = -EAGAIN; break; }
   }
   pthread_mutex_unlock(&mu);
@@ -68,6 +78,7 @@ void vsf_share_release (uint32_t uid) {
   if (s != NULL && s->n > 0) {
     // Only a user at its maximum, or a full table, can have requests waiting.
     int waiters = s->n == VSF_SHARE_MAX || count == USERS_MAX;
+    s->given_back++;
     if (--s->n == 0) *s = users[--count];
     if (waiters) pthread_cond_broadcast(&freed);
   }
