@@ -3,7 +3,9 @@
 // holds the connection, so nothing answers its requests and whatever waits on them keeps the mount busy.
 // Aborting fails every pending and future request (ECONNABORTED); the mount can then be unmounted.
 import * as fs from 'node:fs';
+import { request } from './control';
 import { connectionName, readMounts, type MountEntry } from './mountinfo';
+import { socketPath } from './paths';
 import { runProgram, findProgram, isRoot } from './system';
 
 const CONNECTIONS = '/sys/fs/fuse/connections';
@@ -41,5 +43,16 @@ export async function abortConnection(m: MountEntry): Promise<string | undefined
     return undefined;
   } catch (err) {
     return `cannot abort its connection: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+}
+
+/** A mount whose daemon does not answer its control socket (3 s) while requests wait on its connection. */
+export async function daemonStuck(m: MountEntry): Promise<boolean> {
+  if (!((await waitingRequests(m)) ?? 0)) return false;
+  try {
+    await request(socketPath(m.mountPoint), { cmd: 'status' }, 3000);
+    return false;
+  } catch {
+    return true;
   }
 }

@@ -22,7 +22,7 @@ import { MANAGERS } from './linkfrom';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion, fishCompletion, zshCompletion } from './completion';
-import { abortConnection, waitingRequests } from './abort';
+import { abortConnection, daemonStuck } from './abort';
 import { isRoot, preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -191,24 +191,13 @@ async function runBackground(config: DaemonConfig, argv: string[]): Promise<void
   process.stdout.write(`mounted ${config.mountPoint} (daemon pid ${child.pid}, log ${log})\n`);
 }
 
-/** A mount whose daemon does not answer its control socket while requests wait on its connection. */
-async function stuck(m: MountEntry): Promise<boolean> {
-  if (!((await waitingRequests(m)) ?? 0)) return false;
-  try {
-    await request(socketPath(m.mountPoint), { cmd: 'status' }, 3000);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
   const mountPoint = path.resolve(dir);
   const m = mountAt(mountPoint);
   if (m === undefined) throw new VarsymfsError(`${mountPoint} is not mounted`);
   if (m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount (it is ${m.fsType})`);
   let r = await unmountFuse(mountPoint, !!o.lazy);
-  if (r.code !== 0 && (await stuck(m))) {
+  if (r.code !== 0 && (await daemonStuck(m))) {
     // Nothing will ever answer what waits on the mount (a dead daemon, or a zombie whose last thread waits on
     // another, hung FUSE server): fail those requests, then unmount.
     const why = await abortConnection(m);
