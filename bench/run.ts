@@ -15,6 +15,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, 'build');
 const QUICK = process.argv.includes('--quick');
+// `--only fairness`: just that row (it mounts its own store).
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const N = QUICK ? 20000 : 200000; // stats per hot-path repeat
 const REPEATS = 5;
 const COLD_N = QUICK ? 1000 : 5000;
@@ -76,6 +78,12 @@ async function statloop(target: string, n: number, caller: Caller, fork = false)
 async function main(): Promise<void> {
   const started = Date.now();
   await build();
+  if (ONLY !== undefined) {
+    if (ONLY !== 'fairness') throw new Error(`--only: expected fairness, got ${ONLY}`);
+    const f = await fairnessBench();
+    log(JSON.stringify({ mode: QUICK ? 'quick' : 'full', fairness: f }, null, 2));
+    return;
+  }
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-'));
   cleanups.push(() => fs.rmSync(ws, { recursive: true, force: true }));
   const store = path.join(ws, 'store');
@@ -191,6 +199,9 @@ async function main(): Promise<void> {
     rssMiB: { before: before.memory / 1048576, peak: peak / 1048576, after: after.memory / 1048576 },
   };
 
+  // 5. Fairness: another user's storm against this user's cold resolutions and plain stats.
+  results.fairness = await fairnessBench();
+
   results.ratios = ratios(hot, cold);
   const small = results.passthrough.smallFiles.rows as Record<string, Record<string, number>>;
   if (small.bindfs) results.ratios['small files total / bindfs'] = small.varsymfs!.total! / small.bindfs.total!;
@@ -201,6 +212,75 @@ async function main(): Promise<void> {
   results.mode = QUICK ? 'quick' : 'full';
   results.seconds = Math.round((Date.now() - started) / 1000);
   report();
+}
+
+/**
+ * Fairness (issue 17): STORMERS processes of another user (nobody) fork-and-stat a variant link with 1 MiB
+ * environments (every one a cold resolution, passed to JS) while this user measures a cold resolution (a
+ * new process per stat) and a plain stat of a regular file in the same mount; each against the same
+ * measured with no storm. Root only (a root --allow-other mount serving two users).
+ */
+async function fairnessBench(): Promise<Record<string, unknown>> {
+  if (process.geteuid?.() !== 0) {
+    log('# fairness needs root (a root --allow-other mount serving another user): skipped');
+    return { skipped: 'not root' };
+  }
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-fair-'));
+  fs.chmodSync(ws, 0o755);
+  cleanups.push(() => fs.rmSync(ws, { recursive: true, force: true }));
+  const store = path.join(ws, 'store');
+  for (const v of ['go1.0.3', 'go1.2.1']) {
+    fs.mkdirSync(path.join(store, v, 'bin'), { recursive: true });
+    fs.copyFileSync('/usr/bin/true', path.join(store, v, 'bin', 'go'));
+    fs.chmodSync(path.join(store, v, 'bin', 'go'), 0o755);
+  }
+  fs.symlinkSync('$<GO_VERSION>', path.join(store, 'go'));
+  const vs = path.join(ws, 'vs');
+  fs.mkdirSync(vs);
+  const bin = path.join(ROOT, 'bin', 'varsymfs');
+  const vsEnv = { ...process.env, XDG_STATE_HOME: path.join(ws, 'state'), XDG_RUNTIME_DIR: path.join(ws, 'run') };
+  const mounted = await exec(bin, ['mount', vs, '--source', store, '--allow-other'], { env: vsEnv });
+  cleanups.push(async () => void (await exec(bin, ['unmount', '--lazy', vs]).catch(() => undefined)));
+  const daemonPid = Number(/daemon pid (\d+)/.exec(mounted.stdout)![1]);
+  const link = path.join(vs, 'go', 'bin', 'go');
+  const plainFile = path.join(vs, 'go1.2.1', 'bin', 'go');
+  const victim: Caller = { env: { PATH: process.env.PATH, GO_VERSION: 'go1.2.1' } };
+  const coldN = QUICK ? 200 : 1000;
+  const statN = QUICK ? 20000 : 100000;
+  const measure = async () => ({ coldUs: (await statloop(link, coldN, victim, true)) / 1000, plainStatUs: (await statloop(plainFile, statN, victim)) / 1000 });
+  const idle = await measure();
+  // The storm: 8 variables of 127 KiB each; restarted when a stat of its fails (refused: EAGAIN).
+  const big: NodeJS.ProcessEnv = { GO_VERSION: 'go1.0.3' };
+  for (let i = 0; i < 8; i++) big[`BIG${i}`] = 'x'.repeat(127 * 1024);
+  const STORMERS = 32;
+  let storming = true;
+  let refusedRuns = 0;
+  const storm = async () => {
+    while (storming) {
+      await exec('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--', path.join(BUILD, 'statloop'), '--fork', link, '200'], { env: big }).catch(() => void refusedRuns++);
+    }
+  };
+  const before = await pidusage(daemonPid);
+  let peak = before.memory;
+  const sampler = setInterval(() => void pidusage(daemonPid).then((u) => (peak = Math.max(peak, u.memory)), () => {}), 200);
+  const stormers = Array.from({ length: STORMERS }, storm);
+  await new Promise((r) => setTimeout(r, 2000));  // the storm under way
+  const during = await measure();
+  storming = false;
+  await Promise.all(stormers);
+  clearInterval(sampler);
+  const status = JSON.parse((await exec(bin, ['status', vs, '--json'], { env: vsEnv })).stdout) as Array<{ cache: { shareRefused?: number } }>;
+  return {
+    stormers: STORMERS,
+    stormEnvironmentKiB: 8 * 127,
+    unit: 'µs',
+    idle,
+    duringStorm: during,
+    ratios: { 'cold resolution, storm / idle': during.coldUs / idle.coldUs, 'plain stat, storm / idle': during.plainStatUs / idle.plainStatUs },
+    daemonRssMiB: { before: before.memory / 1048576, peak: peak / 1048576 },
+    refused: status[0]?.cache.shareRefused ?? 0,
+    stormRunsEndedByARefusal: refusedRuns,
+  };
 }
 
 function cpuSeconds(pid: number): number {
@@ -383,6 +463,8 @@ function report(): void {
   for (const [name, r] of Object.entries(sf.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
   const d = results.daemon;
   log(`\n4. Daemon: ${f(d.cpuSecondsPer100k, 2)} CPU s per 100k resolutions; RSS MiB before ${f(d.rssMiB.before)}, peak ${f(d.rssMiB.peak)}, after ${f(d.rssMiB.after)} (${d.resolutions} resolutions)`);
+  const fr = results.fairness;
+  if (fr?.ratios) log(`\n5. Fairness: ${fr.stormers} processes of another user storming with ${fr.stormEnvironmentKiB} KiB environments; this user's cold resolution ${f(fr.idle.coldUs)} -> ${f(fr.duringStorm.coldUs)} µs, plain stat ${f(fr.idle.plainStatUs, 2)} -> ${f(fr.duringStorm.plainStatUs, 2)} µs; daemon RSS peak ${f(fr.daemonRssMiB.peak)} MiB; ${fr.refused} refused`);
   const dir = path.join(BENCH, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${results.date.slice(0, 10)}-${results.machine.host}${QUICK ? '-quick' : ''}.json`);

@@ -23,6 +23,7 @@ import { MANAGERS } from './linkfrom';
 import { installUnit, removeUnit } from './service';
 import { HELPER_DIR, installHelper, removeHelper } from './setup';
 import { bashCompletion, fishCompletion, zshCompletion } from './completion';
+import { abortConnection, daemonStuck } from './abort';
 import { isRoot, preflight, unmountFuse } from './system';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -196,7 +197,14 @@ async function unmount(dir: string, o: { lazy?: boolean }): Promise<void> {
   const m = mountAt(mountPoint);
   if (m === undefined) throw new VarsymfsError(`${mountPoint} is not mounted`);
   if (m.fsType !== FS_TYPE) throw new VarsymfsError(`${mountPoint} is not a varsymfs mount (it is ${m.fsType})`);
-  const r = await unmountFuse(mountPoint, !!o.lazy);
+  let r = await unmountFuse(mountPoint, !!o.lazy);
+  if (r.code !== 0 && (await daemonStuck(m))) {
+    // Nothing will ever answer what waits on the mount (a dead daemon, or a zombie whose last thread waits on
+    // another, hung FUSE server): fail those requests, then unmount.
+    const why = await abortConnection(m);
+    if (why !== undefined) throw new VarsymfsError(`${mountPoint}: its daemon does not answer and ${why}; use --lazy`);
+    r = await unmountFuse(mountPoint, !!o.lazy);
+  }
   if (r.code !== 0) {
     if (/busy/i.test(r.stderr)) throw new VarsymfsError(`${mountPoint} is busy (a process has its working directory or a file open there); close them, or use --lazy`);
     throw new VarsymfsError(`unmounting ${mountPoint} failed: ${r.stderr || `exit ${r.code}`}`);
@@ -307,7 +315,7 @@ Examples:
   program
     .command('unmount')
     .alias('umount')
-    .description('unmount a varsymfs mount (works for root and normal users); the daemon exits')
+    .description('unmount a varsymfs mount (works for root and normal users); the daemon exits. A mount whose daemon is dead or stuck (requests waiting, no answer on its control socket) has its FUSE connection aborted first (fusectl)')
     .argument('<dir>', 'the mount point')
     .option('-z, --lazy', 'detach now even if busy; the daemon exits once nothing uses the mount')
     .addHelpText('after', `

@@ -23,6 +23,8 @@ export interface CacheCounters {
   secure: number;
   /** Resolutions of another user's link: the follower's environment not read. */
   otherUsersLinks: number;
+  /** Resolutions refused (EAGAIN): their user already had its share of the daemon in flight. */
+  shareRefused: number;
 }
 
 /** How pending exec is read (src/pendingexec.ts), with the helper's counters when it is used. */

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 
 export interface MountEntry {
   readonly mountId: number;
+  /** The superblock's device, `major:minor` (a FUSE connection's fusectl directory is named by it). */
+  readonly device: string;
   readonly mountPoint: string;
   readonly fsType: string;
   readonly source: string;
@@ -25,6 +27,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (sep < 0 || fields.length < sep + 3) continue; // a blank or malformed line
     entries.push({
       mountId: Number(fields[0]),
+      device: fields[2]!,
       mountPoint: unescape(fields[4]!),
       options: fields[5]!,
       fsType: fields[sep + 1]!,
@@ -45,6 +48,12 @@ export function mountAt(dir: string, mounts: readonly MountEntry[] = readMounts(
   let found: MountEntry | undefined;
   for (const m of mounts) if (m.mountPoint === dir) found = m;
   return found;
+}
+
+/** The directory name fusectl gives a FUSE mount's connection: the kernel's dev_t of its superblock. */
+export function connectionName(m: Pick<MountEntry, 'device'>): string | undefined {
+  const d = /^(\d+):(\d+)$/.exec(m.device);
+  return d === null ? undefined : String(Number(d[1]) * 2 ** 20 + Number(d[2]));
 }
 
 export const FS_TYPE = 'fuse.varsymfs';

@@ -44,6 +44,8 @@ export interface NativeCounters {
   projectWalks: number;
   projectAnswered: number;
   projectTimeouts: number;
+  /** Resolutions refused because their user had VSF_SHARE_MAX in flight for longer than the wait (shares.c). */
+  shareRefused: number;
   cacheEntries: number;
 }
 
@@ -76,10 +78,10 @@ export interface NativeHelpers {
   slotProject(locals: Buffer): Buffer;
   /** Frees the environment and project blocks in the slot (after the resolution that needed them). */
   slotRelease(locals: Buffer): void;
-  /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. */
-  memoPut(generation: bigint, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer): void;
+  /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. `expansion`: its length alone when it is over targetMax (never built). */
+  memoPut(generation: bigint, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer | number): void;
   /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
-  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer): void;
+  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer | number): void;
   defaultsChanged(): number;
   defaultsGeneration(): number;
   counters(): NativeCounters;

@@ -27,7 +27,7 @@ const ENV_WORDS = { cached: 'environment (cached)', fresh: 'environment', exec: 
 /** A one-line account of a resolution, for the debug log (names and targets decoded only for display). */
 function describe(pid: number, comm: string, path: string, r: Resolution): string {
   const refs = (r.refs ?? []).map((x) => `${x.name}:${x.scope}${x.source !== undefined ? ` ${x.source}` : ''}`).join(' ');
-  return `resolve pid=${pid} (${comm}) ${path} -> ${r.target.toString()} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
+  return `resolve pid=${pid} (${comm}) ${path} -> ${r.target?.toString() ?? `(${r.length} bytes: too long)`} [${refs}] env=${r.env === undefined ? 'not needed' : ENV_WORDS[r.env.source]}`;
 }
 
 /** Builds the operations table for fuse-native. */
@@ -59,17 +59,19 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
    */
   function passed(reply: Reply, name: string, path: string, answer: (r: Resolution, stat: Uint32Array) => void): void {
     const l = locals();
-    const link = decodeSlot(native.layout, l);
-    if (link === undefined) {
-      log.log('error', `${name}: reached JS without a link to resolve (the hook declined it)`);
-      reply(EIO);
-      return;
-    }
+    // Released whatever happens, once: the slot's blocks, and the caller's share of the daemon with them.
     let released = false;
     const release = () => {
       if (!released) native.slotRelease(l);
       released = true;
     };
+    const link = decodeSlot(native.layout, l);
+    if (link === undefined) {
+      release();
+      log.log('error', `${name}: reached JS without a link to resolve (the hook declined it)`);
+      reply(EIO);
+      return;
+    }
     try {
       // The request's worker thread waits for the reply, so its locals stay valid until then.
       resolver.resolve(link, l, (r) => {
@@ -96,8 +98,8 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     getattr: op('getattr', (reply, path) => {
       passed(reply, 'getattr', path, (r, st) => {
         // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
-        st[3] = r.target.length;
-        st[4] = 0;
+        st[3] = r.length % 2 ** 32;
+        st[4] = Math.floor(r.length / 2 ** 32);
         st[11] = 0;
         st[12] = 0;
         reply(0, st);
@@ -105,7 +107,7 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     }),
     readlink: op('readlink', (reply, path) => {
       passed(reply, 'readlink', path, (r) => {
-        if (r.target.length > native.layout.targetMax) reply(ENAMETOOLONG);
+        if (r.target === undefined || r.target.length > native.layout.targetMax) reply(ENAMETOOLONG);
         else reply(0, r.target);
       });
     }),

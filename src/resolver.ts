@@ -37,8 +37,10 @@ export interface CallerEnvironment {
 export interface Resolution {
   /** The link's own target, as stored. */
   readonly raw: Buffer;
-  /** What the caller sees. */
-  readonly target: Buffer;
+  /** What the caller sees; undefined when it is longer than a path may be (never built: ENAMETOOLONG). */
+  readonly target: Buffer | undefined;
+  /** The expansion's length (lstat's st_size), known whether or not it was built. */
+  readonly length: number;
   /** Where the caller's environment came from; undefined when the target holds no reference. */
   readonly env: CallerEnvironment | undefined;
   /** Each reference's scope and value. */
@@ -155,12 +157,17 @@ export class Resolver {
   private vars(source: EnvSource, block: () => Buffer): (name: string) => Buffer | undefined {
     if (NO_ENVIRONMENT.has(source)) return () => undefined;
     let env: Buffer | undefined;
-    return (name) => environValue((env ??= block()), name);
+    // One scan of a block that may be megabytes per name, however often the target names it.
+    const seen = new Map<string, Buffer | undefined>();
+    return (name) => {
+      if (!seen.has(name)) seen.set(name, environValue((env ??= block()), name));
+      return seen.get(name);
+    };
   }
 
   private expand(raw: Buffer, env: CallerEnvironment, vars: (name: string) => Buffer | undefined, project: ProjectStatus, projectScope: () => ProjectLookup | undefined, match: Pick<Scopes, 'match'>): Resolution {
     const template = this.templates.get(raw);
-    if (!template.refs) return { raw, target: raw, env: undefined, refs: undefined, project: 'off' };
+    if (!template.refs) return { raw, target: raw, length: raw.length, env: undefined, refs: undefined, project: 'off' };
     const defaults = this.defaultBytes;
     let lookup: ProjectLookup | undefined | null = null;
     const scopes: Scopes = {
@@ -170,8 +177,8 @@ export class Resolver {
       defaults: (name) => defaults.get(name),
       ...match,
     };
-    const { target, refs } = explainTemplate(template, scopes);
-    return { raw, target, env, refs, project };
+    const { target, length, refs } = explainTemplate(template, scopes, this.native.layout.targetMax);
+    return { raw, target, length, env, refs, project };
   }
 
   /**
@@ -202,12 +209,12 @@ export class Resolver {
     const flags = answered ? this.native.layout.project.hitProject : 0;
     if (link.source === 'exec') {
       const names = [...new Set((r.refs ?? []).map((x) => x.name))];
-      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, project, flags, r.target);
+      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, project, flags, r.target ?? r.length);
       return r;
     }
     const noEnv = NO_ENVIRONMENT.has(link.source);
     const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
-    if (generation !== 0n) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target);
+    if (generation !== 0n) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target ?? r.length);
     return r;
   }
 

@@ -106,7 +106,7 @@ export function formatStatus(statuses: readonly MountStatus[]): string {
       out.push(`  requests     ${reqs.length ? reqs.map(([k, n]) => `${k} ${n}`).join(', ') : 'none yet'}`);
       const c = s.cache!;
       const answered = s.resolutions ? (100 * c.memoHits) / s.resolutions : 0;
-      out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec, ${c.otherUsersLinks} other users' links)`);
+      out.push(`  resolutions  ${s.resolutions} (${answered.toFixed(1)}% answered without JS; environment cache: ${(c.hitRate * 100).toFixed(1)}% hits, ${c.entries} processes, ${c.pendingExec} pending-exec, ${c.unreadable} unreadable, ${c.secure} secure-exec, ${c.otherUsersLinks} other users' links${c.shareRefused ? `, ${c.shareRefused} refused: their user had its share in flight` : ''})`);
       const d = Object.entries(s.defaults ?? {});
       out.push(`  defaults     ${d.length ? d.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
       if (s.pendingExec !== undefined) out.push(`  pending exec ${formatPendingExec(s.pendingExec)}`);

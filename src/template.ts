@@ -165,20 +165,38 @@ export function resolveRef(part: Extract<Part, { kind: 'ref' }>, scopes: Scopes,
   return { name: part.name, scope: 'unresolved', value: part.source, ...deferred };
 }
 
-/** Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). */
-export function explainTemplate(template: Template, scopes: Scopes): { target: Buffer; refs: Resolved[] } {
+/** What an expansion is: its length always, its bytes only when they were built. */
+export interface Explained {
+  /** The expansion; undefined when `length` is over the `max` given (it was never built). */
+  readonly target: Buffer | undefined;
+  readonly length: number;
+  readonly refs: Resolved[];
+}
+
+/**
+ * Expands a template and says which scope supplied each reference (for `resolve --explain` and logs). The
+ * length is summed from the resolved values first; the bytes are built only when it is at most `max`, so a
+ * target of 4 095 bytes naming 127 KiB values a thousand times costs a sum, not a 130 MB buffer.
+ */
+export function explainTemplate(template: Template, scopes: Scopes, max = Infinity): Explained {
   const refs: Resolved[] = [];
   const pieces: Buffer[] = [];
+  let length = 0;
   for (const [i, part] of template.parts.entries()) {
-    if (part.kind === 'text') {
-      pieces.push(part.text);
-      continue;
+    let piece: Buffer;
+    if (part.kind === 'text') piece = part.text;
+    else {
+      // Matched in an install directory only while the answer can still be a path (at most `max`):
+      // past it the answer is ENAMETOOLONG anyway, and the prefix is never built.
+      const dir = scopes.match === undefined || length > max ? undefined : componentDir(pieces, template.parts[i + 1]);
+      const r = resolveRef(part, scopes, dir);
+      refs.push(r);
+      piece = r.value;
     }
-    const r = resolveRef(part, scopes, scopes.match === undefined ? undefined : componentDir(pieces, template.parts[i + 1]));
-    refs.push(r);
-    pieces.push(r.value);
+    pieces.push(piece);
+    length += piece.length;
   }
-  return { target: Buffer.concat(pieces), refs };
+  return { target: length <= max ? Buffer.concat(pieces, length) : undefined, length, refs };
 }
 
 /** The directory a reference is a whole path component of (`…/installs/$<V>` or `…/installs/$<V>/bin`), else undefined. */
@@ -192,5 +210,5 @@ function componentDir(before: readonly Buffer[], next: Part | undefined): Buffer
 
 /** Expands a template; the bytes a process following the link sees. */
 export function expandTemplate(template: Template, scopes: Scopes): Buffer {
-  return template.refs ? explainTemplate(template, scopes).target : template.raw;
+  return template.refs ? explainTemplate(template, scopes).target! : template.raw;
 }

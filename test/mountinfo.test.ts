@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { FS_TYPE, mountAt, parseMountinfo, readMounts } from '../src/mountinfo';
+import { FS_TYPE, connectionName, mountAt, parseMountinfo, readMounts } from '../src/mountinfo';
 
 test('parseMountinfo reads every field of a line, with and without optional fields', () => {
   const text = [
@@ -11,8 +11,8 @@ test('parseMountinfo reads every field of a line, with and without optional fiel
     '43 42 0:40 /sub /mnt/x ro,relatime shared:7 master:3 - tmpfs tmpfs rw,size=1k',
   ].join('\n');
   assert.deepEqual(parseMountinfo(text), [
-    { mountId: 42, mountPoint: '/home/a b/vs', options: 'rw,nosuid', fsType: 'fuse.varsymfs', source: '/src\\x', superOptions: 'rw,user_id=1' },
-    { mountId: 43, mountPoint: '/mnt/x', options: 'ro,relatime', fsType: 'tmpfs', source: 'tmpfs', superOptions: 'rw,size=1k' },
+    { mountId: 42, device: '0:39', mountPoint: '/home/a b/vs', options: 'rw,nosuid', fsType: 'fuse.varsymfs', source: '/src\\x', superOptions: 'rw,user_id=1' },
+    { mountId: 43, device: '0:40', mountPoint: '/mnt/x', options: 'ro,relatime', fsType: 'tmpfs', source: 'tmpfs', superOptions: 'rw,size=1k' },
   ]);
 });
 
@@ -27,7 +27,7 @@ test('parseMountinfo undoes exactly the three-digit octal escapes', () => {
 });
 
 test('parseMountinfo: a line ending at the source has empty super options; shorter or separator-less lines are skipped', () => {
-  assert.deepEqual(parseMountinfo('5 1 0:2 / /m rw - proc proc'), [{ mountId: 5, mountPoint: '/m', options: 'rw', fsType: 'proc', source: 'proc', superOptions: '' }]);
+  assert.deepEqual(parseMountinfo('5 1 0:2 / /m rw - proc proc'), [{ mountId: 5, device: '0:2', mountPoint: '/m', options: 'rw', fsType: 'proc', source: 'proc', superOptions: '' }]);
   for (const bad of ['5 1 0:2 / /m rw - proc', '5 1 0:2 / /m rw proc proc rw', '5 1 0:2 / - rw proc proc rw', '']) {
     assert.deepEqual(parseMountinfo(bad), [], JSON.stringify(bad));
   }
@@ -65,4 +65,10 @@ test('mountAt finds the topmost mount at exactly that directory', () => {
 
 test('FS_TYPE is what the kernel reports for subtype=varsymfs', () => {
   assert.equal(FS_TYPE, 'fuse.varsymfs');
+});
+
+test('connectionName: fusectl names a connection by the dev_t of its superblock (major << 20 | minor)', () => {
+  assert.equal(connectionName({ device: '0:53' }), '53');
+  assert.equal(connectionName({ device: '8:1' }), String(8 * 2 ** 20 + 1));
+  assert.equal(connectionName({ device: 'x' }), undefined);
 });

@@ -98,8 +98,18 @@ test('targets and values are bytes: any byte but NUL passes through exactly', ()
 
 test('explain names the scope of each reference', () => {
   const r = explainTemplate(parseTemplate(Buffer.from('$<A>/$<B>/$<C:-c>/$<D>')), { env: bytes({ A: 'a' }), envScope: 'pending exec', defaults: bytes({ B: 'b' }) });
-  assert.equal(r.target.toString(), 'a/b/c/$<D>');
+  assert.equal(r.target?.toString(), 'a/b/c/$<D>');
   assert.deepEqual(r.refs.map((x) => x.scope), ['pending exec', 'mount default', 'inline fallback', 'unresolved']);
+});
+
+test('the length comes first: over `max` the expansion is not built, at `max` it is', () => {
+  const value = Buffer.alloc(127 * 1024, 0x78);
+  const scopes: Scopes = { env: (n) => (n === 'A' ? value : undefined), envScope: 'environment', defaults: () => undefined };
+  const over = explainTemplate(parseTemplate(Buffer.from('$<A>'.repeat(1023))), scopes, 4095);
+  assert.deepEqual([over.target, over.length, over.refs.length], [undefined, 1023 * value.length, 1023]);
+  const edge = (n: number) => explainTemplate(parseTemplate(Buffer.from('/$<A>')), { ...scopes, env: () => Buffer.alloc(n - 1, 0x79) }, 4095);
+  assert.equal(edge(4095).target?.length, 4095);
+  assert.deepEqual([edge(4096).target, edge(4096).length], [undefined, 4096]);
 });
 
 // A reference model written differently (one regular expression), to compare against on arbitrary input.
@@ -243,14 +253,14 @@ test('scopes.match: project and default values of a reference that is a whole pa
     },
   };
   const x = (raw: string) => explainTemplate(parseTemplate(Buffer.from(raw)), scopes);
-  assert.equal(x('/i/$<P>/bin').target.toString(), '/i/m-P/bin');
-  assert.equal(x('/i/$<D>').target.toString(), '/i/m-D');
-  assert.equal(x('/i/$<E>/x').target.toString(), '/i/e1/x', 'the environment is the caller\'s own: as written');
-  assert.equal(x('/i/go$<D>').target.toString(), '/i/go1.21', 'not a whole component');
-  assert.equal(x('/i/$<D>x').target.toString(), '/i/1.21x', 'not a whole component');
-  assert.equal(x('$<D>').target.toString(), '1.21', 'no directory before it');
-  assert.equal(x('/$<D>').target.toString(), '/m-D');
-  assert.equal(x('/a/$<P>/$<D>/z').target.toString(), '/a/m-P/m-D/z');
+  assert.equal(x('/i/$<P>/bin').target!.toString(), '/i/m-P/bin');
+  assert.equal(x('/i/$<D>').target!.toString(), '/i/m-D');
+  assert.equal(x('/i/$<E>/x').target!.toString(), '/i/e1/x', 'the environment is the caller\'s own: as written');
+  assert.equal(x('/i/go$<D>').target!.toString(), '/i/go1.21', 'not a whole component');
+  assert.equal(x('/i/$<D>x').target!.toString(), '/i/1.21x', 'not a whole component');
+  assert.equal(x('$<D>').target!.toString(), '1.21', 'no directory before it');
+  assert.equal(x('/$<D>').target!.toString(), '/m-D');
+  assert.equal(x('/a/$<P>/$<D>/z').target!.toString(), '/a/m-P/m-D/z');
   assert.deepEqual(calls, ['P /i 19,20', 'D /i 1.21', 'D / 1.21', 'P /a 19,20', 'D /a/m-P 1.21']);
   assert.equal(x('/i/$<P>').refs[0]!.match?.matched, 'm-P');
 });

@@ -30,7 +30,8 @@ async function goFrom(user: TestUser, cwd: string, m: Mounted): Promise<string> 
 /** `varsymfs resolve --explain` of the mount's GO link, run by the mount's user in `cwd`. */
 async function explain(m: Mounted, cwd: string): Promise<string> {
   const r = await run(m.user, m.user.bin, ['resolve', '--explain', path.join(m.dir, 'GO')], m.env, { cwd });
-  assert.equal(r.code, 0, r.stderr);
+  // The targets here are not installed: resolve prints the explanation, then exits 1 with that one line.
+  assert.ok(r.code === 0 || (r.code === 1 && /not installed|does not exist/.test(r.stderr)), r.stderr);
   return r.stdout;
 }
 

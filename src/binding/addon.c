@@ -213,8 +213,17 @@ static napi_value slot_block (napi_env env, napi_callback_info info, int project
 static napi_value slot_env (napi_env env, napi_callback_info info) { return slot_block(env, info, 0); }
 static napi_value slot_project (napi_env env, napi_callback_info info) { return slot_block(env, info, 1); }
 
+// The fs uid of a request's caller: fuse-native's caller context (pid, uid, gid, umask) opens its locals.
+static uint32_t slot_uid (const char *locals) {
+  uint32_t uid;
+  memcpy(&uid, locals + sizeof(uint32_t), sizeof uid);
+  return uid;
+}
+
 // slotRelease(locals): frees the environment block in the request's slot once JS is done with it (a
-// thread's locals can idle on libfuse's free list for long, and one block may be megabytes).
+// thread's locals can idle on libfuse's free list for long, and one block may be megabytes), and gives
+// back the caller's share (shares.c) that a resolution passed to JS holds until then. Once: the slot is
+// then VSF_NONE.
 static napi_value slot_release (napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -224,6 +233,8 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
+  if (slot->status == VSF_RESOLVE) vsf_share_release(slot_uid(data));
+  slot->status = VSF_NONE;
   free((void *) (uintptr_t) slot->env_ptr);
   free((void *) (uintptr_t) slot->project_ptr);
   slot->env_ptr = 0;
@@ -231,6 +242,20 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   slot->project_ptr = 0;
   slot->project_len = 0;
   return NULL;
+}
+
+// An expansion passed to memoPut/memoPutExec: a Buffer, or the length alone of one too long to be a path
+// (JS never builds those; the memo keeps only their length).
+static int expansion_arg (napi_env env, napi_value v, char **exp, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_number) return napi_get_buffer_info(env, v, (void **) exp, len) == napi_ok;
+  double n;
+  if (napi_get_value_double(env, v, &n) != napi_ok || !(n >= VSF_TARGET_MAX)) return 0;
+  static char none[1];
+  *exp = none;
+  *len = n > (double) UINT32_MAX ? UINT32_MAX : (size_t) n;
+  return 1;
 }
 
 // memoPut(generation, defaultsGeneration, project, flags, target, expansion): the answer for the next such
@@ -250,7 +275,7 @@ static napi_value memo_put (napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[2], &project));
   CHECK(napi_get_value_uint32(env, argv[3], &flags));
   CHECK(napi_get_buffer_info(env, argv[4], (void **) &target, &tlen));
-  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
+  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
   vsf_memo_put(gen, dgen, project, flags, target, tlen, exp, elen);
   return NULL;
 }
@@ -269,7 +294,7 @@ static napi_value memo_put_exec (napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[2], &dgen));
   CHECK(napi_get_value_uint32(env, argv[3], &project));
   CHECK(napi_get_value_uint32(env, argv[4], &flags));
-  CHECK(napi_get_buffer_info(env, argv[5], (void **) &exp, &elen));
+  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
   if (slot->status != VSF_RESOLVE || slot->source != VSF_ENV_EXEC || slot->env_ptr == 0 || slot->target_len >= VSF_TARGET_MAX) return NULL;
@@ -291,7 +316,7 @@ static napi_value defaults_generation (napi_env env, napi_callback_info info) {
 
 // counters(): { ops: [count per fuse-native op number], resolutions, memoHits, ..., cacheEntries }
 static napi_value counters (napi_env env, napi_callback_info info) {
-  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs", "projectWalks", "projectAnswered", "projectTimeouts", "envLinkOwner" };
+  static const char *names[VSF_C_COUNT] = { "resolutions", "memoHits", "envLookups", "envCached", "envExec", "envUnreadable", "envSecure", "execRefused", "passedToJs", "projectWalks", "projectAnswered", "projectTimeouts", "envLinkOwner", "shareRefused" };
   napi_value o, ops, v;
   CHECK(napi_create_object(env, &o));
   CHECK(napi_create_array_with_length(env, VSF_OP_COUNT, &ops));

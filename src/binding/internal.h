@@ -37,7 +37,7 @@ extern vsf_config_t vsf_config;
 enum vsf_counter {
   VSF_C_RESOLUTIONS, VSF_C_MEMO_HITS, VSF_C_ENV_LOOKUPS, VSF_C_ENV_CACHED, VSF_C_ENV_EXEC, VSF_C_ENV_UNREADABLE,
   VSF_C_ENV_SECURE, VSF_C_EXEC_REFUSED, VSF_C_PASSED_TO_JS, VSF_C_PROJECT_WALKS, VSF_C_PROJECT_ANSWERED,
-  VSF_C_PROJECT_TIMEOUTS, VSF_C_ENV_LINK_OWNER, VSF_C_COUNT
+  VSF_C_PROJECT_TIMEOUTS, VSF_C_ENV_LINK_OWNER, VSF_C_SHARE_REFUSED, VSF_C_COUNT
 };
 extern _Atomic uint64_t vsf_op_counts[VSF_OP_COUNT];
 extern _Atomic uint64_t vsf_counts[VSF_C_COUNT];
@@ -112,6 +112,13 @@ int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, s
 void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t defaults_generation, uint32_t project, uint32_t flags, const char *exp, size_t exp_len);
 uint32_t vsf_defaults_generation (void);
 uint32_t vsf_defaults_changed (void);
+
+// shares.c: at most VSF_SHARE_MAX resolutions in flight per caller fs uid; the next waits for one to
+// finish, and is refused (EAGAIN) when none of that user's has finished for VSF_SHARE_WAIT_MS.
+#define VSF_SHARE_MAX 16
+#define VSF_SHARE_WAIT_MS 2000
+int vsf_share_take (uint32_t uid);
+void vsf_share_release (uint32_t uid);
 
 // ops.c
 int vsf_hook (vsf_request_t *r, char *slot);

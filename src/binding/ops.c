@@ -25,6 +25,10 @@ _Atomic uint64_t vsf_counts[VSF_C_COUNT];
 
 #define PASS INT_MIN  // an op function's "JS must answer this one"
 
+// The caller's share (shares.c) a resolution passed to JS holds on this thread until JS's slotRelease gives
+// it back; the next request on the thread gives it back if JS never did (a bug: it would leak the share).
+static __thread uint32_t share_uid;
+
 // What an op function gets: the request, its slot, and its path(s) split into an opened parent and a name.
 typedef struct {
   vsf_request_t *r;
@@ -99,13 +103,16 @@ static int link_answer (call_t *c, const struct stat *st) {
     // The link is read with the caller's rights; its /proc files are read with the daemon's (a root
     // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
     vsf_restore_creds(c->creds);
+    // One of the caller's user's shares of the daemon, held until the answer is known (shares.c).
+    int shared = vsf_share_take(r->uid);
+    if (shared < 0) return shared;
     vsf_probe_t p;
     // The caller's project files, walked only if no answer independent of them is in the memo.
     vsf_project_t *proj = vsf_project_new(r);
-    if (proj == NULL && vsf_config.project_count > 0) return -ENOMEM;
+    if (proj == NULL && vsf_config.project_count > 0) { vsf_share_release(r->uid); return -ENOMEM; }
     int hit = vsf_probe_caller(r->pid, r->uid, r->gid, owner, target, (size_t) n, &proj, &p, exp, &exp_len);
     // Never an answer made without the environment because the daemon ran out of fds or memory.
-    if (p.error < 0) { free(p.env); vsf_project_free(proj); return p.error; }
+    if (p.error < 0) { free(p.env); vsf_project_free(proj); vsf_share_release(r->uid); return p.error; }
     if (!hit) {
       vsf_slot_t *s = c->slot;
       char *block = NULL;
@@ -113,7 +120,7 @@ static int link_answer (call_t *c, const struct stat *st) {
       uint32_t state = 0;
       int ps = vsf_project_contents(&proj, &block, &block_len, &state);
       vsf_project_free(proj);
-      if (ps == VSF_PROJECT_FAILED) { free(p.env); free(block); return -ENOMEM; }
+      if (ps == VSF_PROJECT_FAILED) { free(p.env); free(block); vsf_share_release(r->uid); return -ENOMEM; }
       s->status = VSF_RESOLVE;
       s->source = p.source;
       s->exec_check = p.exec_check;
@@ -128,9 +135,11 @@ static int link_answer (call_t *c, const struct stat *st) {
       s->project_len = (uint32_t) block_len;
       if (st != NULL) vsf_encode_stat(st, s->stat);
       COUNT(VSF_C_PASSED_TO_JS);
+      share_uid = r->uid;  // given back by JS (slotRelease) once it has answered
       return PASS;
     }
     vsf_project_free(proj);
+    vsf_share_release(r->uid);
     if (hit & VSF_HIT_PROJECT) COUNT(VSF_C_PROJECT_ANSWERED);
     COUNT(VSF_C_MEMO_HITS);
     answer = exp;
@@ -474,6 +483,7 @@ static int run (const op_t *op, call_t *c) {
 // The hook fuse-native runs for every request (varsymfs.h).
 int vsf_hook (vsf_request_t *r, char *raw) {
   vsf_slot_t *slot = (vsf_slot_t *) raw;
+  if (slot->status == VSF_RESOLVE) vsf_share_release(share_uid);  // JS never gave it back (a bug)
   free((void *) (uintptr_t) slot->env_ptr);  // the previous request's, on this thread
   free((void *) (uintptr_t) slot->project_ptr);
   slot->env_ptr = 0;

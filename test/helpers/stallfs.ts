@@ -1,4 +1,5 @@
-// A FUSE mount whose lookups under /hold/<dir>/ are not answered until the test says so: a process that
+// A FUSE mount whose lookups under /hold/<dir>/, and listings of /hold/<dir>, are not answered until the
+// test says so: a process that
 // execs <mount>/hold/<dir>/x stays inside execve (blocked in the path walk) for as long as a test needs to question it.
 // Run as a child process (`node stallfs.js <mountpoint>`), never in the test's own process, whose JS thread
 // must stay free: it prints "ready" once mounted and "held" for each request it holds; a line on stdin
@@ -19,6 +20,12 @@ const ops = {
     process.stdout.write('held\n');
   },
   readdir(p: string, cb: (err: number, names?: string[]) => void): void {
+    // Listing /hold/<dir> is held too (a walk for project files lists each directory it passes).
+    if (p.startsWith('/hold/')) {
+      held.push((err) => cb(err));
+      process.stdout.write('held\n');
+      return;
+    }
     cb(0, p === '/' ? ['hold'] : []);
   },
 };
