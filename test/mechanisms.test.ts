@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { callers, compileCallers, ERRNO } from './helpers/callers';
 import { chownTree, mount, tempDir, whichProgramStore } from './helpers/mount';
-import { plainUser, rootUser, run, testUsers } from './helpers/users';
+import { asUser, baseEnv, plainUser, rootUser, run, testUsers } from './helpers/users';
 
 const T = { timeout: 180000 };
 const root = rootUser();
@@ -44,10 +44,10 @@ for (const [label, user] of testUsers()) {
       } });
       const f = path.join(m.dir, 'f');
       const l = path.join(m.dir, 'l');
-      const set = await m.run('setfattr', ['-n', 'user.mark', '-v', 'target', f]);
+      const set = await m.run('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "user.mark", b"target")', f]);
       assert.equal(set.code, 0, set.stderr);
       assert.equal((await m.run(callers.bin, ['lchmod', l, '600'])).stdout, `ERR ${ERRNO.EOPNOTSUPP}\n`);
-      assert.equal(fs.statSync(f).mode & 0o777, 0o644, 'the target\'s mode is unchanged');
+      assert.equal((await m.run('stat', ['-c', '%a', f])).stdout, '644\n', 'the target\'s mode is unchanged');
       assert.equal((await m.run(callers.bin, ['llistxattr', l])).stdout, '', 'the link has no xattrs: the target\'s are not its');
       assert.equal((await m.run(callers.bin, ['llistxattr', f])).stdout, 'user.mark\n');
     });
@@ -67,31 +67,43 @@ for (const [label, user] of testUsers()) {
     });
 
     test('a project file saved by rename-into-place is seen by the next resolution of a caller already there', T, async (t) => {
-      const m = await mount(t, user, { setup: (d) => fs.symlinkSync('$<GO_VERSION:-none>', path.join(d, 'go')) });
+      // V from the caller's environment and GO_VERSION from the project file: the answer depends on both.
+      const m = await mount(t, user, { setup: (d) => fs.symlinkSync('$<V:-v>/$<GO_VERSION:-none>', path.join(d, 'go')) });
       const proj = tempDir(t, user, 'varsymfs-proj-');
       fs.writeFileSync(path.join(proj, '.tool-versions'), 'golang 1.21.0\n');
       chownTree(proj, user);
-      // One long-lived caller (a shell) reads the link, the file is replaced as editors save, it reads again.
-      const script = 'readlink "$1"; read x; readlink "$1"';
-      const [file, argv] = user.uid === process.geteuid?.() ? ['sh', ['-c', script, 'sh', path.join(m.dir, 'go')]] : ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--', '/usr/bin/env', 'sh', '-c', script, 'sh', path.join(m.dir, 'go')]];
-      const child = spawn(file, argv as string[], { cwd: proj, env: { PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      // One long-lived caller reads the link, the file is replaced as editors save it, the caller reads again.
+      const [file, argv] = asUser(user, callers.bin, ['twice', path.join(m.dir, 'go')]);
+      const child = spawn(file, argv, { cwd: proj, env: { ...baseEnv(user), V: 'env' }, stdio: ['pipe', 'pipe', 'pipe'] });
       t.after(() => child.kill('SIGKILL'));
       let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const lines = (n: number) => new Promise<void>((resolve, reject) => {
-        const check = () => { if (out.split('\n').length > n) resolve(); };
-        child.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
-        child.on('close', () => reject(new Error(`the caller ended: ${out}`)));
+        const check = () => (out.split('\n').length > n ? resolve() : undefined);
+        child.stdout.on('data', check);
+        child.on('close', () => reject(new Error(`the caller ended early: ${out}`)));
         check();
       });
       await lines(1);
-      assert.equal(out.split('\n')[0], '1.21.0');
+      assert.equal(out.split('\n')[0], 'env/1.21.0');
       const tmp = path.join(proj, '.tool-versions.swp');
       fs.writeFileSync(tmp, 'golang 1.22.3\n');
       chownTree(tmp, user);
       fs.renameSync(tmp, path.join(proj, '.tool-versions'));
       child.stdin.write('\n');
       await lines(2);
-      assert.equal(out.split('\n')[1], '1.22.3', out);
+      assert.equal(out.split('\n')[1], 'env/1.22.3', out);
+    });
+
+    test('pending exec: a variable whose name begins another\'s (VV before V), set, unset and changed, exec after exec', T, async (t) => {
+      const m = await mount(t, user, { setup: (d) => whichProgramStore(d, callers.bin) });
+      const prog = path.join(m.dir, 'd', 'prog');
+      // The same target again and again: the second and later answers may come from the memo, keyed by
+      // the values of exactly the variables the target names.
+      for (const [env, want] of [[['VV=A'], 'C'], [['VV=A', 'V=B'], 'B'], [['VV=A', 'V=A'], 'A'], [['VV=B', 'V=A'], 'A'], [['VV=A'], 'C'], [['VV=A', 'V=B'], 'B']] as const) {
+        const r = await m.run(callers.bin, ['execenv', prog, ...env], { V: 'C' });
+        assert.equal(r.stdout, `${want}\n`, `${env.join(' ')}: ${r.stderr}`);
+      }
     });
   });
 }
@@ -103,7 +115,7 @@ describe('identity changes and secure exec (a root daemon serving others)', () =
     assert.equal(r.stdout, 's3cret\nnone\n', r.stderr);
   });
 
-  test('file capabilities (AT_SECURE, no setuid): the program resolves without the invoking user\'s environment', { ...T, skip: needsRootAndPlain || (spawnSync('setcap', ['-h']).error ? 'needs setcap (libcap2-bin)' : false) }, async (t) => {
+  test('file capabilities (AT_SECURE, no setuid): the program resolves without the invoking user\'s environment, with each change of the defaults', { ...T, skip: needsRootAndPlain || (spawnSync('setcap', ['-h']).error ? 'needs setcap (libcap2-bin)' : false) }, async (t) => {
     const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('$<SECRET:-none>', path.join(d, 'l'))) });
     const dir = tempDir(t, root!, 'varsymfs-fcaps-');
     fs.chmodSync(dir, 0o755);
@@ -119,5 +131,11 @@ describe('identity changes and secure exec (a root daemon serving others)', () =
     assert.equal((await run(plain!, plainCopy, ['readlink', l], { SECRET: 'mine' })).stdout, 'mine\n', 'the same program without the capability');
     const r = await run(plain!, capped, ['readlink', l], { SECRET: 'chosen-by-the-invoker' });
     assert.equal(r.stdout, 'none\n', r.stderr);
+    // Without an environment the answer depends on the mount defaults alone: each change is seen.
+    for (const value of ['first', 'second']) {
+      const d = await m.cli(['defaults', m.dir, `SECRET=${value}`]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.equal((await run(plain!, capped, ['readlink', l], { SECRET: 'chosen-by-the-invoker' })).stdout, `${value}\n`, `after defaults SECRET=${value}`);
+    }
   });
 });
