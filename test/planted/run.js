@@ -76,8 +76,9 @@ function runTests (dir, bug) {
   const started = Date.now()
   const r = sh(process.execPath, args, { cwd: dir, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' })
   const out = `${r.stdout}${r.stderr}`
-  const count = (what) => Number((new RegExp(`^# ${what} (\\d+)`, 'm').exec(out) || [])[1] || 0)
-  return { ok: r.status === 0, timedOut: r.status === null, seconds: Math.round((Date.now() - started) / 1000), pass: count('pass'), fail: count('fail'), out }
+  // The spec reporter's summary: "ℹ pass 3" (the TAP reporter's: "# pass 3").
+  const count = (what) => Number((new RegExp(`^(?:ℹ|#) ${what} (\\d+)`, 'm').exec(out) || [])[1] || 0)
+  return { ok: r.status === 0 && count('pass') > 0, timedOut: r.status === null, seconds: Math.round((Date.now() - started) / 1000), pass: count('pass'), fail: count('fail'), out }
 }
 
 function apply (dir, file, reverse) {
@@ -113,7 +114,7 @@ function main () {
       const b = runTests(dir, bug)
       baselines.set(key, b)
       console.log(`# baseline ${bug.tests.join(' ')}${bug.patterns.length ? ` /${bug.patterns.join('|')}/` : ''}: ${b.ok ? 'passes' : 'FAILS'} (${b.pass} pass, ${b.fail} fail, ${b.seconds} s)`)
-      if (!b.ok) process.stdout.write(b.out.split('\n').filter((l) => /^not ok|^\s+not ok|error:|Error/.test(l)).slice(0, 20).join('\n') + '\n')
+      if (!b.ok) process.stdout.write(b.out.split('\n').filter((l) => /✖|Error/.test(l)).slice(0, 20).join('\n') + '\n')
     }
     const base = baselines.get(key)
     const notApplied = apply(dir, bug.file, false)
@@ -130,7 +131,8 @@ function main () {
         verdict = 'BASELINE FAILS'
       } else {
         const t = runTests(dir, bug)
-        verdict = t.ok ? 'SURVIVED' : 'CAUGHT'
+        // No test ran at all (a name pattern that matches nothing now) is not a catch.
+        verdict = t.ok ? 'SURVIVED' : t.pass + t.fail === 0 && !t.timedOut ? 'NO TEST RAN' : 'CAUGHT'
         detail = `${t.pass} pass, ${t.fail} fail${t.timedOut ? ', killed after the run limit' : ''}, ${t.seconds} s`
         if (t.ok && process.env.PLANTED_VERBOSE) process.stdout.write(t.out)
       }
@@ -144,7 +146,7 @@ function main () {
   fs.rmSync(dir, { recursive: true, force: true })
   const by = (v) => results.filter((r) => r.verdict === v).length
   const minutes = ((Date.now() - started) / 60000).toFixed(1)
-  console.log(`# ${results.length} bugs: ${by('CAUGHT')} caught, ${by('SURVIVED')} survived, ${by('DOES NOT APPLY')} do not apply, ${by('DOES NOT BUILD')} do not build, ${by('BASELINE FAILS')} with failing baseline; ${minutes} min`)
+  console.log(`# ${results.length} bugs: ${by('CAUGHT')} caught, ${by('SURVIVED')} survived, ${by('DOES NOT APPLY')} do not apply, ${by('DOES NOT BUILD')} do not build, ${by('BASELINE FAILS')} with failing baseline, ${by('NO TEST RAN')} with no test run; ${minutes} min`)
   process.exitCode = by('CAUGHT') === results.length ? 0 : 1
 }
 
