@@ -115,8 +115,8 @@ describe('identity changes and secure exec (a root daemon serving others)', () =
     assert.equal(r.stdout, 's3cret\nnone\n', r.stderr);
   });
 
-  test('file capabilities (AT_SECURE, no setuid): the program resolves without the invoking user\'s environment, with each change of the defaults', { ...T, skip: needsRootAndPlain || (spawnSync('setcap', ['-h']).error ? 'needs setcap (libcap2-bin)' : false) }, async (t) => {
-    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('$<SECRET:-none>', path.join(d, 'l'))) });
+  test('file capabilities (AT_SECURE, no setuid): the program resolves without the invoking user\'s environment or its own pending exec\'s, with each change of the defaults', { ...T, skip: needsRootAndPlain || (spawnSync('setcap', ['-h']).error ? 'needs setcap (libcap2-bin)' : false) }, async (t) => {
+    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('$<SECRET:-none>', path.join(d, 'l')), whichProgramStore(d, callers.bin)) });
     const dir = tempDir(t, root!, 'varsymfs-fcaps-');
     fs.chmodSync(dir, 0o755);
     const capped = path.join(dir, 'capped');
@@ -131,6 +131,10 @@ describe('identity changes and secure exec (a root daemon serving others)', () =
     assert.equal((await run(plain!, plainCopy, ['readlink', l], { SECRET: 'mine' })).stdout, 'mine\n', 'the same program without the capability');
     const r = await run(plain!, capped, ['readlink', l], { SECRET: 'chosen-by-the-invoker' });
     assert.equal(r.stdout, 'none\n', r.stderr);
+    // Nor is the environment it passes to a program it execs through the mount (its pending exec).
+    const prog = path.join(m.dir, 'd', 'prog');
+    assert.equal((await run(plain!, plainCopy, ['execenv', prog, 'V=A'])).stdout, 'A\n', 'the same exec without the capability');
+    assert.equal((await run(plain!, capped, ['execenv', prog, 'V=A'])).stdout, 'C\n');
     // Without an environment the answer depends on the mount defaults alone: each change is seen.
     for (const value of ['first', 'second']) {
       const d = await m.cli(['defaults', m.dir, `SECRET=${value}`]);
