@@ -133,7 +133,9 @@ function main () {
         const t = runTests(dir, bug)
         // No test ran at all (a name pattern that matches nothing now) is not a catch.
         verdict = t.ok ? 'SURVIVED' : t.pass + t.fail === 0 && !t.timedOut ? 'NO TEST RAN' : 'CAUGHT'
-        detail = `${t.pass} pass, ${t.fail} fail${t.timedOut ? ', killed after the run limit' : ''}, ${t.seconds} s`
+        // What the first failing test said: a catch for the reason the bug names, or by accident?
+        const why = t.ok ? '' : (t.out.split('\n').find((l) => /AssertionError|Error:|\d+ !== \d+/.test(l)) || '').trim().slice(0, 140)
+        detail = `${t.pass} pass, ${t.fail} fail${t.timedOut ? ', killed after the run limit' : ''}, ${t.seconds} s${why ? `: ${why}` : ''}`
         if (t.ok && process.env.PLANTED_VERBOSE) process.stdout.write(t.out)
       }
       const back = apply(dir, bug.file, true)
