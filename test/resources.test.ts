@@ -3,12 +3,13 @@
 // after many requests from a caller in 1024 groups. Each bound is far below what one leak per request
 // would reach and far above what the cache may hold (two fds per cached caller, --cache-size).
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { callers, compileCallers, fdCount, rssKiB } from './helpers/callers';
 import { chownTree, mount, tempDir, whichProgramStore } from './helpers/mount';
-import { rootUser, testUsers } from './helpers/users';
+import { baseEnv, rootUser, testUsers } from './helpers/users';
 
 const T = { timeout: 300000 };
 const root = rootUser();
@@ -18,6 +19,7 @@ const CACHE = 4;
 /** What may be open beyond the cached callers: the log, the control socket, inotify, /proc/self/mountinfo… */
 const SLACK = 16;
 const ROUNDS = 200;
+const EMFILE = 24;
 
 compileCallers();
 
@@ -71,5 +73,30 @@ describe('a caller in 1024 groups (a root daemon serving others)', { skip: !root
     // 3000 requests: a leak of the 64 KiB status buffer each would be 190 MiB; 48 MiB is allocator noise.
     assert.ok(rssKiB(m.pid) - rss < 48 * 1024, `daemon RSS grew from ${rss} KiB to ${rssKiB(m.pid)} KiB`);
     assert.ok(fdCount(m.pid) <= fds + SLACK, `daemon fds: ${fds} before, ${fdCount(m.pid)} after`);
+  });
+});
+
+describe('the daemon out of fds', { skip: !root ? 'needs root (prlimit of the daemon)' : false }, () => {
+  test('a variant link is that error, never its fallback, once the daemon\'s fd table is proven full', T, async (t) => {
+    const m = await mount(t, root!, { setup: (d) => {
+      fs.symlinkSync('v-$<V:-fallback>', path.join(d, 'link'));
+      fs.writeFileSync(path.join(d, 'shared'), 'data');
+    } });
+    const link = path.join(m.dir, 'link');
+    // A small table, filled through the mount by a holder: each file it opens is an fd of the daemon.
+    const limit = fdCount(m.pid) + 8;
+    const pl = spawnSync('prlimit', ['--pid', String(m.pid), `--nofile=${limit}:${limit}`], { encoding: 'utf8' });
+    assert.equal(pl.status, 0, pl.stderr);
+    const holder = 'import os,sys\nfds=[]\ntry:\n  while True: fds.append(os.open(sys.argv[1],os.O_RDONLY))\nexcept OSError as e: print(len(fds),e.errno,flush=True)\nsys.stdin.read()';
+    const h = spawn('python3', ['-c', holder, path.join(m.dir, 'shared')], { env: baseEnv(root!), stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => h.kill('SIGKILL'));
+    const line = await new Promise<string>((resolve) => h.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    assert.equal(line.split(' ')[1], String(EMFILE), `the holder stopped for another reason: ${line}`);
+    assert.ok(fdCount(m.pid) >= limit - 2, `the daemon's table is full: ${fdCount(m.pid)} of ${limit}`);
+    const r = await m.run(callers.bin, ['readlink', link], { V: 'mine' });
+    assert.equal(r.stdout, `ERR ${EMFILE}\n`, 'a resource failure is that error, never answered as "no environment" (v-fallback)');
+    h.stdin!.end();
+    await new Promise((resolve) => h.once('close', resolve));
+    assert.equal((await m.run(callers.bin, ['readlink', link], { V: 'mine' })).stdout, 'v-mine\n', 'fds freed: answered again');
   });
 });
