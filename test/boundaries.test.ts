@@ -1,7 +1,8 @@
 // Each documented limit at the limit, one below and one above, through a real mount (docs/testing.md,
 // "Claims and their tests"): an expansion of 4095 bytes is a path and 4096 is ENAMETOOLONG (docs/security.md,
 // link targets), a pending exec's string of exactly MAX_ARG_STRLEN (128 KiB with its NUL) is read and one
-// byte more is the kernel's own E2BIG (the pending-exec bounds), and a caller in 1024 supplementary groups
+// byte more is the kernel's own E2BIG (the pending-exec bounds), rmdir cleans libfuse's hidden files of
+// exactly 16 hex digits and no other length (acting as the caller), and a caller in 1024 supplementary groups
 // is served while one in 1025 is refused (acting as the caller).
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -35,6 +36,22 @@ for (const [label, user] of testUsers()) {
         // Twice in one process too: the second lstat of a cached caller is answered from the memo.
         const st = await m.run('stat', ['-c', '%s', l, l], { V: value });
         assert.equal(st.stdout, `${size}\n`.repeat(2), `lstat's size of an expansion of ${size} bytes`);
+      }
+    });
+
+    test('rmdir cleans only libfuse\'s exact hidden-file form: .fuse_hidden and 16 hex digits, not 15 or 17', T, async (t) => {
+      const m = await mount(t, user);
+      for (const digits of [15, 16, 17]) {
+        const d = path.join(m.dir, `d${digits}`);
+        const name = `.fuse_hidden${'0123456789abcdef0'.slice(0, digits)}`;
+        assert.equal((await m.run('sh', ['-c', 'mkdir "$0" && echo notes > "$0/$1"', d, name])).code, 0);
+        const r = await m.run('rmdir', [d]);
+        if (digits === 16) {
+          assert.equal(r.code, 0, `libfuse's own form is its leftover: ${r.stderr}`);
+        } else {
+          assert.notEqual(r.code, 0, `${digits} hex digits: a file of the user's, so the directory is not empty`);
+          assert.equal((await m.run('cat', [path.join(d, name)])).stdout, 'notes\n');
+        }
       }
     });
 
