@@ -17,6 +17,9 @@ const root = rootUser();
 const plain = plainUser();
 
 // The process questioned: sleeps, or execs `target` (on the stalling mount) with a chosen environment.
+/** A gid no account has. */
+const OTHER_GID = 47111;
+
 const SUBJECT = `
 import ctypes, mmap, os, sys, time
 mode, target = sys.argv[1], sys.argv[2]
@@ -116,7 +119,7 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
     });
   }
 
-  test('refusals, by number: another uid, not dumpable, oversize, a string too long, file-backed envp, gone, tid 0', T, async (t) => {
+  test('refusals, by number: another uid, another gid, not dumpable, oversize, a string too long, file-backed envp, gone, tid 0', T, async (t) => {
     const user = plain ?? root!;
     const stall = await stallMount(t);
     const h = startHelper(t, user, helper);
@@ -124,6 +127,8 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
     const results: Record<string, number> = {};
     const ask = async (what: string, tid: number) => (results[what] = (await h.ask(tid)).status);
     if (plain) await ask('another uid', await subject(t, root!, 'sleep'));
+    // The caller's uid, another gid: refused by the helper's own check, not only by the kernel's (EACCES).
+    if (plain) await ask('another gid', await subject(t, { ...plain, gid: OTHER_GID }, 'sleep'));
     if (plain) await ask('not dumpable', await subject(t, user, 'nondumpable'));
     await ask('over 6 MiB', await subject(t, user, 'big', stall));
     await ask('a string over 128 KiB', await subject(t, user, 'long', stall));
@@ -135,7 +140,7 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
     stall.release();
     process.stdout.write(`# helper refusals: ${JSON.stringify(results)}\n`);
     assert.deepEqual(results, {
-      ...(plain ? { 'another uid': -E.EPERM!, 'not dumpable': -E.EACCES! } : {}),
+      ...(plain ? { 'another uid': -E.EPERM!, 'another gid': -E.EPERM!, 'not dumpable': -E.EACCES! } : {}),
       'over 6 MiB': -E.E2BIG!, 'a string over 128 KiB': -E.E2BIG!, 'file-backed': -E.ENXIO!, gone: -E.ESRCH!, 'tid 0': -E.EINVAL!,
     });
   });
