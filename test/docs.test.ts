@@ -53,7 +53,7 @@ describeEachUser((user) => {
       const script = scriptOf(fs.readFileSync(path.join(ROOT, doc.file), 'utf8'), doc.skip);
       assert.ok(script.split('MISMATCH').length > doc.checks, `the document checks its outputs (at least ${doc.checks} #=> lines)`);
       const binDir = path.dirname(user.bin);
-      const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${doc.prelude}\n${script}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 100000 });
+      const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${doc.prelude}\n${script}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 600000 });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     });
   }
