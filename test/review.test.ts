@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
-import { mount, tempDir, type Mounted, whichProgramStore } from './helpers/mount';
+import { mount, tempDir, type Mounted, waitFor, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers } from './helpers/users';
 
 const T = { timeout: 180000 };
@@ -191,9 +191,13 @@ for (const [label, user] of testUsers()) {
       if (user.uid !== 0) fs.chownSync(path.join(store, 'f'), user.uid, user.gid);
       const [file, argv] = asUser(user, 'cat', [path.join(m.dir, 'f')]);
       const child = spawn(file, argv, { env: baseEnv(user), stdio: 'ignore' });
-      const done = new Promise((resolve) => child.on('close', resolve));
-      await new Promise((r) => setTimeout(r, 2000));
-      const stuck = daemonWaits(m.pid).filter((w) => /fifo|wait_for_partner/.test(w)).length;
+      let closed = false;
+      const done = new Promise((resolve) => child.on('close', resolve)).then(() => (closed = true));
+      // Either cat is done (its open is over: no daemon thread can be blocked on its behalf), or a daemon
+      // thread blocks opening the FIFO: whichever comes first, then the count.
+      const blockedThreads = () => daemonWaits(m.pid).filter((w) => /fifo|wait_for_partner/.test(w)).length;
+      await waitFor(() => closed || blockedThreads() > 0, 600000);
+      const stuck = blockedThreads();
       // Release the daemon (and the caller, which no signal can stop while the daemon holds its request).
       try {
         fs.closeSync(fs.openSync(path.join(store, 'f'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
