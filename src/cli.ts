@@ -116,7 +116,28 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
     }
     o.readyFd = undefined;
   };
-  let daemon;
+  // The signals are handled from before the mount appears: one that comes while the daemon starts
+  // unmounts it as soon as it is up, never ends the process with the mount left behind.
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  let pending: string | undefined;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (daemon === undefined) {
+      // A second signal while starting: give up at once (a start that never ends must not hold on).
+      if (pending !== undefined) process.exit(1);
+      pending = signal;
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    log.log('info', `${signal}: unmounting ${config.mountPoint}`);
+    void daemon.stop();
+    // The native loop reports the unmount (onExit); if it never does, do not hang forever.
+    setTimeout(() => process.exit(0), 10000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
   try {
     daemon = await startDaemon(config, log, () => process.exit(process.exitCode ?? 0));
   } catch (err) {
@@ -128,18 +149,7 @@ async function runForeground(config: DaemonConfig, o: MountOptions): Promise<voi
   // Nothing a caller does may end the daemon: an exception that escaped a request's handler (each
   // handler already answers EIO for its own) is logged, and the mount goes on serving.
   process.on('uncaughtException', (err) => log.log('error', `uncaught: ${err instanceof Error ? err.stack : String(err)}`));
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.log('info', `${signal}: unmounting ${config.mountPoint}`);
-    void daemon.stop();
-    // The native loop reports the unmount (onExit); if it never does, do not hang forever.
-    setTimeout(() => process.exit(0), 10000).unref();
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => stop('SIGHUP'));
+  if (pending !== undefined) stop(pending);
 }
 
 /** A normal user's mount shared with --allow-other serves everyone with that user's rights: say so. */

@@ -110,12 +110,18 @@ describeEachUser((user) => {
   test('status: the mount with its daemon and counters, --json, and a dead mount with how to recover', T, async (t) => {
     const m = await mount(t, user, { args: ['--default', 'XXX=bar'], setup: populate });
     for (let i = 0; i < 20; i++) await m.run('cat', [path.join(m.dir, 'foo')]);
-    // A client resolving in a loop all through status's CPU sample: the daemon is busy, so its CPU % is not 0.
-    const [file, argv] = asUser(user, 'python3', ['-c', 'import os,sys,time\nend=time.time()+8\nwhile time.time()<end: os.readlink(sys.argv[1])', path.join(m.dir, 'foo')]);
-    const busy = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'baz' }, stdio: 'ignore' });
+    // A client resolving in a loop all through status's CPU sample (from its first answer until its stdin
+    // closes): the daemon is busy, so its CPU % is not 0.
+    const loop = 'import os,sys,threading\nstop=threading.Event()\nthreading.Thread(target=lambda:(sys.stdin.read(),stop.set()),daemon=True).start()\nos.readlink(sys.argv[1])\nprint("ready",flush=True)\nwhile not stop.is_set(): os.readlink(sys.argv[1])';
+    const [file, argv] = asUser(user, 'python3', ['-c', loop, path.join(m.dir, 'foo')]);
+    const busy = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'baz' }, stdio: ['pipe', 'pipe', 'inherit'] });
     t.after(() => busy.kill('SIGKILL'));
+    let said = '';
+    busy.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+    assert.ok(await waitFor(() => said.includes('ready\n') || busy.exitCode !== null, 300000), 'the busy client started resolving');
     const [during] = JSON.parse((await m.cli(['status', '--json', m.dir])).stdout) as Array<Record<string, any>>;
     assert.equal(busy.exitCode, null, 'the client was still resolving when status returned');
+    busy.stdin!.end();
     assert.ok(during!.cpuPercent > 0, `cpuPercent of a busy daemon: ${during!.cpuPercent}`);
     busy.kill('SIGKILL');
     const human = await m.cli(['status', m.dir]);

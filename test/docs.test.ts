@@ -49,7 +49,7 @@ const DOCUMENTS: Array<{ file: string; skip: string[]; checks: number }> = [
 ];
 
 describeEachUser((user) => {
-  test(`${DOCUMENTS.map((d) => d.file).join(', ')}: every shell block runs as written, in the reader's order`, { timeout: 300000 }, async (t) => {
+  test(`${DOCUMENTS.map((d) => d.file).join(', ')}: every shell block runs as written, in the reader's order`, { timeout: 900000 }, async (t) => {
     const home = tempDir(t, user, 'varsymfs-home-');
     const scripts = DOCUMENTS.map((doc) => {
       const script = scriptOf(fs.readFileSync(path.join(ROOT, doc.file), 'utf8'), doc.skip);
@@ -58,7 +58,7 @@ describeEachUser((user) => {
       return `printf '== %s\\n' ${JSON.stringify(doc.file)} >&2; cd ~\n${script}`;
     });
     const binDir = path.dirname(user.bin);
-    const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${PRELUDE}\n${scripts.join('\n')}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 280000 });
+    const r = await run(user, 'bash', ['-c', `set -euo pipefail\n${PRELUDE}\n${scripts.join('\n')}`], { HOME: home, PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, XDG_STATE_HOME: path.join(home, '.state'), XDG_RUNTIME_DIR: '' }, { cwd: home, timeoutMs: 840000 });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   });
 });

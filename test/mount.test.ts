@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { alive, chownTree, forceCleanup, isMounted, mount, tempDir, waitFor } from './helpers/mount';
-import { asUser, baseEnv, describeEachUser, run } from './helpers/users';
+import { asUser, baseEnv, describeEachUser, rootUser, run } from './helpers/users';
 
 const T = { timeout: 60000 };
 
@@ -173,15 +173,17 @@ except OSError as e:
   const devFuseSkip = user.uid === 0 ? 'root is never denied /dev/fuse' : process.geteuid?.() !== 0 ? 'needs root to take /dev/fuse away from the user' : false;
   test('/dev/fuse not accessible: one line that says what to do', { ...T, skip: devFuseSkip }, async (t) => {
     const dir = tempDir(t, user);
-    const mode = fs.statSync('/dev/fuse').mode & 0o777;
-    fs.chmodSync('/dev/fuse', 0o600); // as on these machines before the suite's setup
-    try {
-      const r = await run(user, user.bin, ['mount', dir], { XDG_STATE_HOME: path.join(dir, '.state') });
-      assert.equal(r.code, 1);
-      assert.equal(r.stderr, 'Error: /dev/fuse is not accessible to this user: make it mode 0666 (`chmod 666 /dev/fuse`, as most distributions ship it)\n');
-    } finally {
-      fs.chmodSync('/dev/fuse', mode);
-    }
+    const nodes = tempDir(t, rootUser()!);
+    // Only this command's mount namespace sees a /dev/fuse of mode 0600 (as on these machines before the
+    // suite's setup): a copy of the device node on a private tmpfs, bound over it. Nobody else on the
+    // machine loses the device meanwhile.
+    const rdev = fs.statSync('/dev/fuse').rdev;
+    const hide = `mount -t tmpfs -o mode=0755 none "$0" && mknod -m 600 "$0/fuse" c ${Math.floor(rdev / 256) & 0xfff} ${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)} && mount --bind "$0/fuse" /dev/fuse && exec "$@"`;
+    const [file, argv] = asUser(user, user.bin, ['mount', dir]);
+    const r = await run(rootUser()!, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', hide, nodes, file, ...argv], { XDG_STATE_HOME: path.join(dir, '.state') });
+    assert.equal(r.stderr, 'Error: /dev/fuse is not accessible to this user: make it mode 0666 (`chmod 666 /dev/fuse`, as most distributions ship it)\n');
+    assert.equal(r.code, 1);
+    assert.equal(fs.statSync('/dev/fuse').mode & 0o777, 0o666, 'outside, /dev/fuse is untouched');
   });
 
   test('recovers a stale mount left by a killed daemon; clients get errors, not hangs', T, async (t) => {

@@ -175,7 +175,6 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the walk and the resolution order ---------------------------------------------------------------
 
@@ -551,12 +550,17 @@ print(first, os.readlink(d+'/GO_VERSION'))`;
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     if (process.geteuid?.() === 0) fs.lchownSync(fifo, user.uid, user.gid);
     const link = path.join(m.dir, 'GO_VERSION');
-    const inFifoDir = runIn(user, path.join(proj, 'fifo'), ['/usr/bin/readlink', link], {}, 60000);
+    const inFifoDir = runIn(user, path.join(proj, 'fifo'), ['/usr/bin/readlink', link], {}, 600000);
+    const blockedThreads = () => daemonWaits(m.pid).filter((w) => /fifo|wait_for_partner/.test(w)).length;
     let stuck: number;
     let other: string;
     try {
-      await sleep(1500); // give a daemon thread time to block on the FIFO, if it would
-      stuck = daemonWaits(m.pid).filter((w) => /fifo|wait_for_partner/.test(w)).length;
+      // Either the caller is answered (its walk is over: no thread of it can be blocked on the FIFO), or a
+      // daemon thread blocks opening it: whichever comes first, then the count.
+      let answered = false;
+      void inFifoDir.then(() => (answered = true));
+      await waitFor(() => answered || blockedThreads() > 0, 600000);
+      stuck = blockedThreads();
       other = await resolveIn(user, proj, link);
     } finally {
       // Release anything blocked opening the FIFO for reading (ENXIO when nobody is).

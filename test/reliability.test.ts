@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { alive, mount, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser } from './helpers/users';
 
-const T = { timeout: 120000 };
+const T = { timeout: 600000 }; // a liveness bound of minutes: the checks wait for events
 
 describeEachUser((user) => {
   test('kill -9 under load: clients get errors, not hangs; fsync\'d writes survive; remount serves again', T, async (t) => {
@@ -30,30 +30,39 @@ except OSError as e:
     const reader = `
 import os, sys
 try:
+  open(sys.argv[1] + "/r", "rb").read()
+  os.readlink(sys.argv[1] + "/l")
+  print("reading", flush=True)
   while True:
       open(sys.argv[1] + "/r", "rb").read()
       os.readlink(sys.argv[1] + "/l")
 except OSError as e:
   print("error", e.errno, flush=True)
 `;
+    const said: string[] = [];
     const clients = [
       ...[0, 1, 2, 3].map((i) => ['python3', ['-c', writer, path.join(m.dir, `w${i}`)]] as const),
       ...[0, 1, 2, 3].map(() => ['python3', ['-c', reader, m.dir]] as const),
-    ].map(([cmd, args]) => {
+    ].map(([cmd, args], i) => {
       const [file, argv] = asUser(user, cmd, [...args]);
       const child = spawn(file, argv, { env: { ...baseEnv(user), X: 'r' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      said[i] = '';
+      child.stdout.on('data', (d: Buffer) => ((out += d.toString()), (said[i] = out)));
       const done = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
       t.after(() => child.kill('SIGKILL'));
       return done;
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The kill comes once every client is under way: each writer has fsync'd a record, each reader has
+    // read the file and the link (or a client has already failed, which the checks below report).
+    const started = () => said.every((o, i) => (i < 4 ? /^\d+$/m : /^reading$/m).test(o) || /^error /m.test(o));
+    assert.ok(await waitFor(started, 300000), `every client started: ${JSON.stringify(said)}`);
     process.kill(m.pid, 'SIGKILL');
-    const timer = setTimeout(() => {}, 0);
-    const outputs = await Promise.race([Promise.all(clients), new Promise<null>((r) => setTimeout(() => r(null), 20000))]);
-    clearTimeout(timer);
-    assert.ok(outputs !== null, 'every client returned within 20 s of the kill (no hang)');
+    // A liveness bound of minutes, not a measure of speed: a client left hanging by the kill never returns.
+    let bound: NodeJS.Timeout | undefined;
+    const outputs = await Promise.race([Promise.all(clients), new Promise<null>((r) => (bound = setTimeout(() => r(null), 300000)))]);
+    clearTimeout(bound);
+    assert.ok(outputs !== null, 'every client returned after the kill (no hang)');
     for (const out of outputs!) assert.match(out, /^error \d+$/m, 'each client saw an error');
     // Remount the same directory; every record a writer reported as fsync'd is in the backing file.
     const m2 = await mount(t, user, { dir: m.dir });
@@ -120,20 +129,22 @@ os.execve("/usr/bin/cat", ["cat", sys.argv[1] + "/ok-link"], {k.encode(): v.enco
       return c;
     });
     // A stopped process with a request in flight too.
-    const [sf, sa] = asUser(user, 'python3', ['-c', 'import os,sys,threading\nfor _ in range(4): threading.Thread(target=lambda: [os.readlink(sys.argv[1]) for _ in range(100000)]).start()', path.join(m.dir, 'l')]);
-    const stopped = spawn(sf, sa, { env: { ...baseEnv(user), X: 'f' }, stdio: 'ignore' });
+    // Stopped once all four threads are resolving (each has had an answer and goes on asking).
+    const [sf, sa] = asUser(user, 'python3', ['-c', 'import os,sys,threading\nb=threading.Barrier(5)\ndef go():\n  os.readlink(sys.argv[1]); b.wait()\n  for _ in range(100000): os.readlink(sys.argv[1])\nfor _ in range(4): threading.Thread(target=go).start()\nb.wait(); print("resolving", flush=True)', path.join(m.dir, 'l')]);
+    const stopped = spawn(sf, sa, { env: { ...baseEnv(user), X: 'f' }, stdio: ['ignore', 'pipe', 'ignore'] });
     t.after(() => stopped.kill('SIGKILL'));
-    await new Promise((r) => setTimeout(r, 500));
+    let resolving = '';
+    stopped.stdout!.on('data', (d: Buffer) => (resolving += d.toString()));
+    assert.ok(await waitFor(() => resolving.includes('resolving\n'), 300000), 'the threads to stop are resolving');
     stopped.kill('SIGSTOP');
-    const start = Date.now();
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => m.run('sh', ['-c', 'cat "$0/l"; readlink "$0/l"', m.dir], { X: i % 2 ? 'f' : 'l' }, { timeoutMs: 15000 })));
-    assert.ok(Date.now() - start < 15000);
+    // Each caller must be answered; a stall would leave them all waiting until killed.
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => m.run('sh', ['-c', 'cat "$0/l"; readlink "$0/l"', m.dir], { X: i % 2 ? 'f' : 'l' }, { timeoutMs: 300000 })));
     for (const [i, r] of results.entries()) assert.equal(r.stdout, i % 2 ? 'dataf\n' : 'l\n', r.stderr); // X=l: a link to itself (ELOOP), but answered
     assert.ok(blocked.every((c) => c.exitCode === null), 'the FIFO readers are still blocked');
     // Let the readers go: a writer opens the FIFO.
-    const w = await m.run('sh', ['-c', ': > "$0/fifo"', m.dir], {}, { timeoutMs: 15000 });
+    const w = await m.run('sh', ['-c', ': > "$0/fifo"', m.dir], {}, { timeoutMs: 300000 });
     assert.equal(w.code, 0);
-    assert.ok(await waitFor(() => blocked.every((c) => c.exitCode !== null), 10000), 'readers finished once a writer came');
+    assert.ok(await waitFor(() => blocked.every((c) => c.exitCode !== null), 300000), 'readers finished once a writer came');
     stopped.kill('SIGCONT');
   });
 });

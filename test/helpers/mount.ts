@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { readMounts } from '../../src/mountinfo';
 import { logFile } from '../../src/paths';
-import { run, type RunResult, type TestUser } from './users';
+import { run, type Parent, type RunResult, type TestUser } from './users';
 
 export interface Mounted {
   readonly user: TestUser;
@@ -22,7 +22,7 @@ export interface Mounted {
   /** The daemon's log file. */
   readonly log: string;
   /** Runs a command as the test user with exactly `env`. */
-  run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts?: { timeoutMs?: number; cwd?: string }): Promise<RunResult>;
+  run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts?: { timeoutMs?: number; cwd?: string; parent?: Parent }): Promise<RunResult>;
   /** Runs the varsymfs CLI as the test user. */
   cli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult>;
 }

@@ -69,17 +69,33 @@ export function baseEnv(user: TestUser): NodeJS.ProcessEnv {
   return { PATH: user.uid === 0 ? process.env.PATH ?? SYSTEM_PATH : SYSTEM_PATH, HOME: user.home, LANG: 'C.UTF-8' };
 }
 
-/** The argv that runs `cmd args` as `user` (setpriv when switching from root). */
-export function asUser(user: TestUser, cmd: string, args: readonly string[]): [string, string[]] {
+/**
+ * How a command run as another user is parented. 'user': under a process of that user, as a user's
+ * programs are started by its shell, so the daemon can compare the caller's memory with its parent's
+ * (kcmp) and cache the caller; run() does this unless told otherwise. 'runner': a direct child of this
+ * (root) test runner, whose memory a plain user's daemon cannot compare (such a caller is never cached);
+ * asUser() does this unless told otherwise, since its callers use the spawned pid as the command's.
+ */
+export type Parent = 'user' | 'runner';
+
+/** The argv that runs `cmd args` as `user` (setpriv when switching from root); by default the command
+ * keeps the spawned pid (parent 'runner'). */
+export function asUser(user: TestUser, cmd: string, args: readonly string[], opts: { parent?: Parent } = {}): [string, string[]] {
   if (process.geteuid?.() === user.uid) return [cmd, [...args]];
   // setpriv's own image changed credentials, so the kernel makes it non-dumpable and its /proc files
-  // root's; exec'ing env first gives the command an ordinary process of the user, like a login shell's.
-  return ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--', '/usr/bin/env', cmd, ...args]];
+  // root's; exec'ing another program first gives the command an ordinary process of the user, like a
+  // login shell's.
+  const setpriv = ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--'];
+  if (opts.parent !== 'user') return ['setpriv', [...setpriv, '/usr/bin/env', cmd, ...args]];
+  // `timeout 0` (no time limit) waits for the command as its parent and passes on its exit; the inner
+  // setpriv makes the command die with it, so killing what was spawned leaves nothing behind.
+  return ['setpriv', [...setpriv, 'timeout', '0', 'setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args]];
 }
 
-/** Runs a command as `user` with exactly `env` (plus the base environment); time-bounded. */
-export function run(user: TestUser, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<RunResult> {
-  const [file, argv] = asUser(user, cmd, args);
+/** Runs a command as `user` with exactly `env` (plus the base environment), under a parent of that user
+ * unless `parent` says otherwise; time-bounded. */
+export function run(user: TestUser, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { timeoutMs?: number; cwd?: string; input?: string; parent?: Parent } = {}): Promise<RunResult> {
+  const [file, argv] = asUser(user, cmd, args, { parent: opts.parent ?? 'user' });
   return new Promise((resolve) => {
     const child = spawn(file, argv, { env: { ...baseEnv(user), ...env }, cwd: opts.cwd ?? '/', stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
