@@ -39,10 +39,18 @@ export interface Current {
   projectFiles: ProjectFileState[];
 }
 
-/** How the project walk treats a file, from its stat (or the error of stat) and whether it can be read. */
-export function projectFileStatus(st: fs.Stats | NodeJS.ErrnoException, readable: boolean, fileMax: number): string | undefined {
+/**
+ * How the project walk treats a file, from its stat (or the error of stat), the owner of the name itself
+ * (a symlink's own owner, else the file's) and whether it can be read. `uid` is the caller's: the trust
+ * rule is the daemon's (docs/security.md, "Project files on a shared machine"); a mount's `--trust-dir`
+ * is not known here, so a file under one is still listed as not trusted.
+ */
+export function projectFileStatus(st: fs.Stats | NodeJS.ErrnoException, readable: boolean, fileMax: number, uid?: number, linkOwner?: number): string | undefined {
   if (st instanceof Error) return st.code === 'ENOENT' || st.code === 'ENOTDIR' ? undefined : `skipped: unreadable (${st.code ?? st.message})`;
   if (!st.isFile()) return 'skipped: not a regular file';
+  for (const owner of [linkOwner, st.uid]) {
+    if (uid !== undefined && owner !== undefined && owner !== uid && owner !== 0) return `skipped: not trusted (owner uid ${owner}; only yours and root's count, or a mount's --trust-dir)`;
+  }
   if (st.size > fileMax) return `skipped: larger than ${fileMax} bytes`;
   return readable ? 'read' : 'skipped: unreadable';
 }
@@ -98,7 +106,13 @@ function projectFiles(directory: string, names: readonly string[], fileMax: numb
       } catch {
         readable = false;
       }
-      const status = projectFileStatus(st, readable, fileMax);
+      let linkOwner: number | undefined;
+      try {
+        linkOwner = fs.lstatSync(file).uid;
+      } catch {
+        linkOwner = undefined;
+      }
+      const status = projectFileStatus(st, readable, fileMax, process.geteuid!(), linkOwner);
       if (status !== undefined) out.push({ file, status });
     }
     if (dir === '/') return out;

@@ -54,4 +54,9 @@ test('projectFileStatus: missing files are not listed; the others read or skippe
   assert.equal(projectFileStatus(stat(true, 11), true, 10), 'skipped: larger than 10 bytes');
   assert.equal(projectFileStatus(stat(true, 10), false, 10), 'skipped: unreadable');
   assert.equal(projectFileStatus(stat(true, 10), true, 10), 'read');
+  const owned = (uid: number) => ({ isFile: () => true, size: 1, uid }) as import('node:fs').Stats;
+  assert.equal(projectFileStatus(owned(1000), true, 10, 1000, 1000), 'read');
+  assert.equal(projectFileStatus(owned(0), true, 10, 1000, 0), 'read', "root's files count");
+  assert.match(projectFileStatus(owned(1001), true, 10, 1000, 1001)!, /^skipped: not trusted \(owner uid 1001/);
+  assert.match(projectFileStatus(owned(1000), true, 10, 1000, 1001)!, /^skipped: not trusted \(owner uid 1001/, "another user's link to the caller's file");
 });
