@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
 import { mount, onCleanup, tempDir, type Mounted } from './helpers/mount';
 import { asUser, baseEnv, run, type TestUser } from './helpers/users';
@@ -168,5 +169,142 @@ describe('finding 3 (LOW): --trust-dir through another user\'s symlink', { skip:
     const m = await goMount(t, ['--trust-dir', team]);
     await settle();
     assert.equal(await goFrom(root!, path.join(shared, 'elsewhere', 'proj'), m), 'none', 'trust went to / through the attacker\'s symlink');
+  });
+});
+
+// A process of `user` that holds argv[1] open (O_RDWR) and maps argv[2] bytes of it, shared, on command:
+//   map     mmap MAP_SHARED
+//   touch   dirty every page (no msync)
+//   dirty   dirty every page, then msync and fsync
+//   sync    msync and fsync
+// Each answers one line: opened / mapped / touched / ok / synced, or the errno's name.
+const MAPPER = `
+import os, sys, mmap, errno
+p = sys.argv[1]; size = int(sys.argv[2]); fd = os.open(p, os.O_RDWR); m = None
+print("opened", flush=True)
+for line in sys.stdin:
+    c = line.strip()
+    try:
+        if c == "map": m = mmap.mmap(fd, size, mmap.MAP_SHARED); r = "mapped"
+        elif c == "touch":
+            for off in range(0, size, 4096): m[off:off + 1] = b"t"
+            r = "touched"
+        elif c == "dirty":
+            for off in range(0, size, 4096): m[off:off + 1] = b"d"
+            m.flush(); os.fsync(fd); r = "ok"
+        elif c == "sync": m.flush(); os.fsync(fd); r = "synced"
+        else: break
+    except OSError as e: r = errno.errorcode[e.errno]
+    print(r, flush=True)
+`;
+
+const FILL = `
+import os, sys, errno
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644); buf = b"x" * 65536; err = None
+while err is None:
+    try: os.write(fd, buf)
+    except OSError as e: err = errno.errorcode[e.errno]
+print(err)
+`;
+
+const MAP_SIZE = 8 << 20;
+
+/** A mapper process of `user` on `file` (see MAPPER); `ask` sends a command and returns its line. */
+async function mapper(t: TestContext, user: TestUser, file: string): Promise<(cmd: string) => Promise<string>> {
+  const [cmd, args] = asUser(user, '/usr/bin/python3', ['-c', MAPPER, file, String(MAP_SIZE)]);
+  const child = spawn(cmd, args, { env: baseEnv(user), cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
+  onCleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise((r) => child.once('close', r));
+    child.kill('SIGKILL');
+    await done;
+  });
+  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const l = await lines.next();
+    return l.done ? `exited ${child.exitCode ?? child.signalCode}` : l.value;
+  };
+  assert.equal(await next(), 'opened');
+  return async (c: string) => (child.stdin!.write(`${c}\n`), next());
+}
+
+/** A fresh ext4 of 48 MiB with half its blocks reserved for root, loop-mounted (unmounted after `t`), open to all. */
+function reservedExt4(t: TestContext): string {
+  const base = tempDir(t, root!, 'attack-ext4-');
+  const image = path.join(base, 'image');
+  const dir = path.join(base, 'fs');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(image, '');
+  fs.truncateSync(image, 48 << 20);
+  const mkfs = spawnSync('mkfs.ext4', ['-q', '-F', '-m', '50', image], { encoding: 'utf8' });
+  assert.equal(mkfs.status, 0, mkfs.stderr);
+  const mounted = spawnSync('mount', ['-o', 'loop', image, dir], { encoding: 'utf8' });
+  assert.equal(mounted.status, 0, mounted.stderr);
+  onCleanup(t, () => void spawnSync('umount', ['-l', dir]));
+  fs.chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** `dir`/shared: a sparse MAP_SIZE file anyone may write. */
+function sharedFile(dir: string): string {
+  const shared = path.join(dir, 'shared');
+  fs.writeFileSync(shared, '');
+  fs.chmodSync(shared, 0o666);
+  fs.truncateSync(shared, MAP_SIZE);
+  return shared;
+}
+
+async function fill(dir: string): Promise<void> {
+  const r = await run(plain!, '/usr/bin/python3', ['-c', FILL, path.join(dir, 'fill')], {}, { timeoutMs: 120000 });
+  assert.equal(r.stdout.trim(), 'ENOSPC', r.stderr);
+}
+
+/** The bytes `file` has on disk once flushed. */
+function allocated(file: string): number {
+  assert.equal(spawnSync('sync', ['-f', file]).status, 0);
+  return fs.statSync(file).blocks * 512;
+}
+
+/** A root --allow-other mount of a fresh reserved ext4, and that ext4 (for block counts). */
+async function mountOnReserved(t: TestContext): Promise<{ dir: string; store: string }> {
+  const store = reservedExt4(t);
+  const m = await mount(t, root!, { args: ['--allow-other', '--source', store], setup: (d) => fs.chmodSync(d, 0o755) });
+  return { dir: m.dir, store };
+}
+
+describe('finding 4 (LOW): a writeback is charged to whoever mapped the file last, not to the page\'s writer', { skip: needsRootAndPlain }, () => {
+  // The kernel writes an inode's dirty pages back through ONE of its open files (the last one mapped
+  // shared and writable: fuse_write_file_get), whoever dirtied them; the daemon charges that file's opener.
+  test('a user\'s dirty pages do not go into root\'s reserved blocks because root mapped the same file afterwards', T, async (t) => {
+    const { dir, store } = await mountOnReserved(t);
+    const shared = sharedFile(dir);
+    const rootSide = await mapper(t, root!, shared);  // root holds the file open (a log, a database)
+    await fill(dir);
+    const user = await mapper(t, plain!, shared);
+    assert.equal(await user('map'), 'mapped');
+    assert.equal(await user('touch'), 'touched');
+    assert.equal(await rootSide('map'), 'mapped');
+    const synced = await user('sync');
+    const bytes = allocated(path.join(store, 'shared'));
+    t.diagnostic(`user's msync: ${synced}; ${bytes} bytes allocated`);
+    // On the plain ext4 the user's first store to a page past the reserve is refused (SIGBUS).
+    assert.ok(bytes < MAP_SIZE / 2, `the user's mapped writes took ${bytes} bytes of root's reserved blocks (written back as root)`);
+  });
+
+  test('root\'s mapped writes still use root\'s reserved blocks when a user mapped the same file afterwards (as on the plain filesystem)', T, async (t) => {
+    const results: unknown[] = [];
+    const plainFs = reservedExt4(t);
+    const { dir, store } = await mountOnReserved(t);
+    for (const [where, seen] of [[plainFs, plainFs], [dir, store]] as const) {
+      const shared = sharedFile(where);
+      const rootSide = await mapper(t, root!, shared);
+      assert.equal(await rootSide('map'), 'mapped');
+      await fill(where);
+      const user = await mapper(t, plain!, shared);
+      assert.equal(await user('map'), 'mapped');
+      results.push([await rootSide('dirty'), allocated(path.join(seen, 'shared'))]);
+    }
+    assert.deepEqual(results[0], ['ok', MAP_SIZE], 'the plain ext4: root writes into its reserve');
+    assert.deepEqual(results[1], results[0], 'through the mount root\'s pages were written back as the user (ENOSPC)');
   });
 });
