@@ -308,3 +308,22 @@ describe('finding 4 (LOW): a writeback is charged to whoever mapped the file las
     assert.deepEqual(results[1], results[0], 'through the mount root\'s pages were written back as the user (ENOSPC)');
   });
 });
+
+describe('finding 5 (MEDIUM): a root-owned project file another user may write', { skip: needsRootAndPlain }, () => {
+  test('a root-owned file the attacker may write (its group\'s), hard-linked into a shared directory, is not trusted for root', T, async (t) => {
+    const base = quietDir(t);
+    // A team tree as shared machines have them: root's file, group-writable by the team (the attacker's group).
+    tree(base, { 'team/.go-version': 'go1.team\n', 'shared/proj/': '' });
+    const pin = path.join(base, 'team', '.go-version');
+    fs.chownSync(pin, 0, plain!.gid);
+    fs.chmodSync(pin, 0o664);
+    const shared = path.join(base, 'shared');
+    fs.chmodSync(shared, 0o1777);
+    // protected_hardlinks allows it: the attacker may read and write the file. Then one write chooses.
+    assert.equal((await run(plain!, 'ln', [pin, path.join(shared, '.go-version')])).code, 0);
+    assert.equal((await run(plain!, '/bin/sh', ['-c', 'echo go1.evil > "$1"', 'sh', pin])).code, 0);
+    const m = await goMount(t);
+    await settle();
+    assert.equal(await goFrom(root!, path.join(shared, 'proj'), m), 'none', 'root ran the pin another user wrote (the file is root\'s, but writable by that user)');
+  });
+});
