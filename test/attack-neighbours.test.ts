@@ -327,3 +327,29 @@ describe('finding 5 (MEDIUM): a root-owned project file another user may write',
     assert.equal(await goFrom(root!, path.join(shared, 'proj'), m), 'none', 'root ran the pin another user wrote (the file is root\'s, but writable by that user)');
   });
 });
+
+describe('finding 6 (LOW): file capabilities on writes through a root --allow-other mount', { skip: needsRootAndPlain }, () => {
+  // The kernel removes security.capability on a write (file_remove_privs: ATTR_KILL_PRIV); through FUSE
+  // that is a removexattr sent as the writer, which the store refuses without CAP_SETFCAP.
+  test('a write to a file with file capabilities succeeds and drops them, as on the store (the owner, another user)', T, async (t) => {
+    const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => fs.chmodSync(d, 0o755) });
+    const plainDir = tempDir(t, root!, 'attack-plain-');
+    const results: unknown[] = [];
+    for (const dir of [plainDir, m.dir]) {
+      const row: unknown[] = [];
+      for (const writer of [plain!, nobody]) {
+        const f = path.join(dir, `cap-${writer.uid}`);
+        fs.writeFileSync(f, 'content');
+        fs.chownSync(f, plain!.uid, plain!.gid);
+        fs.chmodSync(f, 0o777);
+        assert.equal(spawnSync('setcap', ['cap_net_raw+ep', f]).status, 0);
+        const w = await run(writer, '/bin/sh', ['-c', 'printf x 1<>"$1"', 'sh', f]);
+        const caps = spawnSync('getcap', [f], { encoding: 'utf8' }).stdout.includes('cap_net_raw') ? 'caps kept' : 'caps dropped';
+        row.push([w.code === 0 ? 'written' : `refused: ${w.stderr.trim().replace(/^.*: /, '')}`, caps, fs.readFileSync(f, 'utf8')]);
+      }
+      results.push(row);
+    }
+    assert.deepEqual(results[0], [['written', 'caps dropped', 'xontent'], ['written', 'caps dropped', 'xontent']], 'the plain directory');
+    assert.deepEqual(results[1], results[0], 'the mount refused the writes (EPERM or EIO: the kernel\'s kill-priv removexattr is sent as the writer and the store refuses it)');
+  });
+});
