@@ -61,10 +61,12 @@ function testFiles (dir) {
 
 const dist = path.join(root, 'dist', 'test')
 if (!fs.existsSync(dist)) die('dist/test is missing: run `npm ci` (it compiles the TypeScript)')
-const only = process.argv.slice(2)
+// Options for node --test (--test-name-pattern=…) pass through; the rest name test files.
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'))
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const files = only.length ? only : testFiles(dist)
 const env = { ...process.env }
 if (process.geteuid() === 0) Object.assign(env, setupUser())
 else console.log('# not root: tests run as the current user only; the root and second-user cases need root')
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env, cwd: root })
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...flags, ...files], { stdio: 'inherit', env, cwd: root })
 process.exit(r.status === null ? 1 : r.status)
