@@ -18,7 +18,7 @@
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
 // Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
-// caller or root (a symlinked one's link too), or under a --trust-dir, is read (trusted()). Reads are bounded
+// caller or root (a symlinked one's link too), or under a --trust-dir, is read (judge()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
 // a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
 // still gets the files of the local directories below the one that may stall (give_up: partial, not kept).
@@ -43,7 +43,7 @@
 
 // ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
 
-typedef struct { char *point; size_t len; int remote; } mnt_t;
+typedef struct { char *point; size_t len; int remote; uint64_t id; uint32_t fuse_user; } mnt_t;  // fuse_user: see mount_owner
 static pthread_mutex_t mnt_mu = PTHREAD_MUTEX_INITIALIZER;
 static mnt_t *mnts;
 static size_t nmnts;
@@ -69,6 +69,16 @@ static size_t unescape (char *s) {
   }
   *w = 0;
   return (size_t) (w - s);
+}
+
+// A FUSE mount's mounter (its user_id= option: the kernel sets it from who mounted, fusermount included);
+// UINT32_MAX when not FUSE or not said.
+static uint32_t fuse_user (const char *type, const char *super) {
+  if (strncmp(type, "fuse", 4) != 0 || super == NULL) return UINT32_MAX;
+  for (const char *o = super; o != NULL; o = strchr(o, ',') != NULL ? strchr(o, ',') + 1 : NULL) {
+    if (strncmp(o, "user_id=", 8) == 0) { char *end; unsigned long v = strtoul(o + 8, &end, 10); return (*end == ',' || *end == 0) && v < UINT32_MAX ? (uint32_t) v : UINT32_MAX; }
+  }
+  return UINT32_MAX;
 }
 
 static void mounts_load (void) {
@@ -103,16 +113,54 @@ static void mounts_load (void) {
     if (rest == NULL) continue;
     char *type = strtok_r(rest, " ", &s2);
     if (type == NULL) continue;
+    strtok_r(NULL, " ", &s2);  // the source
+    char *super = strtok_r(NULL, " ", &s2);
     char *point = strdup(f[4]);
     if (point == NULL) continue;
     size_t plen = unescape(point);
     int self = plen == vsf_config.mount_point_len && memcmp(point, vsf_config.mount_point, plen) == 0 && strncmp(type, "fuse", 4) == 0;
     if (self) { free(point); continue; }  // our own mount: walked in the backing store, whose mount is below it
-    mnts[nmnts++] = (mnt_t) { point, plen, remote_type(type) };
+    mnts[nmnts++] = (mnt_t) { point, plen, remote_type(type), strtoull(f[0], NULL, 10), fuse_user(type, super) };
   }
   free(buf);
   // A mount or unmount can change what a path names: every kept walk is dropped (the fast path below).
   atomic_fetch_add(&epoch, 1);
+}
+
+// The table, read the first time and whenever it changed since (the kernel flags it for poll); under mnt_mu.
+static void mounts_fresh (void) {
+  if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
+  if (mountinfo_fd >= 0 && (mnts == NULL || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR))))) mounts_load();
+}
+
+// The mounter of FUSE mount `id` (UINT32_MAX: not FUSE, or not found): the daemon's table, else the
+// caller's (a mount namespace of its own; mount ids are unique across namespaces).
+static uint32_t mount_fuse_user (uint32_t tid, uint64_t id) {
+  uint32_t user = UINT32_MAX;
+  int found = 0;
+  pthread_mutex_lock(&mnt_mu);
+  mounts_fresh();
+  for (size_t i = 0; i < nmnts && !found; i++) if (mnts[i].id == id) { user = mnts[i].fuse_user; found = 1; }
+  pthread_mutex_unlock(&mnt_mu);
+  if (found) return user;
+  char proc[64], *line = NULL;
+  size_t cap = 0;
+  snprintf(proc, sizeof proc, "/proc/%u/mountinfo", tid);
+  FILE *f = fopen(proc, "re");
+  if (f == NULL) return UINT32_MAX;
+  while (getline(&line, &cap, f) > 0) {
+    if (strtoull(line, NULL, 10) != id) continue;
+    char *dash = strstr(line, " - "), *s2 = NULL;
+    if (dash == NULL) break;
+    line[strcspn(line, "\n")] = 0;
+    char *type = strtok_r(dash + 3, " ", &s2);
+    if (type != NULL && strtok_r(NULL, " ", &s2) != NULL) user = fuse_user(type, strtok_r(NULL, " ", &s2));
+    break;
+  }
+  free(line);
+  fclose(f);
+  return user;
 }
 
 // Whether `prefix` names `path` or a directory above it.
@@ -127,10 +175,7 @@ static int above (const char *prefix, size_t plen, const char *path, size_t len)
 static size_t on_remote (const char *path, size_t len) {
   size_t remote = 0;
   pthread_mutex_lock(&mnt_mu);
-  if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
-  // The first time, and whenever the table changed since it was read (the kernel flags it for poll).
-  if (mountinfo_fd >= 0 && (mnts == NULL || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR))))) mounts_load();
+  mounts_fresh();
   if (mnts == NULL) remote = len;  // unknown: be careful
   for (size_t i = 0; i < nmnts && remote < len; i++) {
     const mnt_t *m = &mnts[i];
@@ -250,7 +295,7 @@ typedef struct {
   uint32_t mode, uid, gid;
   uint32_t relative;      // found from the caller's working directory ("../../name"): see walk_files
   uint32_t link;          // a symlink (outside the mount): the link and its target both had to be trusted
-  uint32_t trusted;       // counts for this caller (trusted()); if not, never read
+  uint32_t verdict;       // 0: counts for this caller (judge()); else why not (VSF_FILE_UNTRUSTED): never read
   uint32_t owner;         // not trusted: the uid that made it so (the link's or the file's owner)
 } record_t;
 
@@ -268,7 +313,7 @@ static int join (char *buf, const char *dir, size_t len, const char *name) {
 }
 
 static int sx (int dfd, const char *path, int flags, struct statx *st) {
-  return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, st) == 0 ? 0 : -errno;
+  return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID, st) == 0 ? 0 : -errno;
 }
 
 struct vsf_project {
@@ -613,13 +658,25 @@ static int relative (char *buf, uint32_t depth, const char *name) {
   return 1;
 }
 
-// Whether a project file owned by `uid` in directory `d` of the walk counts for this caller (the rule of
-// docs/security.md, after git's safe.directory): the caller's own (the request's fs uid) or root's, or
-// anywhere under a --trust-dir. Anyone else's is never read: another user who can write a directory above
-// (/tmp, a group-writable tree) would otherwise choose what the caller's links run.
-static int trusted (const vsf_project_t *p, uint32_t d, uint32_t uid) {
-  if (uid == p->req.uid || uid == 0) return 1;
-  for (uint32_t i = 0; i < vsf_config.trust_count; i++) if (above(vsf_config.trust_dirs[i], vsf_config.trust_lens[i], p->cwd, p->ends[d])) return 1;
+// The uid a project file (or its link) counts as owned by: stat's, unless it is on a FUSE filesystem another
+// user mounted (a mount on the file itself is enough): that server says whatever owner it likes, uid 0
+// included, so the file counts as its mounter's (the mount's user_id=).
+static uint32_t owner_of (const vsf_project_t *p, const struct statx *st) {
+  if (!(st->stx_mask & STATX_MNT_ID)) return st->stx_uid;
+  uint32_t mounter = mount_fuse_user(p->req.pid, st->stx_mnt_id);
+  return mounter == UINT32_MAX || mounter == 0 ? st->stx_uid : mounter;
+}
+
+// Whether a project file (or a symlinked one's link) in directory `d` of the walk counts for this caller
+// (the rule of docs/security.md, after git's safe.directory): 0 when it does, else why not, with *owner.
+// Anywhere under a --trust-dir, any file counts. Elsewhere only one owned by the caller (the request's fs
+// uid) or root. Another user who can write a directory above (/tmp) would otherwise choose what the
+// caller's links run.
+static uint32_t judge (const vsf_project_t *p, uint32_t d, const struct statx *st, uint32_t *owner) {
+  uint32_t uid = owner_of(p, st);
+  *owner = uid;
+  for (uint32_t i = 0; i < vsf_config.trust_count; i++) if (above(vsf_config.trust_dirs[i], vsf_config.trust_lens[i], p->cwd, p->ends[d])) return 0;
+  if (uid != p->req.uid && uid != 0) return VSF_FILE_UNTRUSTED;
   return 0;
 }
 
@@ -683,11 +740,12 @@ static void walk_files (vsf_project_t *p) {
       if (e == 0 && S_ISLNK(st.stx_mode)) {
         // A symlinked project file: the link must be trusted before it is followed, then its target.
         r->link = 1;
-        if (trusted(p, d, st.stx_uid)) {
+        r->verdict = judge(p, d, &st, &r->owner);
+        if (r->verdict == 0) {
           close(fd);
           fd = open_in_root(p, root_fd, full, O_PATH);
           e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
-        } else r->owner = st.stx_uid;
+        }
       }
       if (fd >= 0) close(fd);
       // A directory above that the caller may not search hides nothing it can reach from where it is
@@ -703,10 +761,9 @@ static void walk_files (vsf_project_t *p) {
       r->size = (int64_t) st.stx_size;
       r->mode = st.stx_mode; r->uid = st.stx_uid; r->gid = st.stx_gid;
       if (!settled(&st.stx_ctime, now)) p->unsettled = 1;
-      // The owner from the stat just made (no extra call): an untrusted link's own, else the file's.
-      if (r->owner == 0 && !S_ISLNK(st.stx_mode)) r->trusted = trusted(p, d, st.stx_uid);
-      if (!r->trusted && r->owner == 0) r->owner = st.stx_uid;
-    } else r->trusted = 1;  // absent or unreadable: nothing of it is read either way
+      // From the stat just made (no extra call): an untrusted link's verdict stands, else the file's.
+      if (r->verdict == 0 && !S_ISLNK(st.stx_mode)) r->verdict = judge(p, d, &st, &r->owner);
+    } else r->verdict = 0;  // absent or unreadable: nothing of it is read either way
   }
   if (p->act) vsf_restore_creds(&creds);
   if (cwd_fd >= 0) close(cwd_fd);
@@ -748,7 +805,7 @@ static int room (vsf_project_t *p, size_t *cap, size_t n, size_t more) {
 }
 
 // Opens record r's file for reading, as the caller: -errno. A symlinked one (outside the mount) only
-// while its link is still trusted (*owner: the link's owner when it is not).
+// while its link is still trusted (-EPERM when it is not; *owner: the link's owner).
 static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int root_fd, uint32_t *owner) {
   const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   const char *name = vsf_config.project_names[r->name];
@@ -773,7 +830,7 @@ static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int roo
   int e = lfd < 0 ? lfd : sx(lfd, "", AT_EMPTY_PATH, &st);
   if (lfd >= 0) close(lfd);
   if (e < 0) return e;
-  if (S_ISLNK(st.stx_mode) && !trusted(p, r->depth, st.stx_uid)) { *owner = st.stx_uid; return -EPERM; }
+  if (S_ISLNK(st.stx_mode) && judge(p, r->depth, &st, owner) != 0) return -EPERM;
   return open_in_root(p, root_fd, full, flags);
 }
 
@@ -782,7 +839,7 @@ static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int roo
 // is judged and read as it is now (never taken for absent), and the state is then not to be kept.
 static void contents (vsf_project_t *p) {
   size_t cap = 0;
-  for (uint32_t k = 0; k < p->nrec; k++) cap += sizeof(vsf_project_record_t) + 4 + p->ends[p->rec[k].depth] + (p->rec[k].trusted && p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
+  for (uint32_t k = 0; k < p->nrec; k++) cap += sizeof(vsf_project_record_t) + 4 + p->ends[p->rec[k].depth] + (p->rec[k].verdict == 0 && p->rec[k].error == 0 && S_ISREG(p->rec[k].mode) && p->rec[k].size <= VSF_PROJECT_FILE_MAX ? (size_t) p->rec[k].size : 0);
   if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
@@ -801,29 +858,30 @@ static void contents (vsf_project_t *p) {
     uint32_t len = 0;
     const size_t at = n + sizeof head + dlen + 4;  // where the bytes go
     if (!room(p, &cap, n, sizeof head + dlen + 4)) { p->state = 0; break; }
-    if (!r->trusted) { head.status = VSF_FILE_UNTRUSTED; head.owner = r->owner; }
+    if (r->verdict != 0) { head.status = r->verdict; head.owner = r->owner; }
     else if (r->error == 0 && !S_ISREG(r->mode)) head.status = VSF_FILE_NOT_REGULAR;
     else if (r->error == 0 && r->size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
     else if (r->error == 0) {
       int fd = open_record(p, r, cwd_fd, root_fd, &head.owner);
-      struct stat st;
-      if (fd == -EPERM && head.owner != 0) { head.status = VSF_FILE_UNTRUSTED; p->state = 0; }
-      else if (fd >= 0 && fstat(fd, &st) == 0) {
-        int same = st.st_ino == r->ino && st.st_dev == r->dev && st.st_ctim.tv_sec == r->cs && st.st_ctim.tv_nsec == r->cns && st.st_size == r->size && S_ISREG(st.st_mode);
+      struct statx st;
+      uint32_t verdict;
+      if (fd == -EPERM && r->link) { head.status = VSF_FILE_UNTRUSTED; p->state = 0; }
+      else if (fd >= 0 && sx(fd, "", AT_EMPTY_PATH, &st) == 0) {
+        int same = st.stx_ino == r->ino && makedev(st.stx_dev_major, st.stx_dev_minor) == r->dev && st.stx_ctime.tv_sec == r->cs && st.stx_ctime.tv_nsec == r->cns && (int64_t) st.stx_size == r->size && S_ISREG(st.stx_mode);
         // Changed since the walk (a new file renamed into place, an edit): what was opened, judged by the
         // same rules; right for this request, not to be kept.
         if (!same) p->state = 0;
-        if (!S_ISREG(st.st_mode)) head.status = VSF_FILE_NOT_REGULAR;
-        else if (st.st_size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
-        else if (!trusted(p, r->depth, st.st_uid)) { head.status = VSF_FILE_UNTRUSTED; head.owner = st.st_uid; }
-        else if (!room(p, &cap, at, (size_t) st.st_size)) p->state = 0;
+        if (!S_ISREG(st.stx_mode)) head.status = VSF_FILE_NOT_REGULAR;
+        else if (st.stx_size > VSF_PROJECT_FILE_MAX) head.status = VSF_FILE_TOO_LARGE;
+        else if ((verdict = judge(p, r->depth, &st, &head.owner)) != 0) head.status = verdict;
+        else if (!room(p, &cap, at, (size_t) st.stx_size)) p->state = 0;
         else {
-          while (len < (uint32_t) st.st_size) {
-            ssize_t got = pread(fd, p->block + at + len, (size_t) st.st_size - len, len);
+          while (len < (uint32_t) st.stx_size) {
+            ssize_t got = pread(fd, p->block + at + len, (size_t) st.stx_size - len, len);
             if (got <= 0) break;
             len += (uint32_t) got;
           }
-          head.status = len == (uint32_t) st.st_size ? VSF_FILE_READ : VSF_FILE_UNREADABLE;
+          head.status = len == (uint32_t) st.stx_size ? VSF_FILE_READ : VSF_FILE_UNREADABLE;
           if (head.status != VSF_FILE_READ) { len = 0; p->state = 0; }
         }
       } else if (fd != -EACCES) p->state = 0;  // gone since the walk: absent now, but not to be kept
