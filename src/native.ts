@@ -18,7 +18,7 @@ export interface Layout {
     /** vsf_project_record_t: field offsets and its size. */
     record: { depth: number; name: number; status: number; owner: number; dirLen: number; bytes: number };
     /** vsf_file_status codes. */
-    file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number };
+    file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number; writable: number };
   };
   /** The memo's generation for answers made without an environment (64-bit, as every generation). */
   readonly noEnvGeneration: bigint;
@@ -154,8 +154,8 @@ export interface ProjectRecord {
   readonly depth: number;
   readonly name: number;
   /** 'read', or why it counts as absent. */
-  readonly status: 'read' | 'unreadable' | 'too large' | 'not a file' | 'not trusted';
-  /** 'not trusted': the owner that made it so (the link's or the file's). */
+  readonly status: 'read' | 'unreadable' | 'too large' | 'not a file' | 'not trusted' | 'writable by others';
+  /** 'not trusted', 'writable by others': the owner that made it so (the link's or the file's). */
   readonly owner: number;
   readonly dir: Buffer;
   readonly contents: Buffer;
@@ -164,7 +164,7 @@ export interface ProjectRecord {
 /** Decodes the project block (varsymfs.h: a vsf_project_record_t, the directory, u32 length, the bytes; repeated). */
 export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord[] {
   const { record: r, file: f } = layout.project;
-  const statuses = new Map<number, ProjectRecord['status']>([[f.read, 'read'], [f.unreadable, 'unreadable'], [f.tooLarge, 'too large'], [f.notAFile, 'not a file'], [f.untrusted, 'not trusted']]);
+  const statuses = new Map<number, ProjectRecord['status']>([[f.read, 'read'], [f.unreadable, 'unreadable'], [f.tooLarge, 'too large'], [f.notAFile, 'not a file'], [f.untrusted, 'not trusted'], [f.writable, 'writable by others']]);
   const out: ProjectRecord[] = [];
   for (let at = 0; at + r.bytes + 4 <= block.length; ) {
     const dirLen = block.readUInt32LE(at + r.dirLen);

@@ -505,9 +505,9 @@ export interface FoundFile {
   readonly depth: number;
   /** Its name's index in the names the daemon looked for (projectFileNames of the mount's rules). */
   readonly name: number;
-  /** 'read', or why it counts as absent ('not trusted': see docs/security.md). */
+  /** 'read', or why it counts as absent ('not trusted', 'writable by others': see docs/security.md). */
   readonly status: string;
-  /** 'not trusted': the owner that made it so. */
+  /** 'not trusted', 'writable by others': the owner that made it so. */
   readonly owner?: number;
   readonly dir: Buffer;
   readonly contents: Buffer;
@@ -544,6 +544,7 @@ export function projectSkipped(files: readonly FoundFile[], names: readonly stri
   const where = (dir: Buffer, file: string) => `${dir.toString()}${dir.toString().endsWith('/') ? '' : '/'}${file}`;
   for (const f of [...files].sort((a, b) => a.depth - b.depth)) {
     if (f.status === 'not trusted') out.push({ kind: 'skipped', text: `${where(f.dir, names[f.name] ?? '?')}: not trusted (owner uid ${f.owner ?? '?'})` });
+    if (f.status === 'writable by others') out.push({ kind: 'skipped', text: `${where(f.dir, names[f.name] ?? '?')}: not trusted (writable by its group or others; owner uid ${f.owner ?? '?'})` });
   }
   for (const dir of foundDirectories(files, names)) {
     const refused: Refusal[] = [];

@@ -93,6 +93,25 @@ describe('project files are trusted by owner: a root --allow-other mount', { ski
     assert.match(out, new RegExp(`skipped +${path.join(base, '.varsymfs-env').replace(/[.]/g, '\\.')}: not trusted \\(owner uid ${plain!.uid}\\)`), out);
   });
 
+  test('a file others may write is not trusted (its owner\'s own group excepted), unless under a --trust-dir; --explain says why', T, async (t) => {
+    const base = quietDir(t);
+    // root's files: 0664 group root's writable; 0646 others'; 0644 fine. plain's own 0664 of its own group: its user private group.
+    tree(base, { 'g/.go-version': 'go1.group\n', 'g/p/': '', 'o/.go-version': 'go1.other\n', 'o/p/': '', 'ok/.go-version': 'go1.ok\n', 'ok/p/': '', 'mine/.go-version': 'go1.mine\n', 'mine/p/': '' });
+    fs.chmodSync(path.join(base, 'g', '.go-version'), 0o664);
+    fs.chmodSync(path.join(base, 'o', '.go-version'), 0o646);
+    fs.chownSync(path.join(base, 'mine', '.go-version'), plain!.uid, plain!.gid);
+    fs.chmodSync(path.join(base, 'mine', '.go-version'), 0o664);
+    const m = await goMount(t);
+    const trusting = await goMount(t, ['--trust-dir', path.join(base, 'g')]);
+    await settle();
+    assert.deepEqual(await Promise.all(['g', 'o', 'ok'].map((d) => goFrom(plain!, path.join(base, d, 'p'), m))), ['none', 'none', 'go1.ok']);
+    assert.equal(await goFrom(plain!, path.join(base, 'mine', 'p'), m), 'go1.mine', 'the caller\'s own file, writable by its own group');
+    assert.equal(await goFrom(root!, path.join(base, 'mine', 'p'), m), 'none', 'for root that file is another user\'s anyway');
+    assert.equal(await goFrom(plain!, path.join(base, 'g', 'p'), trusting), 'go1.group', 'under a --trust-dir any file counts');
+    const out = await explain(m, path.join(base, 'o', 'p'));
+    assert.match(out, new RegExp(`skipped +${path.join(base, 'o', '.go-version').replace(/[.]/g, '\\.')}: not trusted \\(writable by its group or others; owner uid 0\\)`), out);
+  });
+
   test('--trust-dir DIR trusts files under DIR whatever their owner (also through the background daemon)', T, async (t) => {
     const base = quietDir(t);
     tree(base, { '.go-version': 'go1.shared\n', 'proj/': '', 'other/x/': '' });

@@ -174,6 +174,7 @@ static napi_value layout (napi_env env) {
   set_u32(env, file, "tooLarge", VSF_FILE_TOO_LARGE);
   set_u32(env, file, "notAFile", VSF_FILE_NOT_REGULAR);
   set_u32(env, file, "untrusted", VSF_FILE_UNTRUSTED);
+  set_u32(env, file, "writable", VSF_FILE_WRITABLE);
   napi_set_named_property(env, project, "file", file);
   napi_set_named_property(env, o, "project", project);
   napi_value no_env;

@@ -18,7 +18,7 @@
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
 // Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
-// caller or root (a symlinked one's link too), or under a --trust-dir, is read (judge()). Reads are bounded
+// caller or root (a symlinked one's link too) that no one else may write, or under a --trust-dir, is read (judge()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
 // a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
 // still gets the files of the local directories below the one that may stall (give_up: partial, not kept).
@@ -295,7 +295,7 @@ typedef struct {
   uint32_t mode, uid, gid;
   uint32_t relative;      // found from the caller's working directory ("../../name"): see walk_files
   uint32_t link;          // a symlink (outside the mount): the link and its target both had to be trusted
-  uint32_t verdict;       // 0: counts for this caller (judge()); else why not (VSF_FILE_UNTRUSTED): never read
+  uint32_t verdict;       // 0: counts for this caller (judge()); else why not (VSF_FILE_UNTRUSTED, _WRITABLE): never read
   uint32_t owner;         // not trusted: the uid that made it so (the link's or the file's owner)
 } record_t;
 
@@ -668,15 +668,20 @@ static uint32_t owner_of (const vsf_project_t *p, const struct statx *st) {
 }
 
 // Whether a project file (or a symlinked one's link) in directory `d` of the walk counts for this caller
-// (the rule of docs/security.md, after git's safe.directory): 0 when it does, else why not, with *owner.
-// Anywhere under a --trust-dir, any file counts. Elsewhere only one owned by the caller (the request's fs
-// uid) or root. Another user who can write a directory above (/tmp) would otherwise choose what the
+// (the rule of docs/security.md, after git's safe.directory and ssh's StrictModes): 0 when it does, else
+// why not, with *owner. Anywhere under a --trust-dir, any file counts. Elsewhere only one owned by the
+// caller (the request's fs uid) or root, and that no one else may write: never writable by others, nor by
+// its group unless that is the caller's own group on the caller's own file (a user private group, umask
+// 002). Another user who can write a directory above (/tmp) or the file would otherwise choose what the
 // caller's links run.
 static uint32_t judge (const vsf_project_t *p, uint32_t d, const struct statx *st, uint32_t *owner) {
   uint32_t uid = owner_of(p, st);
   *owner = uid;
   for (uint32_t i = 0; i < vsf_config.trust_count; i++) if (above(vsf_config.trust_dirs[i], vsf_config.trust_lens[i], p->cwd, p->ends[d])) return 0;
   if (uid != p->req.uid && uid != 0) return VSF_FILE_UNTRUSTED;
+  if (S_ISLNK(st->stx_mode)) return 0;  // a link's mode means nothing
+  if (st->stx_mode & S_IWOTH) return VSF_FILE_WRITABLE;
+  if ((st->stx_mode & S_IWGRP) && !(uid == p->req.uid && st->stx_gid == p->req.gid)) return VSF_FILE_WRITABLE;
   return 0;
 }
 

@@ -118,12 +118,13 @@ enum vsf_file_status {
   VSF_FILE_TOO_LARGE = 2,    // larger than VSF_PROJECT_FILE_MAX
   VSF_FILE_NOT_REGULAR = 3,  // not a regular file
   VSF_FILE_UNTRUSTED = 4,    // neither the caller's nor root's, nor under a --trust-dir: never read (owner: whose)
+  VSF_FILE_WRITABLE = 5,     // the caller's or root's, but others may write it (group, other): never read (owner: whose)
 };
 typedef struct {
   uint32_t depth;          // 0: the working directory, 1: its parent, ...
   uint32_t name;           // the name's index in configure()'s projectFiles
   uint32_t status;         // enum vsf_file_status
-  uint32_t owner;          // VSF_FILE_UNTRUSTED: the uid that made it so (the link's or the file's owner)
+  uint32_t owner;          // VSF_FILE_UNTRUSTED, _WRITABLE: the uid that made it so (the link's or the file's owner)
   uint32_t dir_len;
 } vsf_project_record_t;
 _Static_assert(sizeof(vsf_project_record_t) == 20, "vsf_project_record_t is packed u32s");
