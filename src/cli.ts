@@ -83,6 +83,33 @@ function absoluteDir(dir: string): string {
   }
 }
 
+/**
+ * A --trust-dir, resolved one component at a time: a symlink on the way must be the mounting user's or
+ * root's (another user's could point the trust anywhere, / included), and the result is never `/`.
+ */
+export function trustDir(dir: string, uid: number = process.geteuid?.() ?? 0): string {
+  let rest = path.resolve(dir).split('/').filter(Boolean);
+  let at = '/';
+  for (let hops = 0; rest.length > 0; ) {
+    const next = path.join(at, rest.shift()!);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(next);
+    } catch {
+      at = path.join(next, ...rest); // missing: compared by path, as given
+      break;
+    }
+    if (!st.isSymbolicLink()) { at = next; continue; }
+    if (st.uid !== uid && st.uid !== 0) throw new VarsymfsError(`--trust-dir ${dir}: ${next} is a symlink of uid ${st.uid}, neither yours nor root's; give the directory it should name`, { exitCode: 2 });
+    if (++hops > 40) throw new VarsymfsError(`--trust-dir ${dir}: too many symlinks`, { exitCode: 2 });
+    const target = fs.readlinkSync(next);
+    rest = [...target.split('/').filter(Boolean), ...rest];
+    if (path.isAbsolute(target)) at = '/';
+  }
+  if (at === '/') throw new VarsymfsError(`--trust-dir ${dir} names /: that would trust every project file; name the directory that holds the shared files`, { exitCode: 2 });
+  return at;
+}
+
 function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
   const mountPoint = absoluteDir(dir);
   const source = o.source === undefined ? undefined : absoluteDir(o.source);
@@ -99,7 +126,7 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     cacheSize: o.cacheSize,
     projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
     projectTimeout: o.projectTimeout,
-    trustDirs: [...new Set(o.trustDir.map(absoluteDir))],
+    trustDirs: [...new Set(o.trustDir.map((d) => trustDir(d)))],
   };
 }
 
