@@ -322,7 +322,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--no-project-files', 'ignore project files (.tool-versions, .go-version, .nvmrc, .varsymfs-env, ...): environment, then mount defaults')
     .option('--project-file <FILE=VARIABLE>', 'a file named FILE in the working directory or above holds one value for VARIABLE, like .go-version (repeatable)', collectProjectFile, [])
     .option('--project-timeout <seconds>', 'how long a walk for project files on a network or FUSE filesystem may take; past it, that caller goes on without them', seconds, 0.5)
-    .option('--trust-dir <dir>', 'count project files under <dir> whoever owns them (by default only the caller\'s own and root\'s count, like git\'s safe.directory; repeatable)', collectTrustDir, [])
+    .option('--trust-dir <dir>', 'count project files under <dir> whoever owns or may write them (by default only the caller\'s own and root\'s count, and only if no one else may write them; repeatable)', collectTrustDir, [])
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
     .addOption(new Option('-o <options>').argParser(mountDashO).hideHelp())
