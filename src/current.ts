@@ -41,16 +41,20 @@ export interface Current {
 
 /**
  * How the project walk treats a file, from its stat (or the error of stat), the owner of the name itself
- * (a symlink's own owner, else the file's) and whether it can be read. `uid` is the caller's: the trust
- * rule is the daemon's (docs/security.md, "Project files on a shared machine"); a mount's `--trust-dir`
- * is not known here, so a file under one is still listed as not trusted.
+ * (a symlink's own owner, else the file's) and whether it can be read. `uid` and `gid` are the caller's:
+ * the trust rule is the daemon's (docs/security.md, "Project files on a shared machine"); a mount's
+ * `--trust-dir` is not known here, so a file under one is still listed as not trusted (nor is a FUSE
+ * mount's mounter: such a file is judged by the owner it reports).
  */
-export function projectFileStatus(st: fs.Stats | NodeJS.ErrnoException, readable: boolean, fileMax: number, uid?: number, linkOwner?: number): string | undefined {
+export function projectFileStatus(st: fs.Stats | NodeJS.ErrnoException, readable: boolean, fileMax: number, uid?: number, linkOwner?: number, gid?: number): string | undefined {
   if (st instanceof Error) return st.code === 'ENOENT' || st.code === 'ENOTDIR' ? undefined : `skipped: unreadable (${st.code ?? st.message})`;
   if (!st.isFile()) return 'skipped: not a regular file';
   for (const owner of [linkOwner, st.uid]) {
     if (uid !== undefined && owner !== undefined && owner !== uid && owner !== 0) return `skipped: not trusted (owner uid ${owner}; only yours and root's count, or a mount's --trust-dir)`;
   }
+  // Nor one others may write: o+w, or g+w unless it is the caller's own file in its own primary group.
+  const groupOk = st.uid === uid && gid !== undefined && st.gid === gid;
+  if (uid !== undefined && ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && !groupOk))) return `skipped: not trusted (writable by its group or others; owner uid ${st.uid})`;
   if (st.size > fileMax) return `skipped: larger than ${fileMax} bytes`;
   return readable ? 'read' : 'skipped: unreadable';
 }
@@ -112,7 +116,7 @@ function projectFiles(directory: string, names: readonly string[], fileMax: numb
       } catch {
         linkOwner = undefined;
       }
-      const status = projectFileStatus(st, readable, fileMax, process.geteuid!(), linkOwner);
+      const status = projectFileStatus(st, readable, fileMax, process.geteuid!(), linkOwner, process.getegid!());
       if (status !== undefined) out.push({ file, status });
     }
     if (dir === '/') return out;

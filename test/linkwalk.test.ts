@@ -59,4 +59,8 @@ test('projectFileStatus: missing files are not listed; the others read or skippe
   assert.equal(projectFileStatus(owned(0), true, 10, 1000, 0), 'read', "root's files count");
   assert.match(projectFileStatus(owned(1001), true, 10, 1000, 1001)!, /^skipped: not trusted \(owner uid 1001/);
   assert.match(projectFileStatus(owned(1000), true, 10, 1000, 1001)!, /^skipped: not trusted \(owner uid 1001/, "another user's link to the caller's file");
+  const moded = (uid: number, gid: number, mode: number) => ({ isFile: () => true, size: 1, uid, gid, mode: 0o100000 | mode }) as import('node:fs').Stats;
+  assert.match(projectFileStatus(moded(0, 1000, 0o664), true, 10, 1000, 0, 1000)!, /^skipped: not trusted \(writable by its group or others; owner uid 0/, "root's file its group may write");
+  assert.match(projectFileStatus(moded(1000, 1000, 0o646), true, 10, 1000, 1000, 1000)!, /^skipped: not trusted \(writable by its group or others/, 'writable by others');
+  assert.equal(projectFileStatus(moded(1000, 1000, 0o664), true, 10, 1000, 1000, 1000), 'read', "the caller's own file in its own group");
 });
