@@ -480,7 +480,8 @@ print(first, os.readlink(d+'/GO_VERSION'))`;
   // ---- visible -----------------------------------------------------------------------------------------
 
   test('resolve --explain names the file and line that answered; --json gives it as `file`', T, async (t) => {
-    const m = await mount(t, user, { setup: (d) => (variantLinks(d), fs.symlinkSync('$<GO_VERSION:-none>/$<V:-none>', path.join(d, 'pair'))) });
+    // The answer exists in the store: resolve exits 1 for a target that is not installed.
+    const m = await mount(t, user, { setup: (d) => (variantLinks(d), fs.symlinkSync('$<GO_VERSION:-none>/$<V:-none>', path.join(d, 'pair')), fs.mkdirSync(path.join(d, '1.22.3', 'from-env'), { recursive: true })) });
     const proj = newProject(t, user, { '.tool-versions': '# pins\n\ngolang 1.22.3\n', 'a/b/c/': '' });
     const cwd = path.join(proj, 'a', 'b', 'c');
     const pair = path.join(m.dir, 'pair');
