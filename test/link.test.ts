@@ -27,13 +27,15 @@ describeEachUser((user) => {
     assert.match(r.stdout, new RegExp(`^linked ${m.dir}/go -> ${home}/\\.local/share/mise/installs/go/\\$<GO_VERSION>$`, 'm'));
     assert.match(r.stdout, new RegExp(`^skipped ${m.dir}/node: it is a link to elsewhere \\(--force replaces it\\)$`, 'm'));
     assert.match(r.stdout, /^default GO_VERSION=1\.21\.0$/m);
-    assert.match(r.stdout, /^not a default: node in config\.toml: "prefix:20" names no install directory$/m);
+    // `prefix:20` is the partial version 20: the default as written, matched at resolution (below).
+    assert.match(r.stdout, /^default NODE_VERSION=20$/m);
     assert.equal((await m.run(path.join(m.dir, 'go/bin/go'), [], {})).stdout, 'go1.21.0\n', 'the mount default');
     assert.equal((await m.run(path.join(m.dir, 'go/bin/go'), [], { GO_VERSION: '1.22.3' })).stdout, 'go1.22.3\n');
     const again = await m.cli(['link', m.dir, '--from', 'mise', '--force'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, new RegExp(`^unchanged ${m.dir}/go -> `, 'm'));
     assert.match(again.stdout, new RegExp(`^replaced ${m.dir}/node -> .*installs/node/\\$<NODE_VERSION> \\(was a link to elsewhere\\)$`, 'm'));
+    assert.equal((await m.run('readlink', [path.join(m.dir, 'node')], {})).stdout, `${home}/.local/share/mise/installs/node/20.11.1\n`, 'the newest installed 20.x');
     const bad = await m.cli(['link', m.dir, '--from', 'brew'], env);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^Error: .*brew.*mise, asdf, nvm, pyenv, rbenv, goenv/);
