@@ -404,7 +404,8 @@ async function smallFilesBench(dirs: Array<[string, string]>): Promise<Record<st
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-tar-'));
   cleanups.push(() => fs.rmSync(work, { recursive: true, force: true }));
   const list = path.join(work, 'list');
-  const { stdout } = await exec('sh', ['-c', `cd "$0" && find node_modules | LC_ALL=C sort | head -n ${SMALL_ENTRIES}`, ROOT], { maxBuffer: 1 << 26 });
+  // Small files: mise's 145 MB binary (a devDependency, sorted first) is left out, as before it was one.
+  const { stdout } = await exec('sh', ['-c', `cd "$0" && find node_modules -path node_modules/@jdxcode -prune -o -print | LC_ALL=C sort | head -n ${SMALL_ENTRIES}`, ROOT], { maxBuffer: 1 << 26 });
   fs.writeFileSync(list, stdout);
   const tarball = path.join(work, 'tree.tar');
   await exec('tar', ['-cf', tarball, '-C', ROOT, '--no-recursion', '-T', list]);
