@@ -17,7 +17,8 @@
 // Safe. Files are stat'ed and read as the caller (creds.c, in a root daemon serving others); one it cannot
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
-// Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
+// Outside the mount, a symlinked project file is followed as the caller would, but a name in a subdirectory
+// (mise's `.config/mise.toml`) is opened through no symlink at all (nested()). Only a file owned by the
 // caller or root (a symlinked one's link too) that no one else may write, or under a --trust-dir, is read (judge()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
 // a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
