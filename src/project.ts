@@ -15,8 +15,15 @@ export const OWN_FILE = '.varsymfs-env';
 /** asdf's and mise's multi-tool file: `tool version [version…]` lines. */
 export const TOOL_VERSIONS_FILE = '.tool-versions';
 
-/** mise's project configuration files, highest precedence first (mise reads them in the reverse order, later overriding earlier). */
-export const MISE_FILES: readonly string[] = Object.freeze(['.mise.local.toml', 'mise.local.toml', '.mise.toml', 'mise.toml']);
+/**
+ * mise's project configuration files, highest precedence first (mise reads them in the reverse order, later
+ * overriding earlier): every `.local` form over every other, then the plain names over the forms in a
+ * subdirectory (opened beneath the directory, never through a symlink: docs/project-files.md).
+ */
+export const MISE_FILES: readonly string[] = Object.freeze([
+  '.mise.local.toml', 'mise.local.toml', '.mise/config.local.toml', '.config/mise.local.toml', '.config/mise/mise.local.toml', '.config/mise/config.local.toml',
+  '.mise.toml', 'mise.toml', 'mise/config.toml', '.mise/config.toml', '.config/mise.toml', '.config/mise/mise.toml', '.config/mise/config.toml',
+]);
 
 /** A file that holds one version for one variable (`.nvmrc`, or one added with `--project-file`). */
 export interface OneValueRule {

@@ -76,6 +76,38 @@ const LAYOUTS: Record<string, Layout> = {
   '[env] .mise.toml over mise.toml': { files: { '.mise.toml': '[env]\nDB_HOST = "db2"\n', 'mise.toml': '[env]\nDB_HOST = "db1"\nAPP_MODE = "dev"\n' } },
   '[env] nested: nearest per variable': { files: { 'mise.toml': '[env]\nDB_HOST = "top"\nAPP_MODE = "dev"\n', 'sub/mise.local.toml': '[env]\nDB_HOST = "sub"\n' }, cwd: 'sub/deep' },
   '[env] beside [tools]': { files: { 'mise.toml': '[tools]\ngo = "1.21"\n[env]\nAPP_MODE = "ci"\n' } },
+  '.config/mise.toml': { files: { '.config/mise.toml': toml('go = "1.21.9"') } },
+  '.config/mise/config.toml': { files: { '.config/mise/config.toml': toml('go = "1.21.0"\nnode = "18.2.0"') } },
+  'mise/config.toml': { files: { 'mise/config.toml': toml('go = "1.22.0"') } },
+  '.mise/config.toml': { files: { '.mise/config.toml': toml('go = "1.21.10"') } },
+  'subdirectory forms: precedence': {
+    files: {
+      '.config/mise/config.toml': toml('go = "1.21.0"\nnode = "18.2.0"\npython = "3.11.0"\nruby = "3.3.0"'),
+      '.config/mise.toml': toml('go = "1.21.9"\nnode = "19"\npython = "3.12.1"'),
+      'mise/config.toml': toml('go = "1.22.0"\nnode = "20.1.0"'),
+      'mise.toml': toml('go = "1.21.10"'),
+    },
+  },
+  'subdirectory forms below .mise.toml': {
+    files: { '.mise/config.toml': toml('go = "1.22.0"\nnode = "20.9.0"'), 'mise.toml': toml('go = "1.21.0"\nnode = "18.2.0"'), '.mise.toml': toml('node = "19"') },
+  },
+  'mise/config.toml over .mise/config.toml': { files: { 'mise/config.toml': toml('go = "1.22.0"'), '.mise/config.toml': toml('go = "1.21.0"\nnode = "18.2.0"') } },
+  '.mise/config.toml over .config/mise.toml': { files: { '.mise/config.toml': toml('go = "1.21.9"'), '.config/mise.toml': toml('go = "1.21.0"\nnode = "18.2.0"') } },
+  '.config/mise/mise.toml over .config/mise/config.toml': { files: { '.config/mise/mise.toml': toml('go = "1.21.9"'), '.config/mise/config.toml': toml('go = "1.21.0"\nnode = "20.1.0"') } },
+  'locals over every plain form': { files: { '.mise/config.local.toml': toml('go = "1.21.9"'), '.mise.toml': toml('go = "1.21.0"\nnode = "18.2.0"') } },
+  'local forms, in order': {
+    files: {
+      'mise.local.toml': toml('go = "1.22.0"'),
+      '.mise/config.local.toml': toml('go = "1.21.9"\nnode = "20.1.0"'),
+      '.config/mise.local.toml': toml('go = "1.21.0"\nnode = "18.2.0"\npython = "3.11.0"'),
+      '.config/mise/mise.local.toml': toml('python = "3.12.1"\nruby = "3.3.0"'),
+      '.config/mise/config.local.toml': toml('ruby = "3.2.0"'),
+      'mise.toml': toml('go = "1.21.10"\nnode = "20.9.0"'),
+    },
+  },
+  '.config/mise.local.toml': { files: { '.config/mise.local.toml': toml('go = "1.21.0"'), '.config/mise.toml': toml('go = "1.22.0"\nnode = "18.2.0"') } },
+  '[env] .config/mise/config.toml': { files: { '.config/mise/config.toml': '[env]\nDB_HOST = "cfg"\nAPP_MODE = "dev"\n', 'mise.toml': '[env]\nDB_HOST = "top"\n' } },
+  'nested: .config/mise.toml above': { files: { '.config/mise.toml': toml('go = "1.21.0"\nnode = "18.2.0"'), 'sub/.tool-versions': 'go 1.22.0\n' }, cwd: 'sub' },
 };
 
 /** Layouts where varsymfs deliberately answers otherwise, with the reason (also in docs/project-files.md). */

@@ -17,7 +17,8 @@
 // Safe. Files are stat'ed and read as the caller (creds.c, in a root daemon serving others); one it cannot
 // read counts as absent. A working directory inside our own mount is walked in the backing store, with
 // openat2 never following a symlink there; a project file that is a symlink in the store counts as absent.
-// Outside the mount, a symlinked project file is followed as the caller would. Only a file owned by the
+// Outside the mount, a symlinked project file is followed as the caller would, but a name in a subdirectory
+// (mise's `.config/mise.toml`) is opened through no symlink at all (nested()). Only a file owned by the
 // caller or root (a symlinked one's link too) that no one else may write, or under a --trust-dir, is read (judge()). Reads are bounded
 // (VSF_PROJECT_FILE_MAX) and never block on a FIFO. A walk that touches a network or FUSE filesystem runs on
 // a thread of its own and is given up after the mount's --project-timeout: only that caller waits, and it
@@ -40,6 +41,24 @@
 #include <unistd.h>
 
 #define SETTLE_NS 50000000LL     // 50 ms: several jiffies of a coarse clock
+
+// A name in a subdirectory (mise's `.config/mise.toml`): opened beneath its directory, never through a
+// symlink (RESOLVE_NO_SYMLINKS: neither in its middle nor at its end), and looked at on every walk (a change
+// in the subdirectory leaves the directory's ctime alone: not kept in `dirs`).
+static int nested (const char *name) { return strchr(name, '/') != NULL; }
+
+// Whether `name` (one directory entry) is a project file's name or a subdirectory one lies in.
+static int relevant_name (const char *name) {
+  size_t n = strlen(name);
+  for (uint32_t i = 0; i < vsf_config.project_count; i++) {
+    for (const char *c = vsf_config.project_names[i]; *c; ) {
+      const char *end = strchrnul(c, '/');
+      if ((size_t) (end - c) == n && memcmp(c, name, n) == 0) return 1;
+      c = *end ? end + 1 : end;
+    }
+  }
+  return 0;
+}
 
 // ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
 
@@ -189,7 +208,7 @@ static size_t on_remote (const char *path, size_t len) {
       if (nlen < sizeof name && parent > remote && above(m->point, parent, path, len)) {
         memcpy(name, slash + 1, nlen);
         name[nlen] = 0;
-        for (uint32_t k = 0; k < vsf_config.project_count; k++) if (strcmp(name, vsf_config.project_names[k]) == 0) { remote = parent; break; }
+        if (relevant_name(name)) remote = parent;
       }
     }
   }
@@ -407,10 +426,6 @@ static int inotify_fd = -1;
 static int max_wd;
 static uint32_t watches;
 
-static int relevant_name (const char *name) {
-  for (uint32_t i = 0; i < vsf_config.project_count; i++) if (strcmp(name, vsf_config.project_names[i]) == 0) return 1;
-  return 0;
-}
 
 // Reads pending events and the mount table's flag: the current epoch. Called with fast_mu held.
 static uint64_t current_epoch (void) {
@@ -431,14 +446,14 @@ static uint64_t current_epoch (void) {
       at += sizeof *ev + ev->len;
       // Children's events name them: only project files and directories matter.
       if (ev->len > 0 && !(ev->mask & IN_ISDIR) && !relevant_name(ev->name)) continue;
-      if (ev->len > 0 && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE))) continue;
+      if (ev->len > 0 && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE)) && !relevant_name(ev->name)) continue;
       atomic_fetch_add(&epoch, 1);
     }
   }
   return atomic_load(&epoch);
 }
 
-// Watches directory `dir`. -1 when it cannot be watched.
+// Watches directory `dir`. -errno when it cannot be watched.
 static int watch (const char *dir) {
   pthread_mutex_lock(&fast_mu);
   if (inotify_fd < 0) inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -455,10 +470,11 @@ static int watch (const char *dir) {
     uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE |
       IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
     r = inotify_add_watch(inotify_fd, dir, mask);
+    if (r < 0) r = -errno;
     if (r > max_wd) { max_wd = r; watches++; }  // a directory watched already keeps its number
-  }
+  } else r = -EMFILE;
   pthread_mutex_unlock(&fast_mu);
-  return r < 0 ? -1 : 0;
+  return r < 0 ? r : 0;
 }
 
 // The caller's working directory's (or root's: `what`) identity, through /proc (never a request to our own mount).
@@ -576,6 +592,34 @@ static const char *backing (const char *dir, size_t len) {
   return len == m ? "." : dir + m + (m == 1 ? 0 : 1);
 }
 
+// Stats `name` beneath dfd (or an absolute path) through no symlink, a last one included (-ELOOP). -errno.
+static int stat_beneath (int dfd, const char *name, struct statx *st) {
+  struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+  long fd = syscall(SYS_openat2, dfd, name, &how, sizeof how);
+  if (fd < 0) return -errno;
+  int r = sx((int) fd, "", AT_EMPTY_PATH, st);
+  close((int) fd);
+  if (r == 0 && S_ISLNK(st->stx_mode)) r = -ELOOP;
+  return r;
+}
+
+// Watches each subdirectory of `dir` that nested name `name` lies in, outermost first, up to the first absent
+// one. -errno when one cannot be watched (a symlink: ENOTDIR).
+static int watch_beneath (const char *dir, size_t len, const char *name) {
+  char sub[PATH_MAX], part[256];
+  for (const char *slash = strchr(name, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+    size_t n = (size_t) (slash - name);
+    if (n >= sizeof part) return -ENAMETOOLONG;
+    memcpy(part, name, n);
+    part[n] = 0;
+    if (!join(sub, dir, len, part)) return -ENAMETOOLONG;
+    int r = watch(sub);
+    if (r == -ENOENT) return 0;
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
 // The names directory `d` holds (any kind of entry), by the daemon's own sight.
 static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
   char dir[PATH_MAX], path[PATH_MAX];
@@ -604,14 +648,25 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
     if (*ok && p->have_cwd && !same_ident(&now_id, &p->cwd_id)) p->watched = 0;
     if (!p->have_cwd) { p->cwd_id = now_id; p->have_cwd = *ok; }
   }
-  if (*ok && !dir_get(&st, &mask, &links)) {
-    for (uint32_t i = 0; i < vsf_config.project_count; i++) {
-      struct statx f;
-      int r = in ? sx(dfd, vsf_config.project_names[i], AT_SYMLINK_NOFOLLOW, &f) : join(path, dir, len, vsf_config.project_names[i]) ? sx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &f) : -ENAMETOOLONG;
-      if (r == 0 || (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) mask |= 1u << i;  // present, or cannot tell: look again as the caller
-      if ((r == 0 && S_ISLNK(f.stx_mode)) || (r != 0 && r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) links |= 1u << i;
-    }
-    if (settled(&st.stx_ctime, now)) dir_put(&st, mask, links);
+  int hit = *ok && dir_get(&st, &mask, &links);
+  for (uint32_t i = 0; *ok && i < vsf_config.project_count; i++) {
+    const char *name = vsf_config.project_names[i];
+    if (hit && !nested(name)) continue;
+    struct statx f;
+    int r;
+    if (nested(name)) {
+      // Its subdirectories watched first (one absent: its creation is an event here); a symlinked one is not followed.
+      if (!in && p->watched && watch_beneath(dir, len, name) < 0) p->watched = 0;
+      r = in ? stat_beneath(dfd, name, &f) : join(path, dir, len, name) ? stat_beneath(AT_FDCWD, path, &f) : -ENAMETOOLONG;
+      if (r == -ELOOP) r = -ENOENT;  // through a symlink: not there for us
+    } else r = in ? sx(dfd, name, AT_SYMLINK_NOFOLLOW, &f) : join(path, dir, len, name) ? sx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &f) : -ENAMETOOLONG;
+    if (r == 0 || (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) mask |= 1u << i;  // present, or cannot tell: look again as the caller
+    if ((r == 0 && S_ISLNK(f.stx_mode)) || (r != 0 && r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)) links |= 1u << i;
+  }
+  if (*ok && !hit && settled(&st.stx_ctime, now)) {
+    uint32_t flat = 0;  // only the names directly in this directory: its ctime tells their changes
+    for (uint32_t i = 0; i < vsf_config.project_count; i++) if (!nested(vsf_config.project_names[i])) flat |= 1u << i;
+    dir_put(&st, mask & flat, links & flat);
   }
   // A symlinked project file may lead anywhere (a hung filesystem): it is stat'ed and read on a thread of
   // its own, and never kept (its target changes where no watch sees it).
@@ -694,14 +749,19 @@ static int open_proc_dir (uint32_t tid, const char *what) {
 
 // Opens a project file outside the mount (`full`, as the daemon names it) the way the caller would: a
 // symlink is followed inside the caller's root, never through a /proc magic link (/proc/self would be the
-// daemon). -errno.
-static int open_in_root (vsf_project_t *p, int root_fd, const char *full, int flags) {
+// daemon); with `resolve` RESOLVE_NO_SYMLINKS (a nested name), none at all. -errno.
+static int open_in_root_how (vsf_project_t *p, int root_fd, const char *full, int flags, uint64_t resolve) {
   if (root_fd < 0) return -EACCES;
   const char *rel = full + (p->root_len > 1 ? p->root_len : 0);
   while (*rel == '/') rel++;
-  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve };
   long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof how);
   return fd < 0 ? -errno : (int) fd;
+}
+
+
+static int open_in_root (vsf_project_t *p, int root_fd, const char *full, int flags) {
+  return open_in_root_how(p, root_fd, full, flags, 0);
 }
 
 // The files: each stat'ed as the caller sees it, then the state (0: not to be kept).
@@ -740,8 +800,10 @@ static void walk_files (vsf_project_t *p) {
       if (fd >= 0) close(fd);
     } else {
       char full[PATH_MAX];
-      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW) : -ENAMETOOLONG;
+      const int sub = nested(vsf_config.project_names[i]);
+      int fd = join(full, path, len, vsf_config.project_names[i]) ? open_in_root_how(p, root_fd, full, O_PATH | O_NOFOLLOW, sub ? RESOLVE_NO_SYMLINKS : 0) : -ENAMETOOLONG;
       e = fd < 0 ? fd : sx(fd, "", AT_EMPTY_PATH, &st);
+      if (e == 0 && sub && S_ISLNK(st.stx_mode)) e = -ELOOP;  // a nested name is never followed
       if (e == 0 && S_ISLNK(st.stx_mode)) {
         // A symlinked project file: the link must be trusted before it is followed, then its target.
         r->link = 1;
@@ -755,7 +817,7 @@ static void walk_files (vsf_project_t *p) {
       if (fd >= 0) close(fd);
       // A directory above that the caller may not search hides nothing it can reach from where it is
       // (no symlink followed that way: it would be followed from the daemon's root).
-      if (e == -EACCES && cwd_fd >= 0 && relative(full, d, vsf_config.project_names[i]) && sx(cwd_fd, full, AT_SYMLINK_NOFOLLOW, &st) == 0 && !S_ISLNK(st.stx_mode)) { e = 0; r->relative = 1; }
+      if (e == -EACCES && !sub && cwd_fd >= 0 && relative(full, d, vsf_config.project_names[i]) && sx(cwd_fd, full, AT_SYMLINK_NOFOLLOW, &st) == 0 && !S_ISLNK(st.stx_mode)) { e = 0; r->relative = 1; }
     }
     r->error = -e;
     if (e == 0) {
@@ -829,7 +891,7 @@ static int open_record (vsf_project_t *p, const record_t *r, int cwd_fd, int roo
     return fd < 0 ? -errno : fd;
   }
   if (!join(full, dir, dlen, name)) return -ENAMETOOLONG;
-  if (!r->link) return open_in_root(p, root_fd, full, flags | O_NOFOLLOW);
+  if (!r->link) return open_in_root_how(p, root_fd, full, flags | O_NOFOLLOW, nested(name) ? RESOLVE_NO_SYMLINKS : 0);
   int lfd = open_in_root(p, root_fd, full, O_PATH | O_NOFOLLOW);
   struct statx st;
   int e = lfd < 0 ? lfd : sx(lfd, "", AT_EMPTY_PATH, &st);
