@@ -40,7 +40,11 @@ test('npm pack, npm install -g into a prefix, and the installed varsymfs mounts'
   // for that policy check in a global install.
   const prefix = path.join(tmp, 'prefix');
   fs.mkdirSync(path.join(prefix, 'lib'), { recursive: true });
-  const install = await run(user, 'npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline',
+  // --prefix also moves npm's global config (<prefix>/etc/npmrc): keep the machine's own, which may hold
+  // what reaching the registry needs (a proxy's CA in `cafile`, as on the CI machines).
+  const globalconfig = (await run(user, 'npm', ['config', 'get', 'globalconfig'], {}, { cwd: tmp, timeoutMs: 600000 })).stdout.trim();
+  assert.ok(globalconfig.startsWith('/'), `npm config get globalconfig: ${globalconfig}`);
+  const install = await run(user, 'npm', ['install', '-g', '--prefix', prefix, '--globalconfig', globalconfig, '--no-audit', '--no-fund', '--prefer-offline',
     '--strict-allow-scripts', `--allow-scripts=${tarball},fuse-native`, tarball], {}, { cwd: tmp, timeoutMs: 1200000 });
   assert.equal(install.code, 0, `${install.stdout}\n${install.stderr}`);
   const bin = path.join(prefix, 'bin', 'varsymfs');
