@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { describe, test, type TestContext } from 'node:test';
+import { reservedExt4 } from './helpers/ext4';
 import { isMounted, mount, onCleanup, tempDir, type Mounted } from './helpers/mount';
 import { asUser, baseEnv, run, type TestUser } from './helpers/users';
 
@@ -240,22 +241,6 @@ async function mapper(t: TestContext, user: TestUser, file: string): Promise<(cm
   return async (c: string) => (child.stdin!.write(`${c}\n`), next());
 }
 
-/** A fresh ext4 of 48 MiB with half its blocks reserved for root, loop-mounted (unmounted after `t`), open to all. */
-function reservedExt4(t: TestContext): string {
-  const base = tempDir(t, root!, 'attack-ext4-');
-  const image = path.join(base, 'image');
-  const dir = path.join(base, 'fs');
-  fs.mkdirSync(dir);
-  fs.writeFileSync(image, '');
-  fs.truncateSync(image, 48 << 20);
-  const mkfs = spawnSync('mkfs.ext4', ['-q', '-F', '-m', '50', image], { encoding: 'utf8' });
-  assert.equal(mkfs.status, 0, mkfs.stderr);
-  const mounted = spawnSync('mount', ['-o', 'loop', image, dir], { encoding: 'utf8' });
-  assert.equal(mounted.status, 0, mounted.stderr);
-  onCleanup(t, () => void spawnSync('umount', ['-l', dir]));
-  fs.chmodSync(dir, 0o777);
-  return dir;
-}
 
 /** `dir`/shared: a sparse MAP_SIZE file anyone may write. */
 function sharedFile(dir: string): string {
@@ -279,7 +264,7 @@ function allocated(file: string): number {
 
 /** A root --allow-other mount of a fresh reserved ext4, and that ext4 (for block counts). */
 async function mountOnReserved(t: TestContext): Promise<{ dir: string; store: string }> {
-  const store = reservedExt4(t);
+  const store = reservedExt4(t, 'attack-ext4-');
   const m = await mount(t, root!, { args: ['--allow-other', '--source', store], setup: (d) => fs.chmodSync(d, 0o755) });
   return { dir: m.dir, store };
 }
@@ -305,7 +290,7 @@ describe('finding 4 (LOW): a writeback is charged to whoever mapped the file las
 
   test('root\'s mapped writes still use root\'s reserved blocks when a user mapped the same file afterwards (as on the plain filesystem)', { ...T, todo: 'known limit (docs/security.md): writeback is charged to the last shared writable mapper, here the user' }, async (t) => {
     const results: unknown[] = [];
-    const plainFs = reservedExt4(t);
+    const plainFs = reservedExt4(t, 'attack-ext4-');
     const { dir, store } = await mountOnReserved(t);
     for (const [where, seen] of [[plainFs, plainFs], [dir, store]] as const) {
       const shared = sharedFile(where);

@@ -16,28 +16,28 @@ function fake(table: Record<string, string | { raw: string; target: string }>): 
 }
 
 const FS = fake({
-  '/home/': 'd', '/home/vs/': 'd', '/home/vs/go': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/1.22.3' },
+  '/h/': 'd', '/h/vs/': 'd', '/h/vs/go': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/1.22.3' },
   '/opt/': 'd', '/opt/go/': 'd', '/opt/go/1.22.3/': 'd', '/opt/go/1.22.3/bin/': 'd', '/opt/go/1.22.3/bin/go': 'f',
-  '/home/vs/rel': { raw: '$<V>', target: 'sub' }, '/home/vs/sub/': 'd', '/home/vs/sub/x': 'f',
-  '/home/vs/up': { raw: 'sub/..', target: 'sub/..' }, '/home/vs/loop': { raw: 'loop', target: 'loop' },
-  '/home/vs/gone': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/9.9.9' },
+  '/h/vs/rel': { raw: '$<V>', target: 'sub' }, '/h/vs/sub/': 'd', '/h/vs/sub/x': 'f',
+  '/h/vs/up': { raw: 'sub/..', target: 'sub/..' }, '/h/vs/loop': { raw: 'loop', target: 'loop' },
+  '/h/vs/gone': { raw: '/opt/go/$<GO_VERSION>', target: '/opt/go/9.9.9' },
 });
 
 test('walkLinks: a path through a variant link ends at the install, naming the link', async () => {
-  const w = await walkLinks('/home/vs/go/bin/go', FS);
-  assert.deepEqual([w.path, w.exists, w.hops.map((h) => h.link)], ['/opt/go/1.22.3/bin/go', true, ['/home/vs/go']]);
-  assert.deepEqual((await walkLinks('/home/vs/rel/x', FS)).path, '/home/vs/sub/x', 'a relative target, from the link\'s directory');
-  assert.deepEqual((await walkLinks('/home/vs/up/go', FS)).hops.map((h) => h.link), ['/home/vs/up', '/home/vs/go'], '.. after a link');
-  assert.equal((await walkLinks('/home/vs/sub/x', FS)).hops.length, 0);
+  const w = await walkLinks('/h/vs/go/bin/go', FS);
+  assert.deepEqual([w.path, w.exists, w.hops.map((h) => h.link)], ['/opt/go/1.22.3/bin/go', true, ['/h/vs/go']]);
+  assert.deepEqual((await walkLinks('/h/vs/rel/x', FS)).path, '/h/vs/sub/x', 'a relative target, from the link\'s directory');
+  assert.deepEqual((await walkLinks('/h/vs/up/go', FS)).hops.map((h) => h.link), ['/h/vs/up', '/h/vs/go'], '.. after a link');
+  assert.equal((await walkLinks('/h/vs/sub/x', FS)).hops.length, 0);
 });
 
 test('walkLinks: a missing target, a file used as a directory, and a loop are not there, with the reason', async () => {
-  const gone = await walkLinks('/home/vs/gone/bin/go', FS);
+  const gone = await walkLinks('/h/vs/gone/bin/go', FS);
   assert.deepEqual([gone.exists, gone.missing, gone.path], [false, '/opt/go/9.9.9', '/opt/go/9.9.9/bin/go']);
-  assert.equal(notInstalled(gone), '/home/vs/gone -> /opt/go/9.9.9 (from /opt/go/$<GO_VERSION>): not installed (/opt/go/9.9.9 does not exist)');
-  const file = await walkLinks('/home/vs/sub/x/y', FS);
-  assert.deepEqual([file.exists, file.reason], [false, '/home/vs/sub/x is not a directory']);
-  const loop = await walkLinks('/home/vs/loop', FS);
+  assert.equal(notInstalled(gone), '/h/vs/gone -> /opt/go/9.9.9 (from /opt/go/$<GO_VERSION>): not installed (/opt/go/9.9.9 does not exist)');
+  const file = await walkLinks('/h/vs/sub/x/y', FS);
+  assert.deepEqual([file.exists, file.reason], [false, '/h/vs/sub/x is not a directory']);
+  const loop = await walkLinks('/h/vs/loop', FS);
   assert.equal(loop.exists, false);
   assert.equal(loop.hops.length, 41);
   assert.match(notInstalled(loop), /more than 40 links/);

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { reservedExt4 } from './helpers/ext4';
 import { mount, onCleanup, tempDir } from './helpers/mount';
 import { plainUser, rootUser, run, type TestUser } from './helpers/users';
 
@@ -137,23 +138,6 @@ print(json.dumps({"mapped": res}), flush=True)
 
 const MAP_SIZE = 8 << 20;
 
-/** A fresh ext4 of 48 MiB with half its blocks reserved for root, loop-mounted at a directory under a
- * temp dir (unmounted when the test ends), its root writable by everyone. */
-function reservedExt4(t: Parameters<typeof tempDir>[0]): string {
-  const base = tempDir(t, root!, 'writes-ext4-');
-  const image = path.join(base, 'image');
-  const dir = path.join(base, 'fs');
-  fs.mkdirSync(dir);
-  fs.writeFileSync(image, '');
-  fs.truncateSync(image, 48 << 20);
-  const mkfs = spawnSync('mkfs.ext4', ['-q', '-F', '-m', '50', image], { encoding: 'utf8' });
-  assert.equal(mkfs.status, 0, mkfs.stderr);
-  const mounted = spawnSync('mount', ['-o', 'loop', image, dir], { encoding: 'utf8' });
-  assert.equal(mounted.status, 0, mounted.stderr);
-  onCleanup(t, () => void spawnSync('umount', ['-l', dir]));
-  fs.chmodSync(dir, 0o777);
-  return dir;
-}
 
 /** Fills `dir` as the user, then writes through a mapping; the blocks the mapped file got on `store`. */
 async function fillThenMap(dir: string, store: string): Promise<{ steps: unknown[]; mappedBytes: number }> {
@@ -172,13 +156,13 @@ async function rootCanWrite(dir: string): Promise<void> {
 
 describe('writes through a shared mapping are charged to the user who opened the file', { skip }, () => {
   test('after write(2) hit ENOSPC for the user, a shared mapping cannot use the reserved blocks either (as on the plain filesystem)', T, async (t) => {
-    const onPlain = reservedExt4(t);
+    const onPlain = reservedExt4(t, 'writes-ext4-');
     const expected = await fillThenMap(onPlain, onPlain);
     await rootCanWrite(onPlain);
     t.diagnostic(`plain ext4: ${JSON.stringify(expected.steps)}, ${expected.mappedBytes} bytes mapped`);
     assert.ok(expected.mappedBytes < MAP_SIZE / 2, 'the plain filesystem kept its reserved blocks from the user');
 
-    const store = reservedExt4(t);
+    const store = reservedExt4(t, 'writes-ext4-');
     const m = await mount(t, root!, { args: ['--allow-other', '--source', store], setup: (d) => fs.chmodSync(d, 0o755) });
     const got = await fillThenMap(m.dir, store);
     t.diagnostic(`through the mount: ${JSON.stringify(got.steps)}, ${got.mappedBytes} bytes mapped`);
