@@ -48,7 +48,13 @@ describeEachUser((user) => {
     await resolveSteady();
     for (let i = 0; i < 4; i++) {
       assert.equal((await m.run('sh', ['-c', 'cat "$0"; true', link], { XXX: 'bar' })).stdout, 'bar');
+      // Each resolution of the steady process right after a newcomer is a hit: the newcomer took the
+      // other slot, never the steady process's (evicting the most recently used one would).
+      const was = await cache(m);
       await resolveSteady();
+      const now = await cache(m);
+      assert.ok(now.lookups > was.lookups, `the steady process is looked up after newcomer ${i + 1} (${JSON.stringify({ was, now })})`);
+      assert.equal(now.hits - was.hits, now.lookups - was.lookups, `after newcomer ${i + 1}, the steady process is still cached (${JSON.stringify({ was, now })})`);
     }
     // Then the steady process alone: every one of its lookups is a hit, which it is only if the newcomers
     // never evicted it.
