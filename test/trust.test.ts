@@ -269,16 +269,27 @@ describe('no answer that was never true', { skip: needsRootAndPlain }, () => {
     assert.deepEqual([...answers(r.stdout).keys()], ['go1.renamed'], r.stdout);
   });
 
-  test('a thread resolving while another thread of its process calls chdir never gets "no project files"', T, async (t) => {
-    const m = await goMount(t);
-    const base = quietDir(t);
-    tree(base, { 'x/.go-version': 'go1.x\n', 'y/.go-version': 'go1.y\n' });
-    await settle();
-    const r = await runIn(root!, base, [races, 'chdirrace', path.join(base, 'x'), path.join(base, 'y'), path.join(m.dir, 'GO'), '3000'], { EDITOR: 'vi' }, 120000);
-    assert.equal(r.code, 0, r.stderr);
-    const got = answers(r.stdout);
-    for (const a of got.keys()) assert.ok(a === 'go1.x' || a === 'go1.y', `never true: ${JSON.stringify(a)} in ${r.stdout}`);
-  });
+  // Once as a user meets it (a walk kept: most requests are answered by the fast path, and only some walk),
+  // once with symlinked project files, which are never kept: every request walks while the other thread moves.
+  for (const linked of [false, true]) {
+    test(`a thread resolving while another thread of its process calls chdir never gets "no project files"${linked ? ' (symlinked files: every request walks)' : ''}`, T, async (t) => {
+      const m = await goMount(t);
+      const base = quietDir(t);
+      if (linked) {
+        tree(base, { 'files/x': 'go1.x\n', 'files/y': 'go1.y\n', 'x/': '', 'y/': '' });
+        fs.symlinkSync(path.join(base, 'files/x'), path.join(base, 'x/.go-version'));
+        fs.symlinkSync(path.join(base, 'files/y'), path.join(base, 'y/.go-version'));
+      } else tree(base, { 'x/.go-version': 'go1.x\n', 'y/.go-version': 'go1.y\n' });
+      await settle();
+      const walks = async (): Promise<number> => JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0].project.walks;
+      const before = linked ? await walks() : 0;
+      const r = await runIn(root!, base, [races, 'chdirrace', path.join(base, 'x'), path.join(base, 'y'), path.join(m.dir, 'GO'), '3000'], { EDITOR: 'vi' }, 120000);
+      assert.equal(r.code, 0, r.stderr);
+      const got = answers(r.stdout);
+      for (const a of got.keys()) assert.ok(a === 'go1.x' || a === 'go1.y', `never true: ${JSON.stringify(a)} in ${r.stdout}`);
+      if (linked) assert.ok((await walks()) - before >= 3000, 'every request walked');
+    });
+  }
 
   test('a hung filesystem on a project file name above never discards the nearer pin; that partial answer is not kept', T, async (t) => {
     const base = quietDir(t);

@@ -345,6 +345,8 @@ struct vsf_project {
   int watched;              // every directory of the walk is watched (the fast path may keep it)
   int have_cwd;             // cwd: the working directory's identity when the request began
   ident_t cwd_id, root_id;  // ... and the root's (the fast path only)
+  int cwd_fd;               // the working directory locate() named (O_PATH), pinned: -1 before
+  ident_t pin_id;           // ... and its identity
   uint64_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
   uint32_t state, ndirs, nrec, rec_cap, nwant;
@@ -490,6 +492,16 @@ static int proc_identity (uint32_t tid, const char *what, ident_t *id) {
 }
 
 static int cwd_identity (uint32_t tid, ident_t *id) { return proc_identity(tid, "cwd", id); }
+
+// An O_PATH fd's identity (cached attributes only: never a request to our own mount).
+static int fd_identity (int fd, ident_t *id) {
+  struct statx st;
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &st) != 0) return -1;
+  id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  id->ino = st.stx_ino;
+  id->mnt = (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
+  return 0;
+}
 
 static int same_ident (const ident_t *a, const ident_t *b) { return a->dev == b->dev && a->ino == b->ino && a->mnt == b->mnt; }
 
@@ -638,11 +650,12 @@ static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
   *ok = sx(dfd, base, in ? AT_EMPTY_PATH : 0, &st) == 0;
   uint32_t mask = 0, links = 0;
   if (*ok && d == 0) {
-    // The path still names the working directory (not a namesake made after it was removed or renamed, nor
-    // another directory in another mount namespace). Inside our mount the kernel's inode has the backing
-    // file's number (use_ino) on another device; its cached attributes are enough (no request to ourselves).
-    ident_t now_id;
-    if (cwd_identity(p->req.pid, &now_id) != 0 || now_id.ino != st.stx_ino ||
+    // The path still names the working directory locate() pinned (not a namesake made after it was removed
+    // or renamed, nor another directory in another mount namespace). Inside our mount the kernel's inode has
+    // the backing file's number (use_ino) on another device; its cached attributes are enough (no request to
+    // ourselves). Another thread's chdir since cannot fail this: the pinned directory is one the caller had.
+    ident_t now_id = p->pin_id;
+    if (p->cwd_fd < 0 || now_id.ino != st.stx_ino ||
         (!in && now_id.dev != makedev(st.stx_dev_major, st.stx_dev_minor))) *ok = 0;
     // Changed since the request began (another thread's chdir): right for this request, not to be kept.
     if (*ok && p->have_cwd && !same_ident(&now_id, &p->cwd_id)) p->watched = 0;
@@ -770,7 +783,7 @@ static void walk_files (vsf_project_t *p) {
   int64_t now = now_ns();
   p->rec = calloc(p->nwant, sizeof(record_t));
   if (p->rec == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
-  int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
+  int cwd_fd = p->inside ? -1 : p->cwd_fd;  // the directory the walk named (locate), not the cwd now
   int root_fd = open_proc_dir(p->req.pid, "root");  // also for the directories above a mount point the cwd is under
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
@@ -778,7 +791,7 @@ static void walk_files (vsf_project_t *p) {
   uint64_t caps = 0;
   if (p->act) {
     ngroups = vsf_become_caller_groups(&p->req, &creds, groups, VSF_GROUPS_MAX, &caps);
-    if (ngroups < 0) { if (cwd_fd >= 0) close(cwd_fd); if (root_fd >= 0) close(root_fd); p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
+    if (ngroups < 0) { if (root_fd >= 0) close(root_fd); p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   }
   char path[PATH_MAX];
   for (uint32_t k = 0; k < p->nwant; k++) {
@@ -833,7 +846,6 @@ static void walk_files (vsf_project_t *p) {
     } else r->verdict = 0;  // absent or unreadable: nothing of it is read either way
   }
   if (p->act) vsf_restore_creds(&creds);
-  if (cwd_fd >= 0) close(cwd_fd);
   if (root_fd >= 0) close(root_fd);
   // The state: who looks (a root daemon: the caller's ids, groups and a uid-0 caller's capabilities), then every record.
   size_t cap = sizeof(uint32_t) * (5 + VSF_GROUPS_MAX) + sizeof(record_t) * p->nrec, n = 0;
@@ -910,7 +922,7 @@ static void contents (vsf_project_t *p) {
   if (cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
-  int cwd_fd = p->inside ? -1 : open_proc_dir(p->req.pid, "cwd");
+  int cwd_fd = p->inside ? -1 : p->cwd_fd;  // the directory the walk named (locate), not the cwd now
   int root_fd = open_proc_dir(p->req.pid, "root");  // also for the directories above a mount point the cwd is under
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
@@ -960,13 +972,13 @@ static void contents (vsf_project_t *p) {
     n = at + len;
   }
   if (p->act) vsf_restore_creds(&creds);
-  if (cwd_fd >= 0) close(cwd_fd);
   if (root_fd >= 0) close(root_fd);
   p->block_len = n;
 }
 
 static void release (vsf_project_t *p) {
   if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+  if (p->cwd_fd >= 0) close(p->cwd_fd);
   free(p->block);
   free(p->want);
   free(p->rec);
@@ -1030,6 +1042,7 @@ vsf_project_t *vsf_project_new (const vsf_request_t *r) {
   if (p == NULL) return NULL;
   memset(p, 0, offsetof(vsf_project_t, cwd));
   atomic_init(&p->refs, 1);
+  p->cwd_fd = -1;
   p->req.pid = r->pid; p->req.uid = r->uid; p->req.gid = r->gid;
   // A root daemon reads project files as the caller, whoever it is (a uid-0 caller with its own capabilities).
   p->act = vsf_config.root_daemon;
@@ -1050,7 +1063,12 @@ void vsf_project_skip (vsf_project_t *p) {
 // The working directory and root, and the list of directories to walk. 0, or a status.
 static int locate (vsf_project_t *p) {
   char proc[64], root[PATH_MAX];
-  snprintf(proc, sizeof proc, "/proc/%u/cwd", p->req.pid);
+  // Pinned first, then named through the pin: the name and the directory are the same one even while
+  // another thread of the caller's process calls chdir (the walk checks the name still leads to it).
+  if (p->cwd_fd >= 0) close(p->cwd_fd);
+  p->cwd_fd = open_proc_dir(p->req.pid, "cwd");
+  if (p->cwd_fd < 0 || fd_identity(p->cwd_fd, &p->pin_id) != 0) return VSF_PROJECT_NO_CWD;
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", p->cwd_fd);
   ssize_t n = readlink(proc, p->cwd, sizeof p->cwd - 1);
   if (n <= 0 || p->cwd[0] != '/') return VSF_PROJECT_NO_CWD;
   p->cwd[n] = 0;
@@ -1094,6 +1112,8 @@ static uint32_t give_up (vsf_project_t **pp, int partial) {
     pthread_mutex_lock(&p->mu);
     local = p->local_dirs;
     memcpy(q->cwd, p->cwd, p->cwd_len + 1);
+    q->cwd_fd = p->cwd_fd >= 0 ? fcntl(p->cwd_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    q->pin_id = p->pin_id;
     q->cwd_len = p->cwd_len;
     q->root_len = p->root_len;
     memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
