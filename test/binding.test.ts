@@ -20,7 +20,7 @@ function output(user: TestUser, cmd: string, args: string[]): Promise<string> {
   });
 }
 
-test('a handler sees the pid, uid and gid of the process that made the call', { timeout: 60000 }, async (t) => {
+test('a handler sees the pid, uid and gid of the process that made the call', { timeout: 300000 }, async (t) => {
   const Fuse = loadFuse();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-binding-'));
   fs.chmodSync(dir, 0o755);

@@ -12,7 +12,7 @@ import { callers, compileCallers, ERRNO } from './helpers/callers';
 import { mount, whichProgramStore } from './helpers/mount';
 import { rootUser, testUsers } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 /** A second unprivileged identity, by raw ids (no account needed). */
 const OTHER_UID = 47111;

@@ -10,7 +10,7 @@ import { stallMount } from './helpers/execenv';
 import { alive, isMounted, mount, onCleanup, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 
 /** A node one-liner printing the link's target length, or the error code readlink gave. */
 const READLINK = `try { process.stdout.write(String(require('fs').readlinkSync(process.argv[1]).length)); } catch (e) { process.stdout.write(e.code); }`;

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { mount, waitFor, type Mounted } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser } from './helpers/users';
 
-const T = { timeout: 120000 };
+const T = { timeout: 300000 };
 
 interface Cache { entries: number; lookups: number; hits: number }
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { tempDir } from './helpers/mount';
 import { describeEachUser, run, type RunResult } from './helpers/users';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 /** The first line of stderr is `Error: …` and nothing before it; no stack trace anywhere. */
 function oneError(r: RunResult, pattern: RegExp): void {

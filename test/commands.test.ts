@@ -10,7 +10,7 @@ import { loadFuse } from '../src/native';
 import { alive, forceCleanup, mount, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run } from './helpers/users';
 
-const T = { timeout: 90000 };
+const T = { timeout: 300000 };
 
 function populate(d: string): void {
   fs.writeFileSync(path.join(d, 'bar'), 'bar');

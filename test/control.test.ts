@@ -10,7 +10,7 @@ import { alive, chownTree, mount, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run, type TestUser } from './helpers/users';
 import { socketPath } from '../src/paths';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 /** A unix-socket server run as `user` at `socket`: `answer` is what it writes back to each request
  * ('' = nothing, ever). Killed when the test ends. Resolves once the socket exists. */
@@ -82,7 +82,7 @@ describeEachUser((user) => {
     assert.match(fs.readFileSync(m.log, 'utf8'), new RegExp(` warn control socket ${socket} unavailable \\(status and defaults will not reach this daemon\\): another daemon answers on ${socket}\n`));
   });
 
-  test('a daemon that is gone, silent, or talks nonsense: one line naming the socket', { timeout: 90000 }, async (t) => {
+  test('a daemon that is gone, silent, or talks nonsense: one line naming the socket', { timeout: 300000 }, async (t) => {
     const runtime = tempDir(t, user, 'varsymfs-run-');
     const env = { XDG_RUNTIME_DIR: runtime };
     const m = await mount(t, user, { env });

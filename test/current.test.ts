@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { chownTree, mount, tempDir, type Mounted } from './helpers/mount';
 import { describeEachUser, type TestUser } from './helpers/users';
 
-const T = { timeout: 90000 };
+const T = { timeout: 300000 };
 
 function script(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -8,7 +8,7 @@ import { isMounted, tempDir } from './helpers/mount';
 import { describeEachUser, plainUser, rootUser, run } from './helpers/users';
 import { logFile } from '../src/paths';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 describeEachUser((user) => {
   test('mount point and source that cannot be used: one line naming which and why', T, async (t) => {

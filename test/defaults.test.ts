@@ -9,7 +9,7 @@ import { chownTree, mount, tempDir } from './helpers/mount';
 import { describeEachUser, run } from './helpers/users';
 import { DEFAULTS_FILE } from '../src/defaults';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 // Each operation on the defaults file (or onto its name) through the mount, by errno number.
 const OPS = `

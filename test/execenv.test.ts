@@ -12,7 +12,7 @@ import { mount, tempDir, waitFor } from './helpers/mount';
 import { PROJECT_BIN, plainUser, rootUser, run, testUsers, type TestUser } from './helpers/users';
 
 const E = os.constants.errno;
-const T = { timeout: 90000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 

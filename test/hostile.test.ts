@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { alive, mount, tempDir, type Mounted, waitFor, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers, type TestUser } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;
@@ -58,7 +58,7 @@ function startLong(user: TestUser, cmd: string, args: string[], env: NodeJS.Proc
 /** Runs `cmd` as a new process whose pid is `tid` (root only), as `uid`:`gid` with exactly `env`. */
 function runWithPid(tid: number, uid: number, gid: number, cmd: string[], env: NodeJS.ProcessEnv) {
   const argv = ['clone-tid', String(tid), 'setpriv', '--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', '/usr/bin/env', ...cmd];
-  return spawnSync(hostile, argv, { env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: 20000 });
+  return spawnSync(hostile, argv, { env: { PATH: '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: 300000 });
 }
 
 describe('1. a reused thread id never gets another thread\'s environment', { skip: !root ? 'clone3 set_tid needs root' : false }, () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { chownTree, mount, tempDir } from './helpers/mount';
 import { describeEachUser } from './helpers/users';
 
-const T = { timeout: 90000 };
+const T = { timeout: 300000 };
 
 describeEachUser((user) => {
   test('link --from mise, --defaults-from mise, and --force', T, async (t) => {

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { mount } from './helpers/mount';
 import { plainUser, rootUser, run, type RunResult } from './helpers/users';
 
-const T = { timeout: 120000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const skip = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;

@@ -8,7 +8,7 @@ import { alive, chownTree, mount, tempDir, waitFor } from './helpers/mount';
 import { describeEachUser } from './helpers/users';
 import { logFile } from '../src/paths';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 function links(d: string): void {
   fs.writeFileSync(path.join(d, 'bar'), 'bar');

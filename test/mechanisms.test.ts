@@ -11,7 +11,7 @@ import { callers, compileCallers, ERRNO } from './helpers/callers';
 import { chownTree, mount, tempDir, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { alive, chownTree, forceCleanup, isMounted, mount, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, rootUser, run } from './helpers/users';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 /** A fake toolchain: <dir>/<version>/bin/go, a script printing its version. */
 function makeGo(dir: string, version: string): void {
@@ -190,7 +190,7 @@ except OSError as e:
     const m = await mount(t, user, { setup: (d) => fs.writeFileSync(path.join(d, 'kept'), 'kept') });
     process.kill(m.pid, 'SIGKILL');
     await waitFor(() => !alive(m.pid));
-    const dead = await m.run('cat', [path.join(m.dir, 'kept')], {}, { timeoutMs: 10000 });
+    const dead = await m.run('cat', [path.join(m.dir, 'kept')], {}, { timeoutMs: 120000 });
     assert.notEqual(dead.code, 0);
     assert.match(dead.stderr, /Transport endpoint is not connected/);
     const m2 = await mount(t, user, { dir: m.dir });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { tempDir } from './helpers/mount';
 import { PROJECT_BIN, rootUser, run } from './helpers/users';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const project = path.resolve(path.dirname(PROJECT_BIN), '..');
 const skip = !root ? 'needs root (a private mount namespace)' : false;

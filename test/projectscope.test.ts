@@ -13,7 +13,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { alive, chownTree, mount, tempDir, type Mounted, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, type TestUser } from './helpers/users';
 
-const T = { timeout: 120000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;

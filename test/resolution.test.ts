@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { mount } from './helpers/mount';
 import { describeEachUser } from './helpers/users';
 
-const T = { timeout: 90000 };
+const T = { timeout: 300000 };
 
 function populate(d: string): void {
   fs.writeFileSync(path.join(d, 'bar'), 'bar');

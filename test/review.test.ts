@@ -11,7 +11,7 @@ import { before, describe, test, type TestContext } from 'node:test';
 import { mount, tempDir, type Mounted, waitFor, whichProgramStore } from './helpers/mount';
 import { asUser, baseEnv, plainUser, rootUser, run, testUsers } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const needsRootAndPlain = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;

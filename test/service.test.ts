@@ -9,7 +9,7 @@ import { chownTree, forceCleanup, isMounted, tempDir, waitFor } from './helpers/
 import { asUser, describeEachUser, run, type TestUser } from './helpers/users';
 import { mountFileName } from '../src/paths';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 /** systemd's unquoting of an ExecStart line (the subset unitText writes: "…" words with \\ \" and %%). */
 function execWords(line: string): string[] {

@@ -12,7 +12,7 @@ import { readMounts } from '../src/mountinfo';
 import { alive, isMounted, mount, onCleanup, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run, type TestUser } from './helpers/users';
 
-const T = { timeout: 60000 };
+const T = { timeout: 300000 };
 
 /** A FUSE mount that is not varsymfs: a one-directory filesystem served by this process. */
 async function otherFuse(t: TestContext): Promise<{ dir: string; fsType: string }> {

@@ -10,7 +10,7 @@ import { stallMount } from './helpers/execenv';
 import { chownTree, mount, tempDir, type Mounted } from './helpers/mount';
 import { plainUser, rootUser, type TestUser } from './helpers/users';
 
-const T = { timeout: 120000 };
+const T = { timeout: 300000 };
 const user = plainUser() ?? rootUser();
 
 /** An install tree: `<tree>/<tool>/<name>` directories, and mise-style runtime links (`lts-iron -> 20.10.0`). */
@@ -124,7 +124,7 @@ describe('versions as install trees name them', { skip: user === undefined ? 'no
       },
     });
     const a = project(t, user!, { '.tool-versions': 'go 1.21\n' });
-    const read = (link: string, cwd: string) => m.run('readlink', [path.join(m.dir, link)], {}, { cwd, timeoutMs: 20000 });
+    const read = (link: string, cwd: string) => m.run('readlink', [path.join(m.dir, link)], {}, { cwd, timeoutMs: 120000 });
     const first = await read('hung', a);
     assert.equal(first.stdout, `${hung}/1.21\n`, `the listing hangs: the value as written (${first.signal ?? first.code})`);
     await stall.held();

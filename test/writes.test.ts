@@ -11,7 +11,7 @@ import { reservedExt4 } from './helpers/ext4';
 import { mount, onCleanup, tempDir } from './helpers/mount';
 import { plainUser, rootUser, run, type TestUser } from './helpers/users';
 
-const T = { timeout: 180000 };
+const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 const skip = !root || !plain || plain.uid === 0 ? 'needs root and the unprivileged test user' : false;

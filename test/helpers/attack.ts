@@ -155,8 +155,9 @@ export async function prober(t: TestContext, user: TestUser, cwd: string, env: R
   return { pid: child.pid!, ask };
 }
 
-/** Runs `argv` as `user` in `cwd` with exactly `env`; killed (SIGKILL) after `timeoutMs`. */
-export function runIn(user: TestUser, cwd: string, argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 30000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+/** Runs `argv` as `user` in `cwd` with exactly `env`; killed (SIGKILL) after `timeoutMs` (a liveness bound
+ * of minutes unless given), saying so in its stderr. */
+export function runIn(user: TestUser, cwd: string, argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 300000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   const [file, args] = asUser(user, '/usr/bin/env', ['-i', '-C', cwd, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv]);
   return new Promise((resolve) => {
     const child = spawn(file, args, { env: baseEnv(user), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -164,8 +165,9 @@ export function runIn(user: TestUser, cwd: string, argv: readonly string[], env:
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr })));
+    let killed = false;
+    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr: killed ? `${stderr}[killed by the test's liveness bound after ${timeoutMs / 1000} s]\n` : stderr })));
   });
 }
 

@@ -97,8 +97,9 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Polls `cond` every 50 ms for up to `ms`; its last value. */
-export async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean> {
+/** Polls `cond` every 50 ms until it holds, for up to `ms` (a liveness bound of minutes: it returns as soon
+ * as `cond` holds, so only a test that is failing anyway waits that long); its last value. */
+export async function waitFor(cond: () => boolean, ms = 120000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (cond()) return true;

@@ -93,7 +93,9 @@ export function asUser(user: TestUser, cmd: string, args: readonly string[], opt
 }
 
 /** Runs a command as `user` with exactly `env` (plus the base environment), under a parent of that user
- * unless `parent` says otherwise; time-bounded. */
+ * unless `parent` says otherwise. Bounded for liveness only (`timeoutMs`, 5 minutes unless given: a bound
+ * of minutes, never a clock the test depends on on a busy machine); a command killed by the bound says so
+ * in its stderr. */
 export function run(user: TestUser, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { timeoutMs?: number; cwd?: string; input?: string; parent?: Parent } = {}): Promise<RunResult> {
   const [file, argv] = asUser(user, cmd, args, { parent: opts.parent ?? 'user' });
   return new Promise((resolve) => {
@@ -102,14 +104,16 @@ export function run(user: TestUser, cmd: string, args: readonly string[], env: N
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
+    const bound = opts.timeoutMs ?? 300000;
+    let killed = false;
+    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, bound);
     child.on('error', (err) => {
       clearTimeout(timer);
       resolve({ code: 127, signal: null, stdout, stderr: stderr + err.message });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr: killed ? `${stderr}[killed by the test's liveness bound after ${bound / 1000} s: ${cmd}]\n` : stderr });
     });
     child.stdin.on('error', () => {}); // a command that exits at once closes its stdin
     child.stdin.end(opts.input ?? '');
