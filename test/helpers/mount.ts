@@ -114,13 +114,13 @@ export async function waitFor(cond: () => boolean, ms = 120000): Promise<boolean
  */
 export async function forceCleanup(user: TestUser, dir: string, pid: number | undefined): Promise<void> {
   for (let i = 0; i < 3 && isMounted(dir); i++) {
-    await run(user, 'fusermount3', ['-u', '-z', '--', dir], {}, { timeoutMs: 10000 });
+    await run(user, 'fusermount3', ['-u', '-z', '--', dir], {}, { timeoutMs: 120000 });
   }
   const problems: string[] = [];
   if (isMounted(dir)) problems.push(`${dir} is still mounted`);
-  if (pid !== undefined && !(await waitFor(() => !alive(pid), 10000))) {
+  if (pid !== undefined && !(await waitFor(() => !alive(pid), 120000))) {
     process.kill(pid, 'SIGKILL');
-    problems.push(`daemon ${pid} was still running 10 s after its mount was removed (killed)`);
+    problems.push(`daemon ${pid} was still running 2 min after its mount was removed (killed)`);
   }
   if (problems.length > 0) throw new Error(`cleanup: ${problems.join('; ')}`);
 }
