@@ -431,13 +431,11 @@ static uint32_t watches;
 
 // Reads pending events and the mount table's flag: the current epoch. Called with fast_mu held.
 static uint64_t current_epoch (void) {
-  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
-  if (mountinfo_fd < 0 || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR)))) {
-    pthread_mutex_lock(&mnt_mu);
-    if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-    if (mountinfo_fd >= 0) mounts_load();
-    pthread_mutex_unlock(&mnt_mu);
-  }
+  // The flag is polled under mnt_mu: a poll clears it, and on_remote must never find it cleared before the
+  // table it announced is loaded.
+  pthread_mutex_lock(&mnt_mu);
+  mounts_fresh();
+  pthread_mutex_unlock(&mnt_mu);
   if (inotify_fd < 0) return atomic_load(&epoch);
   char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
   for (;;) {
