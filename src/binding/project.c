@@ -1104,19 +1104,21 @@ static uint32_t give_up (vsf_project_t **pp, int partial) {
   vsf_project_t *p = *pp;
   COUNT(VSF_C_PROJECT_TIMEOUTS);
   vsf_project_t *q = vsf_project_new(&p->req);
-  uint32_t local = partial && q != NULL ? p->local_dirs : 0;
-  if (local > 0) {
-    // Set by locate, which the thread may run again (walk_dirs_settled): under p->mu.
+  uint32_t local = 0;
+  if (partial && q != NULL) {
+    // Set by locate, which the thread may run again (walk_dirs_settled): read and copied under p->mu.
     pthread_mutex_lock(&p->mu);
     local = p->local_dirs;
-    memcpy(q->cwd, p->cwd, p->cwd_len + 1);
-    q->cwd_fd = p->cwd_fd >= 0 ? fcntl(p->cwd_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    q->pin_id = p->pin_id;
-    q->cwd_len = p->cwd_len;
-    q->root_len = p->root_len;
-    memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
-    q->ndirs = local;
-    q->local_dirs = local;
+    if (local > 0) {
+      memcpy(q->cwd, p->cwd, p->cwd_len + 1);
+      q->cwd_fd = p->cwd_fd >= 0 ? fcntl(p->cwd_fd, F_DUPFD_CLOEXEC, 0) : -1;
+      q->pin_id = p->pin_id;
+      q->cwd_len = p->cwd_len;
+      q->root_len = p->root_len;
+      memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
+      q->ndirs = local;
+      q->local_dirs = local;
+    }
     pthread_mutex_unlock(&p->mu);
   }
   release(p);
