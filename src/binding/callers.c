@@ -40,13 +40,16 @@ typedef struct {
   uint64_t generation;  // its environment's (0: none read); 64 bits, never given twice
   int secure;           // the image did a secure exec or has differing ids (-1: not known yet)
   int shared_memory;    // its memory is its parent's too (vfork): read afresh every time, never cached
-  int busy;
+  int busy;             // claimed by a request (claim): the rest of the entry is that request's alone
   uint64_t used;
 } entry_t;
 
 #define WAYS_MAX 4
+// Guards each entry's tid, busy and used, and clock_: the claim and its release, never a read of /proc. A
+// leaf. A claimed entry (busy) is a lock no one waits for (claim gives up and reads without caching), so
+// whatever its request takes while holding it cannot deadlock (docs/design.md, "Locks").
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static entry_t *table;
+static entry_t *table;       // table, sets, ways: set once by configure before the mount, read-only after
 static uint32_t sets, ways;  // sets * ways <= --cache-size
 static uint64_t clock_;
 static _Atomic uint64_t next_generation = 1;

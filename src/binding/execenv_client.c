@@ -22,7 +22,7 @@
 #define RETRY_MS 1000       // after a helper failed to start, calls fail fast this long
 
 typedef struct {
-  pthread_mutex_t mu;
+  pthread_mutex_t mu;       // guards the rest of this slot (and the helper's stream); a leaf (docs/design.md, "Locks")
   pid_t pid;
   int fd;                   // our end of the socketpair, -1 when no helper runs
   uint32_t seq;
@@ -30,7 +30,7 @@ typedef struct {
 } conn_t;
 
 static conn_t conns[CONNS] = { [0 ... CONNS - 1] = { PTHREAD_MUTEX_INITIALIZER, 0, -1, 0, 0 } };
-static char *helper_path = NULL;
+static char *helper_path = NULL;  // helper_path, direct_off: set by execenv_configure before the mount, read-only after
 static int direct_off = 0;
 static execenv_stats_t stats;
 

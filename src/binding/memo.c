@@ -24,7 +24,7 @@ typedef struct {
   uint64_t used;
 } memo_t;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards memo, bytes and clock_; a leaf (docs/design.md, "Locks")
 static memo_t memo[SETS][WAYS];
 static size_t bytes;
 static uint64_t clock_;

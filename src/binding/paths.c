@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-vsf_config_t vsf_config;
+vsf_config_t vsf_config;  // no lock: written by configure() before the mount, read-only after
 
 #define SAFE_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 

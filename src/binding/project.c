@@ -63,6 +63,9 @@ static int relevant_name (const char *name) {
 // ---- the mount table: which directories are on a network or FUSE filesystem ---------------------------
 
 typedef struct { char *point; size_t len; int remote; uint64_t id; uint32_t fuse_user; } mnt_t;  // fuse_user: see mount_owner
+// Guards the table (mnts, nmnts) and mountinfo_fd: the fd itself, its offset (mounts_load reads from 0) and
+// its poll flag (a poll that reports a change also clears it, so the poll and the reload it calls for are
+// one step under this lock). Taken last: nothing is locked while it is held (docs/design.md, "Locks").
 static pthread_mutex_t mnt_mu = PTHREAD_MUTEX_INITIALIZER;
 static mnt_t *mnts;
 static size_t nmnts;
@@ -221,7 +224,7 @@ static size_t on_remote (const char *path, size_t len) {
 #define DIR_SETS 512
 #define DIR_WAYS 4
 typedef struct { uint64_t dev, ino; int64_t cs, cns; uint32_t mask, links; uint64_t used; } dirent_t;
-static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;  // guards dirs and dir_clock; a leaf
 static dirent_t dirs[DIR_SETS][DIR_WAYS];
 static uint64_t dir_clock;
 
@@ -269,7 +272,7 @@ static void dir_put (const struct statx *st, uint32_t mask, uint32_t links) {
 #define STATE_SETS 256
 #define STATE_WAYS 4
 typedef struct { uint64_t hash; uint32_t id, len; char *blob; uint64_t used; } state_t;
-static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;  // guards states, state_clock, next_state; a leaf
 static state_t states[STATE_SETS][STATE_WAYS];
 static uint64_t state_clock;
 static uint32_t next_state = VSF_PROJECT_EMPTY + 1;
@@ -335,8 +338,13 @@ static int sx (int dfd, const char *path, int flags, struct statx *st) {
   return syscall(SYS_statx, dfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID, st) == 0 ? 0 : -errno;
 }
 
+// One request's walk, touched by the requesting thread alone, except while timed() has handed it to a walk
+// thread. Then `mu` guards `done` (`cv` signals it) and what locate() writes, which that thread may write
+// again (walk_dirs_settled) while the requesting thread, given up, copies it (give_up): cwd, cwd_len,
+// cwd_fd, pin_id, root_len, ends, ndirs, local_dirs. `mu` is taken before mnt_mu (locate calls on_remote):
+// docs/design.md, "Locks". Once `done` is seen under `mu`, p is the requesting thread's again.
 struct vsf_project {
-  _Atomic int refs;
+  _Atomic int refs;         // the requesting thread's and a walk thread's: the last release() frees
   vsf_request_t req;        // the caller (pid, uid, gid) for creds.c
   int act;                  // as the caller (a root daemon)
   int walked, status, remote, unsettled, links, inside;
@@ -345,7 +353,7 @@ struct vsf_project {
   int watched;              // every directory of the walk is watched (the fast path may keep it)
   int have_cwd;             // cwd: the working directory's identity when the request began
   ident_t cwd_id, root_id;  // ... and the root's (the fast path only)
-  int cwd_fd;               // the working directory locate() named (O_PATH), pinned: -1 before
+  int cwd_fd;               // the working directory locate() named (O_PATH), pinned: -1 before; per request (see mu)
   ident_t pin_id;           // ... and its identity
   uint64_t generation;      // the caller's environment generation (its program image), 0 if not cached
   uint64_t epoch;           // the watch epoch the walk began in
@@ -358,7 +366,7 @@ struct vsf_project {
   char *block;              // for JS (vsf_project_contents)
   size_t block_len;
   // a walk on its own thread
-  pthread_mutex_t mu;
+  pthread_mutex_t mu;       // guards done, and what locate() writes while a walk thread runs (above)
   pthread_cond_t cv;
   int done;
   // Filled as the walk goes (not cleared: most requests never walk).
@@ -374,7 +382,7 @@ struct vsf_project {
 #define INFLIGHT_SLOTS 256
 #define INFLIGHT_MAX 16
 static struct { uint32_t uid; int n; } inflight[INFLIGHT_SLOTS];
-static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;  // guards inflight[]; a leaf
 
 static int inflight_take (uint32_t uid) {
   int ok = 0;
@@ -421,6 +429,8 @@ typedef struct {
   kept_file_t *files;
   uint64_t used;
 } fast_t;
+// Guards the kept walks (fast, fast_clock) and the watches (inotify_fd, max_wd, watches). Must be acquired
+// *before* mnt_mu (current_epoch polls the mount table under it): docs/design.md, "Locks".
 static pthread_mutex_t fast_mu = PTHREAD_MUTEX_INITIALIZER;
 static fast_t fast[FAST_SETS][FAST_WAYS];
 static uint64_t fast_clock;
@@ -431,13 +441,11 @@ static uint32_t watches;
 
 // Reads pending events and the mount table's flag: the current epoch. Called with fast_mu held.
 static uint64_t current_epoch (void) {
-  struct pollfd pfd = { mountinfo_fd, POLLPRI, 0 };
-  if (mountinfo_fd < 0 || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR)))) {
-    pthread_mutex_lock(&mnt_mu);
-    if (mountinfo_fd < 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-    if (mountinfo_fd >= 0) mounts_load();
-    pthread_mutex_unlock(&mnt_mu);
-  }
+  // The flag is polled under mnt_mu: a poll clears it, and on_remote must never find it cleared before the
+  // table it announced is loaded.
+  pthread_mutex_lock(&mnt_mu);
+  mounts_fresh();
+  pthread_mutex_unlock(&mnt_mu);
   if (inotify_fd < 0) return atomic_load(&epoch);
   char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
   for (;;) {
@@ -543,7 +551,8 @@ static int fast_get (vsf_project_t *p) {
   for (int i = 0; i < FAST_WAYS; i++) {
     fast_t *f = &set[i];
     if (f->used == 0 || f->tid != p->req.pid || f->uid != p->req.uid || f->generation != p->generation || !same_ident(&f->cwd, &p->cwd_id) || !same_ident(&f->root, &p->root_id) || f->epoch != now) continue;
-    // Checked outside the lock: a copy (paths stay valid: entries are replaced, never freed, while held... so copy them).
+    // Checked outside the lock (kept_unchanged stats each file), so on a copy: once fast_mu is dropped,
+    // another thread may replace this entry and free its paths.
     nfiles = f->nfiles;
     hit = nfiles <= 8;
     for (uint32_t k = 0; hit && k < nfiles; k++) { files[k] = f->files[k]; files[k].path = strdup(f->files[k].path); if (files[k].path == NULL) hit = 0; }
@@ -1106,19 +1115,21 @@ static uint32_t give_up (vsf_project_t **pp, int partial) {
   vsf_project_t *p = *pp;
   COUNT(VSF_C_PROJECT_TIMEOUTS);
   vsf_project_t *q = vsf_project_new(&p->req);
-  uint32_t local = partial && q != NULL ? p->local_dirs : 0;
-  if (local > 0) {
-    // Set by locate, which the thread may run again (walk_dirs_settled): under p->mu.
+  uint32_t local = 0;
+  if (partial && q != NULL) {
+    // Set by locate, which the thread may run again (walk_dirs_settled): read and copied under p->mu.
     pthread_mutex_lock(&p->mu);
     local = p->local_dirs;
-    memcpy(q->cwd, p->cwd, p->cwd_len + 1);
-    q->cwd_fd = p->cwd_fd >= 0 ? fcntl(p->cwd_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    q->pin_id = p->pin_id;
-    q->cwd_len = p->cwd_len;
-    q->root_len = p->root_len;
-    memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
-    q->ndirs = local;
-    q->local_dirs = local;
+    if (local > 0) {
+      memcpy(q->cwd, p->cwd, p->cwd_len + 1);
+      q->cwd_fd = p->cwd_fd >= 0 ? fcntl(p->cwd_fd, F_DUPFD_CLOEXEC, 0) : -1;
+      q->pin_id = p->pin_id;
+      q->cwd_len = p->cwd_len;
+      q->root_len = p->root_len;
+      memcpy(q->ends, p->ends, local * sizeof q->ends[0]);
+      q->ndirs = local;
+      q->local_dirs = local;
+    }
     pthread_mutex_unlock(&p->mu);
   }
   release(p);

@@ -20,7 +20,7 @@
 typedef struct { uint32_t uid; uint32_t n; uint64_t given_back; } share_t;
 
 // Guards users[] and count; a leaf lock (nothing else is taken while it is held). `freed` is signalled when
-// a user at its maximum gives a share back.
+// a user at its maximum gives a share back. A share is taken with no lock held (docs/design.md, "Locks").
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t freed;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
