@@ -124,6 +124,9 @@ export interface PassedLink {
   readonly stat: Uint32Array;
 }
 
+/** The bytes of a u32: the stat's fields and the project block's content length are u32s. */
+const U32 = Uint32Array.BYTES_PER_ELEMENT;
+
 function nameOf<T extends string>(codes: Readonly<Record<T, number>>, code: number): T {
   for (const [name, value] of Object.entries(codes) as Array<[T, number]>) if (value === code) return name;
   throw new Error(`unknown code ${code}`);
@@ -143,7 +146,7 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
     generation: locals.readBigUInt64LE(base + s.generation),
     projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
     projectState: locals.readUInt32LE(base + s.projectState),
-    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),
+    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + U32 * s.statInts)),
   };
 }
 
@@ -170,7 +173,7 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
   const { record: r, file: f } = layout.project;
   const statuses = new Map<number, ProjectRecord['status']>([[f.read, 'read'], [f.unreadable, 'unreadable'], [f.tooLarge, 'too large'], [f.notAFile, 'not a file'], [f.untrusted, 'not trusted'], [f.writable, 'writable by others']]);
   const out: ProjectRecord[] = [];
-  for (let at = 0; at + r.bytes + 4 <= block.length; ) {
+  for (let at = 0; at + r.bytes + U32 <= block.length; ) {
     const dirLen = block.readUInt32LE(at + r.dirLen);
     const dirAt = at + r.bytes;
     const len = block.readUInt32LE(dirAt + dirLen);
@@ -180,9 +183,9 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
       status: statuses.get(block.readUInt32LE(at + r.status)) ?? 'unreadable',
       owner: block.readUInt32LE(at + r.owner),
       dir: block.subarray(dirAt, dirAt + dirLen),
-      contents: block.subarray(dirAt + dirLen + 4, dirAt + dirLen + 4 + len),
+      contents: block.subarray(dirAt + dirLen + U32, dirAt + dirLen + U32 + len),
     });
-    at = dirAt + dirLen + 4 + len;
+    at = dirAt + dirLen + U32 + len;
   }
   return out;
 }
