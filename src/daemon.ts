@@ -2,6 +2,7 @@
 // (by a signal, `varsymfs unmount`, or from outside), then exits. It never touches its own mount point
 // path while mounted: the request would wait for the thread that is making it.
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import { serveControl, type Handler } from './control';
 import { DEFAULTS_FILE, checkName, loadDefaults, saveDefaults } from './defaults';
@@ -258,7 +259,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
         const rel = req.path.length <= 1 ? '.' : req.path.slice(1);
         daemon.resolver.explain(req.pid, Buffer.from(rel), (errno, r) => {
           const link = path.join(daemon.config.mountPoint, req.path);
-          if (errno < 0) return reply({ ok: false, error: `${link} ${errno === -22 ? 'is not a symlink' : errno === -2 ? 'does not exist' : `cannot be read (errno ${-errno})`}` });
+          if (errno < 0) return reply({ ok: false, error: `${link} ${errno === -constants.errno.EINVAL ? 'is not a symlink' : errno === -constants.errno.ENOENT ? 'does not exist' : `cannot be read (errno ${-errno})`}` });
           const env = r!.env;
           reply({
             ok: true,

@@ -4,9 +4,13 @@
 import * as path from 'node:path';
 import { VarsymfsError } from './errors';
 
-/** The slot layout and codes of src/binding/varsymfs.h, as the addon exports them. */
+/** The slot layout, caller context, stat indices and codes of src/binding/varsymfs.h, as the addon exports them. */
 export interface Layout {
   readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number };
+  /** The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size. */
+  readonly caller: { pid: number; uid: number; gid: number; umask: number; bytes: number };
+  /** fuse-native's stat encoding (vsf_stat_index): each field's index in its u32s (64-bit: low, high), and their number. */
+  readonly stat: { mode: number; uid: number; gid: number; size: number; dev: number; nlink: number; ino: number; rdev: number; blksize: number; blocks: number; atime: number; mtime: number; ctime: number; ints: number };
   readonly status: { none: number; resolve: number };
   readonly source: { cached: number; fresh: number; exec: number; unreadable: number; secure: number; linkOwner: number };
   /** Which rule let a link read its follower's environment (varsymfs.h vsf_link_owner). */
@@ -120,6 +124,9 @@ export interface PassedLink {
   readonly stat: Uint32Array;
 }
 
+/** The bytes of a u32: the stat's fields and the project block's content length are u32s. */
+const U32 = Uint32Array.BYTES_PER_ELEMENT;
+
 function nameOf<T extends string>(codes: Readonly<Record<T, number>>, code: number): T {
   for (const [name, value] of Object.entries(codes) as Array<[T, number]>) if (value === code) return name;
   throw new Error(`unknown code ${code}`);
@@ -132,14 +139,14 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
   if (locals.readInt32LE(base + s.status) !== layout.status.resolve) return undefined;
   const statAt = locals.byteOffset + base + s.stat;
   return {
-    pid: locals.readUInt32LE(0),
+    pid: locals.readUInt32LE(layout.caller.pid),
     target: Buffer.from(locals.subarray(base + s.target, base + s.target + locals.readUInt32LE(base + s.targetLen))),
     source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
     execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
     generation: locals.readBigUInt64LE(base + s.generation),
     projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
     projectState: locals.readUInt32LE(base + s.projectState),
-    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + 4 * s.statInts)),
+    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + U32 * s.statInts)),
   };
 }
 
@@ -166,7 +173,7 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
   const { record: r, file: f } = layout.project;
   const statuses = new Map<number, ProjectRecord['status']>([[f.read, 'read'], [f.unreadable, 'unreadable'], [f.tooLarge, 'too large'], [f.notAFile, 'not a file'], [f.untrusted, 'not trusted'], [f.writable, 'writable by others']]);
   const out: ProjectRecord[] = [];
-  for (let at = 0; at + r.bytes + 4 <= block.length; ) {
+  for (let at = 0; at + r.bytes + U32 <= block.length; ) {
     const dirLen = block.readUInt32LE(at + r.dirLen);
     const dirAt = at + r.bytes;
     const len = block.readUInt32LE(dirAt + dirLen);
@@ -176,9 +183,9 @@ export function decodeProjectBlock(layout: Layout, block: Buffer): ProjectRecord
       status: statuses.get(block.readUInt32LE(at + r.status)) ?? 'unreadable',
       owner: block.readUInt32LE(at + r.owner),
       dir: block.subarray(dirAt, dirAt + dirLen),
-      contents: block.subarray(dirAt + dirLen + 4, dirAt + dirLen + 4 + len),
+      contents: block.subarray(dirAt + dirLen + U32, dirAt + dirLen + U32 + len),
     });
-    at = dirAt + dirLen + 4 + len;
+    at = dirAt + dirLen + U32 + len;
   }
   return out;
 }
@@ -242,15 +249,48 @@ export function loadFuse(): FuseClass {
 
 class NotPatched extends Error {}
 
+/** The groups of `layout` whose every field is a number, and the fields each must have. */
+const LAYOUT_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  slot: ['offset', 'status', 'source', 'execCheck', 'generation', 'targetLen', 'projectStatus', 'projectState', 'stat', 'statInts', 'target', 'bytes'],
+  caller: ['pid', 'uid', 'gid', 'umask', 'bytes'],
+  stat: ['mode', 'uid', 'gid', 'size', 'dev', 'nlink', 'ino', 'rdev', 'blksize', 'blocks', 'atime', 'mtime', 'ctime', 'ints'],
+  status: ['none', 'resolve'],
+  source: ['cached', 'fresh', 'exec', 'unreadable', 'secure', 'linkOwner'],
+  linkOwner: ['follower', 'root', 'mountOwner', 'other'],
+  execCheck: ['checked', 'denied', 'refused'],
+  project: ['off', 'walked', 'noCwd', 'timedOut', 'failed', 'partial', 'empty', 'fileMax', 'namesMax', 'hitProject', 'trustDirsMax'],
+  'project.record': ['depth', 'name', 'status', 'owner', 'dirLen', 'bytes'],
+  'project.file': ['read', 'unreadable', 'tooLarge', 'notAFile', 'untrusted', 'writable'],
+};
+
+/**
+ * Throws one line when the addon's `layout` lacks a field this TS reads: a binding built from another
+ * varsymfs.h (an old build left after an update), which would otherwise misread every request.
+ */
+export function checkLayout(layout: unknown): asserts layout is Layout {
+  const at = (dotted: string) => dotted.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), layout);
+  const missing = (what: string) => new VarsymfsError(`the varsymfs_native binding is out of date (its layout has no ${what}): run \`npm ci\` in the varsymfs directory`);
+  for (const [group, fields] of Object.entries(LAYOUT_FIELDS)) {
+    if (typeof at(group) !== 'object' || at(group) === null) throw missing(group);
+    for (const f of fields) if (!Number.isInteger(at(`${group}.${f}`))) throw missing(`${group}.${f}`);
+  }
+  if (typeof at('noEnvGeneration') !== 'bigint') throw missing('noEnvGeneration');
+  if (!Number.isInteger(at('targetMax'))) throw missing('targetMax');
+  if (!Array.isArray(at('ops'))) throw missing('ops');
+}
+
 let helpers: NativeHelpers | undefined;
-/** The varsymfs_native addon. */
+/** The varsymfs_native addon, its layout checked. */
 export function loadHelpers(): NativeHelpers {
   if (helpers) return helpers;
+  let loaded: NativeHelpers;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    helpers = require(path.join(root, 'src', 'binding', 'build', 'Release', 'varsymfs_native.node')) as NativeHelpers;
-    return helpers;
+    loaded = require(path.join(root, 'src', 'binding', 'build', 'Release', 'varsymfs_native.node')) as NativeHelpers;
   } catch (err) {
     throw explainLoadError(err, 'varsymfs_native');
   }
+  checkLayout(loaded.layout);
+  helpers = loaded;
+  return helpers;
 }

@@ -5,12 +5,13 @@
 // Any other operation reaching JS means the hook declined it, which it never does for a valid request:
 // it is answered EIO and logged.
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import type { Logger } from './log';
 import { decodeSlot, type NativeHelpers } from './native';
 import type { Resolution, Resolver } from './resolver';
 
-const EIO = -5;
-const ENAMETOOLONG = -36;
+const EIO = -constants.errno.EIO;
+const ENAMETOOLONG = -constants.errno.ENAMETOOLONG;
 
 type Reply = (result: number, ...values: unknown[]) => void;
 
@@ -33,6 +34,7 @@ function describe(pid: number, comm: string, path: string, r: Resolution): strin
 /** Builds the operations table for fuse-native. */
 export function createOps({ locals, resolver, native, log }: OpsOptions): Record<string, unknown> {
   const debug = log.enabled('debug');
+  const { size: ST_SIZE, blocks: ST_BLOCKS } = native.layout.stat;
 
   /** Wraps a handler: nothing it throws escapes, and it replies exactly once. */
   function op(name: string, fn: (reply: Reply, path: string) => void) {
@@ -98,10 +100,10 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     getattr: op('getattr', (reply, path) => {
       passed(reply, 'getattr', path, (r, st) => {
         // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
-        st[3] = r.length % 2 ** 32;
-        st[4] = Math.floor(r.length / 2 ** 32);
-        st[11] = 0;
-        st[12] = 0;
+        st[ST_SIZE] = r.length % 2 ** 32;
+        st[ST_SIZE + 1] = Math.floor(r.length / 2 ** 32);
+        st[ST_BLOCKS] = 0;
+        st[ST_BLOCKS + 1] = 0;
         reply(0, st);
       });
     }),

@@ -2,6 +2,7 @@
 // defaults. The C hook answers every request whose answer it already has (the memo); what reaches here is
 // the cold case, and the answer computed here goes back into the memo keyed by exactly what it depends on.
 // getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
+import { constants } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { environValue } from './environ';
 import { NO_ENVIRONMENT, decodeProbe, decodeProjectBlock, linkOwnerRuleOf, projectStatusOf, type EnvSource, type LinkOwnerRule, type ExecCheck, type NativeHelpers, type PassedLink, type ProjectStatus } from './native';
@@ -221,7 +222,7 @@ export class Resolver {
   /** Reads the link at `link` (a backing path) and expands it for `pid`, on the thread pool, uncached. */
   explain(pid: number, link: Buffer, cb: (errno: number, r?: Resolution) => void): void {
     this.native.probe(pid, link, (source, execCheck, block, target, linkResult, projectCode, projectBlock, ownerCode, linkUid, followerUid) => {
-      if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -22);
+      if (linkResult < 0 || target === null) return cb(linkResult < 0 ? linkResult : -constants.errno.EINVAL);
       const env = decodeProbe(this.native.layout, source, execCheck);
       const status = projectStatusOf(this.native.layout, projectCode);
       let scope: ProjectLookup | undefined | null = null;

@@ -83,4 +83,9 @@ test('the contract (src/binding/varsymfs.h) agrees with the patched fuse-native:
   assert.equal(new Set([off, walked, noCwd, timedOut, failed]).size, 5, 'project walk statuses are distinct');
   assert.ok(layout.project.empty !== 0, 'the empty project state is not the memo\'s "independent of the project" key (0)');
   assert.ok(layout.project.namesMax >= 9, 'room for the built-in project files');
+  // The caller context the slot follows, as the patched fuse-native's context() reads it (pid, uid, gid, umask).
+  assert.deepEqual(layout.caller, { pid: 0, uid: 4, gid: 8, umask: 12, bytes: layout.slot.offset });
+  // fuse-native's stat encoding (its getStatArray and populate_stat): u32s, a 64-bit field as low, high.
+  assert.deepEqual(layout.stat, { mode: 0, uid: 1, gid: 2, size: 3, dev: 5, nlink: 6, ino: 7, rdev: 9, blksize: 10, blocks: 11, atime: 13, mtime: 16, ctime: 19, ints: layout.slot.statInts });
+  assert.equal(layout.slot.statInts, 22);
 });

@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { VarsymfsError } from '../src/errors';
+import { checkLayout, decodeSlot, loadHelpers, type Layout } from '../src/native';
 import { tempDir } from './helpers/mount';
 import { PROJECT_BIN, rootUser, run } from './helpers/users';
 
@@ -37,4 +39,36 @@ test('fuse-native not patched: the documented line', { ...T, skip }, async (t) =
   const unpatched = path.join(tempDir(t, root!, 'varsymfs-stub-'), 'index.js');
   fs.writeFileSync(unpatched, 'module.exports = class Fuse {}\n'); // the class without the patch's context()
   assert.equal(await mountWith(t, path.join(project, 'node_modules', 'fuse-native', 'index.js'), unpatched), 'Error: fuse-native is not patched (run npm ci, which applies src/binding/fuse-native+2.2.6.patch)\n');
+});
+
+test('decodeSlot reads the caller\'s pid where the layout puts it, not at a fixed offset', () => {
+  const real = loadHelpers().layout;
+  // A layout with the context's fields in another order: the pid then sits at 8.
+  const layout: Layout = { ...real, caller: { ...real.caller, pid: 8, gid: 0 } };
+  const locals = Buffer.alloc(real.slot.offset + real.slot.bytes);
+  locals.writeUInt32LE(1111, 0);
+  locals.writeUInt32LE(4242, 8);
+  locals.writeInt32LE(real.status.resolve, real.slot.offset + real.slot.status);
+  locals.writeInt32LE(real.source.fresh, real.slot.offset + real.slot.source);
+  locals.writeInt32LE(real.project.off, real.slot.offset + real.slot.projectStatus);
+  assert.equal(decodeSlot(layout, locals)?.pid, 4242);
+  assert.equal(decodeSlot(real, locals)?.pid, 1111);
+});
+
+test('a binding built from another varsymfs.h (a layout field missing): one line that says to rebuild', () => {
+  const real = loadHelpers().layout;
+  const line = (l: unknown) => {
+    try {
+      checkLayout(l);
+    } catch (err) {
+      assert.ok(err instanceof VarsymfsError);
+      return err.message;
+    }
+    return 'accepted';
+  };
+  assert.equal(line(real), 'accepted');
+  const noStat: Record<string, unknown> = { ...real };
+  delete noStat.stat;
+  assert.equal(line(noStat), 'the varsymfs_native binding is out of date (its layout has no stat): run `npm ci` in the varsymfs directory');
+  assert.equal(line({ ...real, caller: { ...real.caller, pid: undefined } }), 'the varsymfs_native binding is out of date (its layout has no caller.pid): run `npm ci` in the varsymfs directory');
 });

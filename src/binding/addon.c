@@ -104,7 +104,40 @@ static void set_u32 (napi_env env, napi_value obj, const char *name, uint32_t va
   napi_set_named_property(env, obj, name, v);
 }
 
-// The slot layout and codes of varsymfs.h, for src/native.ts.
+// The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size.
+static napi_value layout_caller (napi_env env) {
+  napi_value caller;
+  napi_create_object(env, &caller);
+  set_u32(env, caller, "pid", offsetof(vsf_caller_t, pid));
+  set_u32(env, caller, "uid", offsetof(vsf_caller_t, uid));
+  set_u32(env, caller, "gid", offsetof(vsf_caller_t, gid));
+  set_u32(env, caller, "umask", offsetof(vsf_caller_t, umask));
+  set_u32(env, caller, "bytes", sizeof(vsf_caller_t));
+  return caller;
+}
+
+// fuse-native's stat encoding (vsf_stat_index): each field's index, and the number of u32s.
+static napi_value layout_stat (napi_env env) {
+  napi_value stat;
+  napi_create_object(env, &stat);
+  set_u32(env, stat, "mode", VSF_STAT_MODE);
+  set_u32(env, stat, "uid", VSF_STAT_UID);
+  set_u32(env, stat, "gid", VSF_STAT_GID);
+  set_u32(env, stat, "size", VSF_STAT_SIZE);
+  set_u32(env, stat, "dev", VSF_STAT_DEV);
+  set_u32(env, stat, "nlink", VSF_STAT_NLINK);
+  set_u32(env, stat, "ino", VSF_STAT_INO);
+  set_u32(env, stat, "rdev", VSF_STAT_RDEV);
+  set_u32(env, stat, "blksize", VSF_STAT_BLKSIZE);
+  set_u32(env, stat, "blocks", VSF_STAT_BLOCKS);
+  set_u32(env, stat, "atime", VSF_STAT_ATIME);
+  set_u32(env, stat, "mtime", VSF_STAT_MTIME);
+  set_u32(env, stat, "ctime", VSF_STAT_CTIME);
+  set_u32(env, stat, "ints", VSF_STAT_INTS);
+  return stat;
+}
+
+// The slot layout, the caller context, the stat indices and the codes of varsymfs.h, for src/native.ts.
 static napi_value layout (napi_env env) {
   napi_value o, slot, status, source, exec;
   napi_create_object(env, &o);
@@ -118,10 +151,12 @@ static napi_value layout (napi_env env) {
   set_u32(env, slot, "projectStatus", offsetof(vsf_slot_t, project_status));
   set_u32(env, slot, "projectState", offsetof(vsf_slot_t, project_state));
   set_u32(env, slot, "stat", offsetof(vsf_slot_t, stat));
-  set_u32(env, slot, "statInts", sizeof ((vsf_slot_t *) 0)->stat / sizeof(uint32_t));
+  set_u32(env, slot, "statInts", VSF_STAT_INTS);
   set_u32(env, slot, "target", offsetof(vsf_slot_t, target));
   set_u32(env, slot, "bytes", sizeof(vsf_slot_t));
   napi_set_named_property(env, o, "slot", slot);
+  napi_set_named_property(env, o, "caller", layout_caller(env));
+  napi_set_named_property(env, o, "stat", layout_stat(env));
   napi_create_object(env, &status);
   set_u32(env, status, "none", VSF_NONE);
   set_u32(env, status, "resolve", VSF_RESOLVE);

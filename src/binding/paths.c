@@ -58,15 +58,16 @@ int vsf_is_reserved (const char *path) {
 
 static void put64 (uint32_t *ints, int i, uint64_t v) { ints[i] = (uint32_t) v; ints[i + 1] = (uint32_t) (v >> 32); }
 
-// The stat encoding of the patched fuse-native (populate_stat), for stats that JS replies with.
+// The stat encoding of the patched fuse-native (populate_stat; varsymfs.h vsf_stat_index), for stats that JS
+// replies with.
 void vsf_encode_stat (const struct stat *st, uint32_t *ints) {
-  ints[0] = st->st_mode; ints[1] = st->st_uid; ints[2] = st->st_gid;
-  put64(ints, 3, (uint64_t) st->st_size);
-  ints[5] = (uint32_t) st->st_dev; ints[6] = (uint32_t) st->st_nlink;
-  put64(ints, 7, st->st_ino);
-  ints[9] = (uint32_t) st->st_rdev; ints[10] = (uint32_t) st->st_blksize;
-  put64(ints, 11, (uint64_t) st->st_blocks);
-  put64(ints, 13, (uint64_t) st->st_atim.tv_sec); ints[15] = (uint32_t) st->st_atim.tv_nsec;
-  put64(ints, 16, (uint64_t) st->st_mtim.tv_sec); ints[18] = (uint32_t) st->st_mtim.tv_nsec;
-  put64(ints, 19, (uint64_t) st->st_ctim.tv_sec); ints[21] = (uint32_t) st->st_ctim.tv_nsec;
+  ints[VSF_STAT_MODE] = st->st_mode; ints[VSF_STAT_UID] = st->st_uid; ints[VSF_STAT_GID] = st->st_gid;
+  put64(ints, VSF_STAT_SIZE, (uint64_t) st->st_size);
+  ints[VSF_STAT_DEV] = (uint32_t) st->st_dev; ints[VSF_STAT_NLINK] = (uint32_t) st->st_nlink;
+  put64(ints, VSF_STAT_INO, st->st_ino);
+  ints[VSF_STAT_RDEV] = (uint32_t) st->st_rdev; ints[VSF_STAT_BLKSIZE] = (uint32_t) st->st_blksize;
+  put64(ints, VSF_STAT_BLOCKS, (uint64_t) st->st_blocks);
+  put64(ints, VSF_STAT_ATIME, (uint64_t) st->st_atim.tv_sec); ints[VSF_STAT_ATIME + 2] = (uint32_t) st->st_atim.tv_nsec;
+  put64(ints, VSF_STAT_MTIME, (uint64_t) st->st_mtim.tv_sec); ints[VSF_STAT_MTIME + 2] = (uint32_t) st->st_mtim.tv_nsec;
+  put64(ints, VSF_STAT_CTIME, (uint64_t) st->st_ctim.tv_sec); ints[VSF_STAT_CTIME + 2] = (uint32_t) st->st_ctim.tv_nsec;
 }

@@ -132,6 +132,15 @@ _Static_assert(sizeof(vsf_project_record_t) == 20, "vsf_project_record_t is pack
 #define VSF_PROJECT_NAMES_MAX 32
 #define VSF_TRUST_DIRS_MAX 64    // --trust-dir directories
 
+// fuse-native's stat encoding (the patch's populate_stat and getStatArray; vsf_encode_stat): the index of each
+// field in an array of u32s; a 64-bit field takes two (low, then high), a time its seconds (two) then nanoseconds.
+enum vsf_stat_index {
+  VSF_STAT_MODE = 0, VSF_STAT_UID = 1, VSF_STAT_GID = 2, VSF_STAT_SIZE = 3, VSF_STAT_DEV = 5, VSF_STAT_NLINK = 6,
+  VSF_STAT_INO = 7, VSF_STAT_RDEV = 9, VSF_STAT_BLKSIZE = 10, VSF_STAT_BLOCKS = 11, VSF_STAT_ATIME = 13,
+  VSF_STAT_MTIME = 16, VSF_STAT_CTIME = 19,
+  VSF_STAT_INTS = 22
+};
+
 typedef struct {
   int32_t status;          // enum vsf_status
   int32_t source;          // enum vsf_source
@@ -147,12 +156,19 @@ typedef struct {
   uint32_t project_len;
   uint32_t project_pad;
   uint64_t project_ptr;    // malloc'd project block, owned by the slot
-  uint32_t stat[22];       // getattr: the link's lstat, in fuse-native's stat encoding
+  uint32_t stat[VSF_STAT_INTS];  // getattr: the link's lstat, in fuse-native's stat encoding
   char target[VSF_TARGET_MAX];
 } vsf_slot_t;
 
+// The caller context at the start of a request's locals (the patch's caller_pid, _uid, _gid, _umask, which its
+// context() reads): fuse_get_context()'s, recorded before the hook runs.
+typedef struct {
+  uint32_t pid, uid, gid, umask;
+} vsf_caller_t;
+
 // Room fuse-native reserves for the slot at the start of its locals (after the caller context).
 #define VSF_SLOT_OFFSET 16
+_Static_assert(sizeof(vsf_caller_t) == VSF_SLOT_OFFSET, "the slot follows the caller context");
 #define VSF_SLOT_BYTES 4352
 
 #endif
