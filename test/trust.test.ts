@@ -178,7 +178,7 @@ describe('every project value is one path component', { skip: needsRootAndPlain 
 
 // Races, counted by the racing process itself (one line per distinct answer: "COUNT ANSWER").
 //   readmany LINK N            readlink LINK N times
-//   chdirrace X Y LINK N       the same while a second thread moves the process between X and Y
+//   chdirrace X Y LINK N       the same, from X, while a second thread moves the process between X and Y
 //   renamer DIR                writes DIR/.go-version.new and renames it onto DIR/.go-version, forever
 const RACES_C = String.raw`
 #define _GNU_SOURCE
@@ -209,6 +209,9 @@ int main (int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "readmany") == 0) { readmany(argv[2], atoi(argv[3])); return 0; }
   if (argc == 6 && strcmp(argv[1], "chdirrace") == 0) {
     X = argv[2]; Y = argv[3];
+    // In X before the first read: the toggler may not run for a while on a busy machine, and the directory
+    // the process started in has no project file ("none" is then the true answer).
+    if (chdir(X) != 0) return 3;
     pthread_t t;
     pthread_create(&t, NULL, toggler, NULL);
     readmany(argv[4], atoi(argv[5]));
