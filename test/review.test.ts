@@ -242,10 +242,11 @@ describe('B. warm answers without JS for callers whose parent the daemon may not
 // ---- C, D: one user against the others (root --allow-other) --------------------------------------------
 
 describe('one unprivileged user cannot exhaust the daemon for everyone', { skip: needsRootAndPlain }, () => {
-  test('C. environments handed to JS are not kept by idle FUSE threads (daemon memory stays bounded)', { timeout: 300000 }, async (t) => {
+  test('C. environments handed to JS are not kept by idle FUSE threads (daemon memory stays bounded)', { timeout: 600000 }, async (t) => {
     const m = await mount(t, root!, { args: ['--allow-other'], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('v-$<V:-none>', path.join(d, 'link'))) });
-    // ~4.5 MB of environment; 10 rounds of 200 short-lived threads at a time, each one's first request cold
-    // (so it goes to JS with the environment in its slot whatever the memo holds).
+    // ~4.5 MB of environment; 3 rounds of 200 short-lived threads at a time, each one's first request cold
+    // (so it goes to JS with the environment in its slot whatever the memo holds): one round alone, kept,
+    // would be ~900 MiB.
     const py = String.raw`
 import os, sys, threading
 if "BIG0" not in os.environ:
@@ -253,7 +254,7 @@ if "BIG0" not in os.environ:
     for i in range(36): env["BIG%d" % i] = "x" * 126000
     os.execve(sys.executable, [sys.executable, "-c", sys.argv[1]] + sys.argv[1:], env)
 link = sys.argv[2]
-for _ in range(10):
+for _ in range(3):
     ts = [threading.Thread(target=os.readlink, args=(link,)) for _ in range(200)]
     [x.start() for x in ts]; [x.join() for x in ts]
 print("ok")
