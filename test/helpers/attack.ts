@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { after, before, type TestContext } from 'node:test';
-import { mountsUnder, onCleanup, mount, type Mounted } from './mount';
+import { alive, mountsUnder, onCleanup, mount, type Mounted } from './mount';
 import { asUser, baseEnv, plainUser, rootUser, type TestUser } from './users';
 
 export const T = { timeout: 120000 };
@@ -118,6 +118,12 @@ export function quietDir(t: TestContext): string {
   if (quietProcessDir === '') {
     fs.mkdirSync(QUIET_ROOT, { recursive: true, mode: 0o755 });
     if ((fs.statSync(QUIET_ROOT).mode & 0o777) !== 0o755) fs.chmodSync(QUIET_ROOT, 0o755);
+    // What a killed test process left (never with a mount still below it).
+    for (const name of fs.readdirSync(QUIET_ROOT)) {
+      const pid = /^run-(\d+)$/.exec(name)?.[1];
+      const stale = path.join(QUIET_ROOT, name);
+      if (pid !== undefined && !alive(Number(pid)) && mountsUnder(stale).length === 0) fs.rmSync(stale, { recursive: true, force: true });
+    }
     quietProcessDir = path.join(QUIET_ROOT, `run-${process.pid}`);
     fs.rmSync(quietProcessDir, { recursive: true, force: true });
     quietMkdir(quietProcessDir);
