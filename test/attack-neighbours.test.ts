@@ -62,7 +62,7 @@ async function forgedFile(t: TestContext, attacker: TestUser, point: string, own
     child.stdin!.end();
     if (child.exitCode === null && child.signalCode === null) {
       const done = new Promise((r) => child.once('close', r));
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
+      const kill = setTimeout(() => child.kill('SIGKILL'), 60000);
       await done;
       clearTimeout(kill);
     }

@@ -166,7 +166,7 @@ describe('environments that cannot be read count as empty', () => {
     assert.equal(r.stdout, 'baz', r.stderr);
     // The same case seen through resolve --explain: a process of another user (root) has an unreadable
     // environment for this user's daemon.
-    const [file, argv] = asUser(root!, 'sleep', ['30']);
+    const [file, argv] = asUser(root!, 'sleep', ['infinity']);
     const sleeper = spawn(file, argv, { env: { XXX: 'bar' }, stdio: 'ignore' });
     t.after(() => sleeper.kill('SIGKILL'));
     const ex = await m.cli(['resolve', '--explain', '--pid', String(sleeper.pid), path.join(m.dir, 'foo')]);

@@ -16,17 +16,18 @@ const T = { timeout: 300000 };
 const root = rootUser();
 const plain = plainUser();
 
-// The process questioned: sleeps, or execs `target` (on the stalling mount) with a chosen environment.
+// The process questioned: waits (until the test kills it), or execs `target` (on the stalling mount) with a chosen environment.
 /** A gid no account has. */
 const OTHER_GID = 47111;
 
 const SUBJECT = `
-import ctypes, mmap, os, sys, time
+import ctypes, mmap, os, signal, sys
 mode, target = sys.argv[1], sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
 if mode in ('sleep', 'nondumpable'):
     if mode == 'nondumpable': libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    print('ok', flush=True); time.sleep(60); sys.exit(0)
+    print('ok', flush=True)
+    while True: signal.pause()  # until the test kills it
 if mode == 'file':
     # envp's one string lies in a private mapping of a file
     f = open(sys.argv[3], 'rb')

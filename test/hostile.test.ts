@@ -42,7 +42,7 @@ function startLong(user: TestUser, cmd: string, args: string[], env: NodeJS.Proc
   const child = spawn(file, argv, { env: { ...baseEnv(user), ...env }, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${cmd}: no output`))), 20000);
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${cmd}: no output`))), 300000);  // a liveness bound of minutes
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
@@ -280,14 +280,18 @@ describe('5, 12, 13. a root daemon serving others acts as the caller', { skip: n
     const attack = String.raw`
 import os, sys, threading, time, json
 store, mnt = sys.argv[1], sys.argv[2]
-stop = time.time() + 4
+# A count of tries, not a duration (a busy machine makes fewer tries in a given time); the clock is only a
+# liveness bound of minutes.
+stop = threading.Event()
+bound = time.time() + 120
 def swap():
-    while time.time() < stop:
+    while not stop.is_set():
         try: os.rename(store + "/d/a", store + "/d/b"); os.rename(store + "/d/b", store + "/d/a")
         except OSError: pass
 threading.Thread(target=swap).start()
 counts = {}
-while time.time() < stop:
+for _ in range(2000):
+    if time.time() > bound: break
     try:
         fd = os.open(mnt + "/d/b", os.O_CREAT | os.O_RDWR, 0o600)
         data = os.read(fd, 100)
@@ -296,9 +300,10 @@ while time.time() < stop:
     except OSError as e:
         k = "errno%d" % e.errno
     counts[k] = counts.get(k, 0) + 1
+stop.set()
 print(json.dumps(counts))
 `;
-    const r = await run(plain!, 'python3', ['-c', attack, store, m.dir], {}, { timeoutMs: 60000 });
+    const r = await run(plain!, 'python3', ['-c', attack, store, m.dir]);
     assert.equal(r.code, 0, r.stderr);
     t.diagnostic(`outcomes: ${r.stdout.trim()}`);
     const counts = JSON.parse(r.stdout) as Record<string, number>;
@@ -316,22 +321,26 @@ print(json.dumps(counts))
     const attack = String.raw`
 import os, sys, threading, time, json
 store, mnt = sys.argv[1], sys.argv[2]
-stop = time.time() + 4
+# A count of tries, not a duration (see the test above); the clock is only a liveness bound of minutes.
+stop = threading.Event()
+bound = time.time() + 120
 def swap():
-    while time.time() < stop:
+    while not stop.is_set():
         try:
             os.rmdir(store + "/d/x"); os.rename(store + "/d/victim", store + "/d/x")
-            time.sleep(0.0002)
+            time.sleep(0.0002)  # holds the swapped state open a little: a window, not a wait for anything
             os.rename(store + "/d/x", store + "/d/victim")
         except OSError: pass
 threading.Thread(target=swap).start()
 n = 0
-while time.time() < stop:
+for _ in range(2000):
+    if time.time() > bound: break
     try: os.mkdir(mnt + "/d/x"); n += 1
     except OSError: pass
+stop.set()
 print(json.dumps({"mkdirs": n}))
 `;
-    const r = await run(plain!, 'python3', ['-c', attack, store, m.dir], {}, { timeoutMs: 60000 });
+    const r = await run(plain!, 'python3', ['-c', attack, store, m.dir]);
     assert.equal(r.code, 0, r.stderr);
     t.diagnostic(r.stdout.trim());
     const victim = [path.join(d, 'victim'), path.join(d, 'x')].find((p) => fs.existsSync(p) && fs.lstatSync(p).isFile());
@@ -354,7 +363,7 @@ print(json.dumps({"mkdirs": n}))
     assert.equal((await run(root!, 'readlink', [link], { V: 'mine' })).stdout, 'mine\n');
     fs.copyFileSync('/usr/bin/sleep', path.join(bin, 'suid-sleep'));
     fs.chmodSync(path.join(bin, 'suid-sleep'), 0o4755);
-    const [file, argv] = asUser(plain!, path.join(bin, 'suid-sleep'), ['600']);
+    const [file, argv] = asUser(plain!, path.join(bin, 'suid-sleep'), ['infinity']);
     const sleeper = spawn(file, argv, { env: { ...baseEnv(plain!), V: 'evil' } });
     t.after(() => sleeper.kill('SIGKILL'));
     // setpriv and env exec in place: the spawned pid is the setuid program once it has exec'd.

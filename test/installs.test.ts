@@ -29,7 +29,7 @@ test('a directory is listed once and kept; a change drops it and tells onChange'
   const dir = tree(t, ['1.21.0', '1.22.0']);
   let changed!: () => void;
   const change = new Promise<void>((resolve) => (changed = resolve));
-  const trees = new InstallTrees({ mountPoint: '/nonexistent-mount', onlyPublic: false, timeoutMs: 5000, onChange: () => changed() });
+  const trees = new InstallTrees({ mountPoint: '/nonexistent-mount', onlyPublic: false, timeoutMs: 300000, onChange: () => changed() });
   t.after(() => trees.close());
   assert.deepEqual([...((await load(trees, dir)) as Set<string>)].sort(), ['1.21.0', '1.22.0']);
   assert.deepEqual([...trees.get(dir)!].sort(), ['1.21.0', '1.22.0']);
@@ -43,7 +43,7 @@ test('missing, not a directory, inside the mount (also through a symlink), not p
   const dir = tree(t, ['a']);
   fs.writeFileSync(path.join(dir, 'file'), '');
   fs.symlinkSync(path.join(dir, 'a'), path.join(dir, 'link'));
-  const trees = new InstallTrees({ mountPoint: path.join(fs.realpathSync(dir), 'a'), onlyPublic: true, timeoutMs: 5000, onChange: () => {} });
+  const trees = new InstallTrees({ mountPoint: path.join(fs.realpathSync(dir), 'a'), onlyPublic: true, timeoutMs: 300000, onChange: () => {} });
   t.after(() => trees.close());
   assert.equal(await load(trees, path.join(dir, 'nope')), 'missing');
   assert.equal(await load(trees, path.join(dir, 'file')), 'missing');

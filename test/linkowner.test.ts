@@ -26,7 +26,7 @@ function runRaw(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300000);  // a liveness bound of minutes
     child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr })));
   });
 }

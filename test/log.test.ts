@@ -1,11 +1,12 @@
 // The daemon log through real mounts: --log-level debug writes one line per resolution (and info does
 // not), and a log past 4 MiB is moved to .log.1 at the next mount.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
-import { alive, chownTree, mount, tempDir, waitFor } from './helpers/mount';
-import { describeEachUser } from './helpers/users';
+import { test, type TestContext } from 'node:test';
+import { alive, chownTree, mount, onCleanup, tempDir, waitFor } from './helpers/mount';
+import { asUser, baseEnv, describeEachUser, type TestUser } from './helpers/users';
 import { logFile } from '../src/paths';
 
 const T = { timeout: 300000 };
@@ -14,24 +15,45 @@ function links(d: string): void {
   fs.writeFileSync(path.join(d, 'bar'), 'bar');
   fs.symlinkSync('$<XXX>', path.join(d, 'foo'));
   fs.mkdirSync(path.join(d, 'go1.2.1', 'bin'), { recursive: true });
-  fs.writeFileSync(path.join(d, 'go1.2.1', 'bin', 'go'), '#!/bin/sh\necho go1.2.1\n', { mode: 0o755 });
+  // It stays until its stdin is closed (see staying below).
+  fs.writeFileSync(path.join(d, 'go1.2.1', 'bin', 'go'), '#!/bin/sh\necho go1.2.1\ncat >/dev/null\n', { mode: 0o755 });
   fs.symlinkSync('$<GO_VERSION>', path.join(d, 'go'));
+}
+
+/**
+ * `sh -c script` as `user`, which prints its pid (a line), then its answer, then stays until its stdin is
+ * closed: the daemon reads a caller's name (/proc/<pid>/comm) just after its reply, so the caller must still
+ * be there then. Resolves once `expected` is printed (or the caller exited); end() closes its stdin.
+ */
+async function staying(t: TestContext, user: TestUser, script: string, args: string[], env: NodeJS.ProcessEnv, expected: string): Promise<{ pid: string; answer: string; end: () => void }> {
+  const [file, argv] = asUser(user, 'sh', ['-c', script, ...args]);
+  const child = spawn(file, argv, { env: { ...baseEnv(user), ...env }, cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
+  onCleanup(t, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let said = '';
+  child.stdout.on('data', (d: Buffer) => (said += d.toString()));
+  assert.ok(await waitFor(() => said.includes(`\n${expected}`) || child.exitCode !== null), `${script}: ${JSON.stringify(said)}`);
+  const nl = said.indexOf('\n');
+  return { pid: said.slice(0, nl), answer: said.slice(nl + 1).trim(), end: () => child.stdin.end() };
 }
 
 describeEachUser((user) => {
   test('--log-level debug: one line per resolution, naming pid, program, scopes; info writes none', T, async (t) => {
     const m = await mount(t, user, { args: ['--log-level', 'debug'], setup: links });
-    const r = await m.run('sh', ['-c', 'echo $$; exec cat "$0/foo"', m.dir], { XXX: 'bar' });
-    const [pid, out] = r.stdout.split('\n');
-    assert.equal(out, 'bar', r.stderr);
-    const go = await m.run('sh', ['-c', 'echo $$; GO_VERSION=go1.2.1 exec "$0/go/bin/go"', m.dir]);
-    const [goPid, version] = go.stdout.split('\n');
-    assert.equal(version, 'go1.2.1', go.stderr);
+    // cat prints the file the link names, then stays (reading its stdin, "-").
+    const r = await staying(t, user, 'echo $$; exec cat "$0/foo" -', [m.dir], { XXX: 'bar' }, 'bar');
+    assert.equal(r.answer, 'bar');
+    const go = await staying(t, user, 'echo $$; GO_VERSION=go1.2.1 exec "$0/go/bin/go"', [m.dir], {}, 'go1.2.1\n');
+    assert.equal(go.answer, 'go1.2.1');
     // The line is written once /proc/<pid>/comm has been read, just after the reply.
     const lines = () => fs.readFileSync(m.log, 'utf8').split('\n');
-    const cat = new RegExp(`^\\S+ debug resolve pid=${pid} \\(cat\\) /foo -> bar \\[XXX:environment\\] env=environment( \\(cached\\))?$`);
-    const exec = new RegExp(`^\\S+ debug resolve pid=${goPid} \\((sh|go)\\) /go -> go1\\.2\\.1 \\[GO_VERSION:pending exec\\] env=pending exec$`);
-    assert.ok(await waitFor(() => lines().some((l) => cat.test(l)) && lines().some((l) => exec.test(l)), 5000), lines().join('\n'));
+    const cat = new RegExp(`^\\S+ debug resolve pid=${r.pid} \\(cat\\) /foo -> bar \\[XXX:environment\\] env=environment( \\(cached\\))?$`);
+    const exec = new RegExp(`^\\S+ debug resolve pid=${go.pid} \\((sh|go)\\) /go -> go1\\.2\\.1 \\[GO_VERSION:pending exec\\] env=pending exec$`);
+    const logged = await waitFor(() => lines().some((l) => cat.test(l)) && lines().some((l) => exec.test(l)));
+    r.end();
+    go.end();
+    assert.ok(logged, lines().join('\n'));
 
     const quiet = await mount(t, user, { setup: links });
     assert.equal((await quiet.run('cat', [path.join(quiet.dir, 'foo')], { XXX: 'bar' })).stdout, 'bar');

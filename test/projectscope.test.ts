@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { alive, chownTree, mount, tempDir, type Mounted, waitFor } from './helpers/mount';
+import { alive, chownTree, mount, onCleanup, tempDir, type Mounted, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, type TestUser } from './helpers/users';
 
 const T = { timeout: 300000 };
@@ -114,7 +114,7 @@ interface Ran {
  * inherited). The directory is entered as `user` (`env -C`), so it may lie in a mount only that user may
  * enter. Output is kept as bytes. Time-bounded (SIGKILL).
  */
-function runIn(user: TestUser, cwd: string, argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 30000): Promise<Ran> {
+function runIn(user: TestUser, cwd: string, argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 300000): Promise<Ran> {
   const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const [file, args] = asUser(user, '/usr/bin/env', ['-i', '-C', cwd, ...assignments, ...argv]);
   return new Promise((resolve) => {
@@ -529,17 +529,26 @@ print(first, os.readlink(d+'/GO_VERSION'))`;
   test('the debug log names the project file and line that answered', T, async (t) => {
     const m = await linksMount(t, user, ['--log-level', 'debug']);
     const proj = newProject(t, user, { '.tool-versions': '# pins\ngolang 1.22.3\n', 'a/': '' });
-    // The daemon reads the caller's name (/proc/<pid>/comm) just after its reply: the caller stays a
-    // moment, so that its name is still there to read.
-    const py = 'import os,sys,time\nprint(os.getpid()); print(os.readlink(sys.argv[1]), flush=True); time.sleep(2)';
-    const r = await runIn(user, path.join(proj, 'a'), ['/usr/bin/python3', '-c', py, path.join(m.dir, 'GO_VERSION')]);
-    const [pid, target] = r.stdout.toString().split('\n');
-    assert.equal(target, '1.22.3', r.stderr);
+    // The daemon reads the caller's name (/proc/<pid>/comm) just after its reply: the caller stays until the
+    // line is written (then its stdin is closed), so that its name is still there to read.
+    const py = 'import os,sys\nprint(os.getpid()); print(os.readlink(sys.argv[1]), flush=True); sys.stdin.read()';
+    const [file, args] = asUser(user, '/usr/bin/env', ['-i', '-C', path.join(proj, 'a'), '/usr/bin/python3', '-c', py, path.join(m.dir, 'GO_VERSION')]);
+    const caller = spawn(file, args, { env: baseEnv(user), cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
+    onCleanup(t, () => {
+      if (caller.exitCode === null && caller.signalCode === null) caller.kill('SIGKILL');
+    });
+    let said = '';
+    caller.stdout.on('data', (d: Buffer) => (said += d.toString()));
+    assert.ok(await waitFor(() => said.split('\n').length > 2 || caller.exitCode !== null), 'the caller printed its pid and the target');
+    const [pid, target] = said.split('\n');
+    assert.equal(target, '1.22.3', said);
     const escaped = `${proj}/.tool-versions:2`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const line = new RegExp(`^\\S+ debug resolve pid=${pid} \\(python3\\) /GO_VERSION -> 1\\.22\\.3 \\[GO_VERSION:project file ${escaped}\\] env=`);
     const lines = () => fs.readFileSync(m.log, 'utf8').split('\n');
     // The line is written just after the reply.
-    assert.ok(await waitFor(() => lines().some((l) => line.test(l)), 5000), lines().join('\n'));
+    const logged = await waitFor(() => lines().some((l) => line.test(l)));
+    caller.stdin.end();
+    assert.ok(logged, lines().join('\n'));
   });
 
   // ---- hostile project files ---------------------------------------------------------------------------

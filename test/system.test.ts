@@ -38,7 +38,7 @@ async function otherFuse(t: TestContext): Promise<{ dir: string; fsType: string 
 describeEachUser((user) => {
   test('unmount: a busy mount is refused with the reason; --lazy detaches it; the daemon exits when the last user leaves', T, async (t) => {
     const m = await mount(t, user, { setup: (d) => fs.writeFileSync(path.join(d, 'f'), 'x') });
-    const [file, argv] = asUser(user, 'sh', ['-c', 'cd "$0" && exec sleep 60', m.dir]);
+    const [file, argv] = asUser(user, 'sh', ['-c', 'cd "$0" && exec sleep infinity', m.dir]);
     const holder = spawn(file, argv, { env: baseEnv(user), stdio: 'ignore' });
     t.after(() => holder.kill('SIGKILL'));
     assert.ok(await waitFor(() => { try { return fs.readlinkSync(`/proc/${holder.pid}/cwd`) === m.dir; } catch { return false; } }), 'a process works in the mount');

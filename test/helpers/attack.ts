@@ -1,6 +1,6 @@
 // Shared by the hostile reviews of the project scope (test/attack-project.test.ts, attack-project2.test.ts):
 // the long-lived "prober" caller and a racing one (compiled once per test process, by the before() hook this
-// module registers when imported), a quiet directory outside /tmp, a root --allow-other mount with
+// module registers when imported), a quiet directory outside /tmp and /var/tmp, a root --allow-other mount with
 // `GO -> $<GO_VERSION:-none>`, and a caller run with exactly the environment and working directory given.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { after, before, type TestContext } from 'node:test';
-import { mountsUnder, onCleanup, mount, type Mounted } from './mount';
+import { alive, mountsUnder, onCleanup, mount, type Mounted } from './mount';
 import { asUser, baseEnv, plainUser, rootUser, type TestUser } from './users';
 
 export const T = { timeout: 120000 };
@@ -95,12 +95,43 @@ after(() => {
   if (bin !== '') fs.rmSync(bin, { recursive: true, force: true });
 });
 
-/** A fresh directory in a quiet place (see the top of this file), removed (mounts below it first) after `t`. */
+// Where quietDir makes its directories. A walk watches every directory up to /, and any entry of one of them
+// removed, renamed or chmod'ed starts a new epoch, which hides a stale answer rather than shows it: so not
+// /tmp or /var/tmp, which every suite writes. This folder is made once and kept; each test process has its
+// own folder in it (made before its first walk, removed after its last), so the only directories above a
+// test's own that anything writes are written by the test process itself, one test at a time.
+const QUIET_ROOT = '/var/lib/varsymfs-test';
+let quietProcessDir = '';
+let quietCount = 0;
+after(() => {
+  if (quietProcessDir !== '') fs.rmSync(quietProcessDir, { recursive: true, force: true });
+});
+
+/** A directory made with `mode` (no chmod afterwards: that would be an event in the watched parent). */
+function quietMkdir(dir: string): void {
+  fs.mkdirSync(dir, { mode: 0o755 });
+  if ((fs.statSync(dir).mode & 0o777) !== 0o755) fs.chmodSync(dir, 0o755);
+}
+
+/** A fresh root-owned 0755 directory in a quiet place (see QUIET_ROOT), removed (mounts below it first) after `t`. */
 export function quietDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join('/var/tmp', 'varsymfs-attack-'));
-  fs.chmodSync(dir, 0o755);
+  if (quietProcessDir === '') {
+    fs.mkdirSync(QUIET_ROOT, { recursive: true, mode: 0o755 });
+    if ((fs.statSync(QUIET_ROOT).mode & 0o777) !== 0o755) fs.chmodSync(QUIET_ROOT, 0o755);
+    // What a killed test process left (never with a mount still below it).
+    for (const name of fs.readdirSync(QUIET_ROOT)) {
+      const pid = /^run-(\d+)$/.exec(name)?.[1];
+      const stale = path.join(QUIET_ROOT, name);
+      if (pid !== undefined && !alive(Number(pid)) && mountsUnder(stale).length === 0) fs.rmSync(stale, { recursive: true, force: true });
+    }
+    quietProcessDir = path.join(QUIET_ROOT, `run-${process.pid}`);
+    fs.rmSync(quietProcessDir, { recursive: true, force: true });
+    quietMkdir(quietProcessDir);
+  }
+  const dir = path.join(quietProcessDir, `t${++quietCount}`);
+  quietMkdir(dir);
   onCleanup(t, () => {
-    for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m], { timeout: 10000 });
+    for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m], { timeout: 60000 });
     const leaked = mountsUnder(dir);
     if (leaked.length > 0) throw new Error(`cleanup: ${leaked.join(', ')} still mounted`);
     fs.rmSync(dir, { recursive: true, force: true });

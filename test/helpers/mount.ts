@@ -68,8 +68,8 @@ export function tempDir(t: TestContext, user: TestUser, prefix = 'varsymfs-'): s
   // directory that cannot be removed is a bug to see, not a line in the log.
   onCleanup(t, () => {
     for (const m of mountsUnder(dir)) {
-      spawnSync('fusermount3', ['-u', '-z', '--', m], { timeout: 10000 });
-      if (isMounted(m)) spawnSync('umount', ['-l', m], { timeout: 10000 });
+      spawnSync('fusermount3', ['-u', '-z', '--', m], { timeout: 60000 });
+      if (isMounted(m)) spawnSync('umount', ['-l', m], { timeout: 60000 });
     }
     const leaked = mountsUnder(dir);
     if (leaked.length > 0) throw new Error(`cleanup: ${leaked.join(', ')} still mounted after unmounting`);
