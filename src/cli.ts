@@ -127,12 +127,13 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
     projectTimeout: o.projectTimeout,
     trustDirs: [...new Set(o.trustDir.map((d) => trustDir(d)))],
+    logLevel: o.logLevel,
   };
 }
 
 /** Foreground: serve until a signal or an unmount; SIGINT/SIGTERM unmount cleanly and exit 0. */
 async function runForeground(config: DaemonConfig, o: MountOptions): Promise<void> {
-  const log = createLogger(o.logLevel, (line) => process.stderr.write(line));
+  const log = createLogger(config.logLevel, (line) => process.stderr.write(line));
   const ready = (line: string) => {
     if (o.readyFd === undefined) return;
     try {
