@@ -45,9 +45,9 @@ export function configFromJson(text: string): DaemonConfig {
     throw new VarsymfsError(`the daemon's configuration is not JSON (${(err as Error).message})`, { cause: err });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VarsymfsError('the daemon\'s configuration is not a JSON object');
-  for (const key of new Set([...Object.keys(FIELDS), ...Object.keys(json)])) {
-    const check = (FIELDS as Record<string, (v: unknown) => boolean>)[key];
-    if (check === undefined) throw new VarsymfsError(`the daemon's configuration has an unknown field ${JSON.stringify(key)}`);
+  const unknown = Object.keys(json).find((key) => !Object.hasOwn(FIELDS, key));
+  if (unknown !== undefined) throw new VarsymfsError(`the daemon's configuration has an unknown field ${JSON.stringify(unknown)}`);
+  for (const [key, check] of Object.entries(FIELDS)) {
     if (!Object.hasOwn(json, key) || !check(json[key])) throw new VarsymfsError(`the daemon's configuration has a missing or bad ${key}`);
   }
   const c = json as unknown as ConfigJson;
