@@ -48,7 +48,7 @@ async function statusConfig(user: TestUser, dir: string, env: NodeJS.ProcessEnv)
 }
 
 describeEachUser((user) => {
-  test('every mount option reaches the background daemon: status --json shows the configuration a foreground daemon has', { timeout: 180000 }, async (t) => {
+  test('every mount option reaches the background daemon: status --json shows the configuration a foreground daemon has', { timeout: 600000 }, async (t) => {
     const options = everyMountOption(t, user);
     assert.ok(options.some((o) => o.option.long === '--trust-dir') && options.some((o) => o.option.negate), 'the options are read from the mount command');
     // --no-project-files hides --project-file's rules, so each option is also given without the negations.
@@ -68,7 +68,7 @@ describeEachUser((user) => {
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (said += d.toString()));
-      assert.ok(await waitFor(() => /^(ok|error .*)$/m.test(said) || child.exitCode !== null, 30000), `the foreground daemon started: ${stderr}`);
+      assert.ok(await waitFor(() => /^(ok|error .*)$/m.test(said) || child.exitCode !== null), `the foreground daemon started: ${stderr}`);
       assert.match(said, /^ok$/m, stderr);
       const foreground = await statusConfig(user, m.dir, m.env);
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
