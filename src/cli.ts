@@ -2,9 +2,11 @@
 // `Error: …` line and sets the exit code. No stack traces reach the user.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startDaemon, type DaemonConfig } from './daemon';
+import { configFromJson, configToJson } from './daemonconfig';
 import { checkName, parseAssignment } from './defaults';
 import { VarsymfsError } from './errors';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log';
@@ -44,6 +46,7 @@ interface MountOptions {
   trustDir: string[];
   logLevel: LogLevel;
   readyFd?: number;
+  configFd?: number;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -127,21 +130,51 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
     projectTimeout: o.projectTimeout,
     trustDirs: [...new Set(o.trustDir.map((d) => trustDir(d)))],
+    logLevel: o.logLevel,
   };
 }
 
-/** Foreground: serve until a signal or an unmount; SIGINT/SIGTERM unmount cleanly and exit 0. */
-async function runForeground(config: DaemonConfig, o: MountOptions): Promise<void> {
-  const log = createLogger(o.logLevel, (line) => process.stderr.write(line));
-  const ready = (line: string) => {
-    if (o.readyFd === undefined) return;
+/** A background daemon's one answer to its parent on --ready-fd (`warn …` lines, then `ok` or `error …`). */
+function tellParent(readyFd: number | undefined, line: string): void {
+  if (readyFd === undefined) return;
+  try {
+    fs.writeSync(readyFd, line + '\n');
+    fs.closeSync(readyFd);
+  } catch {
+    // the parent is gone; nothing to tell
+  }
+}
+
+/** The configuration the background parent wrote on `fd` (configToJson), read to its end. */
+function receivedConfig(fd: number): Promise<DaemonConfig> {
+  const unreadable = (err: Error) => new VarsymfsError(`cannot read the configuration on fd ${fd}: ${err.message}`, { cause: err });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let pipe: net.Socket;
     try {
-      fs.writeSync(o.readyFd, line + '\n');
-      fs.closeSync(o.readyFd);
-    } catch {
-      // the parent is gone; nothing to tell
+      pipe = new net.Socket({ fd, readable: true, writable: false });
+    } catch (err) {
+      return reject(unreadable(err as Error)); // not a pipe or socket
     }
-    o.readyFd = undefined;
+    pipe.on('data', (d: Buffer) => chunks.push(d));
+    pipe.on('error', (err) => reject(unreadable(err)));
+    pipe.on('end', () => {
+      pipe.destroy();
+      try {
+        resolve(configFromJson(Buffer.concat(chunks).toString()));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+/** Foreground: serve until a signal or an unmount; SIGINT/SIGTERM unmount cleanly and exit 0. */
+async function runForeground(config: DaemonConfig, readyFd: number | undefined): Promise<void> {
+  const log = createLogger(config.logLevel, (line) => process.stderr.write(line));
+  const ready = (line: string) => {
+    tellParent(readyFd, line);
+    readyFd = undefined;
   };
   // The signals are handled from before the mount appears: one that comes while the daemon starts
   // unmounts it as soon as it is up, never ends the process with the mount left behind.
@@ -185,8 +218,12 @@ export function sharingWarning(config: Pick<DaemonConfig, 'allowOther'>, root = 
   return "--allow-other on a normal user's mount serves every user with your rights: the kernel checks mode bits only (not ACLs), and a store others can change is raced with yours; mount as root to have each caller act as itself (docs/security.md)";
 }
 
-/** Background: start a detached daemon and return once its mount answers, or fail with its reason. */
-async function runBackground(config: DaemonConfig, argv: string[]): Promise<void> {
+/**
+ * Background: start a detached daemon and return once its mount answers, or fail with its reason. The
+ * daemon gets this configuration itself, as JSON on a pipe (fd 4), not a command line rebuilt from it:
+ * an option parsed here cannot be left out on the way. It answers on fd 3.
+ */
+async function runBackground(config: DaemonConfig): Promise<void> {
   const log = logFile(config.mountPoint);
   fs.mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
   try {
@@ -197,12 +234,16 @@ async function runBackground(config: DaemonConfig, argv: string[]): Promise<void
   const logFd = fs.openSync(log, 'a', 0o600);
   const logStart = fs.fstatSync(logFd).size;
   const bin = path.resolve(__dirname, '..', '..', 'bin', 'varsymfs');
-  const child = spawn(process.execPath, [bin, ...argv, '--foreground', '--ready-fd', '3'], {
+  // The mount point on its command line only names the daemon for ps; it serves what fd 4 says.
+  const child = spawn(process.execPath, [bin, 'mount', config.mountPoint, '--foreground', '--ready-fd', '3', '--config-fd', '4'], {
     detached: true,
-    stdio: ['ignore', logFd, logFd, 'pipe'],
+    stdio: ['ignore', logFd, logFd, 'pipe', 'pipe'],
     env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
   });
   fs.closeSync(logFd);
+  const configPipe = child.stdio[4] as NodeJS.WritableStream;
+  configPipe.on('error', () => {}); // a daemon that died at once: fd 3 says so below
+  configPipe.end(JSON.stringify(configToJson(config)));
   let answer = await new Promise<string>((resolve) => {
     let text = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
@@ -225,7 +266,7 @@ async function runBackground(config: DaemonConfig, argv: string[]): Promise<void
   // The mount answers a request from this (another) process before we say it is ready.
   await fs.promises.stat(config.mountPoint);
   child.unref();
-  (child.stdio[3] as unknown as { destroy(): void }).destroy();
+  for (const fd of [3, 4]) (child.stdio[fd] as unknown as { destroy(): void }).destroy();
   process.stdout.write(`mounted ${config.mountPoint} (daemon pid ${child.pid}, log ${log})\n`);
 }
 
@@ -325,6 +366,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--trust-dir <dir>', 'count project files under <dir> whoever owns or may write them (by default only the caller\'s own and root\'s count, and only if no one else may write them; repeatable)', collectTrustDir, [])
     .addOption(new Option('--log-level <level>', 'daemon log detail').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--ready-fd <fd>').argParser(positiveInt).hideHelp())
+    .addOption(new Option('--config-fd <fd>').argParser(positiveInt).hideHelp())
     .addOption(new Option('-o <options>').argParser(mountDashO).hideHelp())
     .addHelpText('after', `
 Examples:
@@ -334,19 +376,14 @@ Examples:
   varsymfs mount ~/vs --project-file .bun-version=BUN_VERSION   # and .tool-versions, .nvmrc, ... as always
   varsymfs mount -f ~/vs --source ~/toolchains   # foreground, serving another directory`)
     .action(async (dir: string, o: MountOptions) => {
-      const config = daemonConfig(dir, o);
+      // daemonConfig is the one place options become configuration: a background daemon (--config-fd,
+      // from runBackground) takes the configuration its parent made, and reads no option of its own.
+      const config = o.configFd === undefined ? daemonConfig(dir, o) : await receivedConfig(o.configFd).catch((err: unknown) => {
+        tellParent(o.readyFd, `error ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      });
       preflight({ allowOther: config.allowOther });
-      if (o.foreground) return runForeground(config, o);
-      // Re-run this same command line, attached to a detached process.
-      const argv = ['mount', config.mountPoint];
-      if (config.source !== undefined) argv.push('--source', config.source);
-      for (const d of o.default) argv.push('--default', d);
-      if (o.allowOther) argv.push('--allow-other');
-      if (!o.projectFiles) argv.push('--no-project-files');
-      for (const f of o.projectFile) argv.push('--project-file', f);
-      for (const d of config.trustDirs) argv.push('--trust-dir', d);
-      argv.push('--attr-timeout', String(o.attrTimeout), '--entry-timeout', String(o.entryTimeout), '--cache-size', String(o.cacheSize), '--project-timeout', String(o.projectTimeout), '--log-level', o.logLevel);
-      return runBackground(config, argv);
+      return o.foreground ? runForeground(config, o.readyFd) : runBackground(config);
     });
 
   program

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { VarsymfsError } from './errors';
+import type { ConfigJson } from './daemonconfig';
 import type { PendingExecState } from './pendingexec';
 
 export type Request =
@@ -56,6 +57,8 @@ export interface Answers {
     defaults: Record<string, string>;
     pendingExec: PendingExecReport;
     project: ProjectReport;
+    /** The daemon's configuration: the mount options as the CLI parsed them. */
+    config: ConfigJson;
   };
   defaults: { defaults: Record<string, string> };
   resolve: {

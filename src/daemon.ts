@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import { serveControl, type Handler } from './control';
+import { configToJson } from './daemonconfig';
 import { DEFAULTS_FILE, checkName, loadDefaults, saveDefaults } from './defaults';
 import { VarsymfsError } from './errors';
-import type { Logger } from './log';
+import type { LogLevel, Logger } from './log';
 import { FS_TYPE, mountAt } from './mountinfo';
 import { loadFuse, loadHelpers, type NativeHelpers } from './native';
 import { createOps } from './ops';
@@ -33,6 +34,8 @@ export interface DaemonConfig {
   readonly projectTimeout: number;
   /** --trust-dir: absolute directories whose project files count whoever owns them (docs/security.md). */
   readonly trustDirs: readonly string[];
+  /** The detail of the daemon's log (the CLI makes the logger from it). */
+  readonly logLevel: LogLevel;
 }
 
 /** A running mount, for the control channel and for shutdown. */
@@ -232,6 +235,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
           },
           defaults: Object.fromEntries(daemon.defaults),
           pendingExec: { ...daemon.pendingExec, ...(daemon.pendingExec.state === 'via helper' ? { helperStats: loadHelpers().execenvStats() } : {}) },
+          config: configToJson(daemon.config),
           project: {
             enabled: daemon.resolver.projectNames.length > 0,
             files: [...daemon.resolver.projectNames],

@@ -4,6 +4,7 @@ import pidusage from 'pidusage';
 import * as path from 'node:path';
 import { checkSocketDir, printable, request, type CacheCounters, type PendingExecReport, type ProjectReport } from './control';
 import { FS_TYPE, readMounts } from './mountinfo';
+import type { ConfigJson } from './daemonconfig';
 import { logFile, socketPath } from './paths';
 
 export interface MountStatus {
@@ -24,6 +25,8 @@ export interface MountStatus {
   pendingExec?: PendingExecReport;
   /** The project scope: on or off, its files, and how often a project file answered. */
   project?: ProjectReport;
+  /** The daemon's configuration: the mount options as the CLI parsed them (src/daemonconfig.ts). */
+  config?: ConfigJson;
   log: string;
 }
 
@@ -65,6 +68,7 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
       defaults: r.defaults,
       pendingExec: r.pendingExec,
       project: r.project,
+      config: r.config,
     };
   }));
 }

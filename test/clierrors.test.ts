@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from './helpers/mount';
+import { isMounted, tempDir } from './helpers/mount';
 import { describeEachUser, run, type RunResult } from './helpers/users';
 
 const T = { timeout: 300000 };
@@ -47,6 +47,24 @@ describeEachUser((user) => {
     const pid = gone.stdout.trim();
     const r = await run(user, user.bin, ['resolve', '--pid', pid, '/tmp']);
     oneError(r, new RegExp(`no process ${pid}`));
+  });
+
+  test('a daemon handed a bad configuration (the internal --config-fd): one line, exit 1, nothing mounted', T, async (t) => {
+    const dir = tempDir(t, user, 'varsymfs-firsthour-');
+    const file = path.join(dir, 'config.json');
+    fs.writeFileSync(file, '{}', { mode: 0o644 });
+    const cases: Array<[string, string, RegExp]> = [
+      ['5<&0', 'nope', /configuration is not JSON/],
+      ['5<&0', '{}', /configuration has a missing or bad mountPoint/],
+      ['5<&0', JSON.stringify({ mountPoint: dir, bogus: 1 }), /configuration has an unknown field "bogus"/],
+      [`5<"${file}"`, '', /cannot read the configuration on fd 5/],
+    ];
+    for (const [redirect, input, message] of cases) {
+      const r = await run(user, 'sh', ['-c', `exec "$0" mount "$1" -f --config-fd 5 ${redirect}`, user.bin, dir], { XDG_STATE_HOME: path.join(dir, '.state') }, { input });
+      oneError(r, message);
+      assert.equal(r.code, 1, r.stderr);
+    }
+    assert.equal(isMounted(dir), false);
   });
 
   test('mount -o allow_other (the sshfs habit) gets a hint to --allow-other', T, async (t) => {

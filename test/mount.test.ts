@@ -1,12 +1,15 @@
 // The core daemon through real mounts, as root and as an unprivileged user: the README session, mount
-// in place, errors, stale mounts, external unmount, signals, --source.
+// in place, errors, stale mounts, external unmount, signals, --source, and every mount option reaching
+// the background daemon.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import type { Option } from 'commander';
+import { buildProgram } from '../src/cli';
 import { alive, chownTree, forceCleanup, isMounted, mount, tempDir, waitFor } from './helpers/mount';
-import { asUser, baseEnv, describeEachUser, rootUser, run } from './helpers/users';
+import { asUser, baseEnv, describeEachUser, rootUser, run, type TestUser } from './helpers/users';
 
 const T = { timeout: 300000 };
 
@@ -16,7 +19,65 @@ function makeGo(dir: string, version: string): void {
   fs.writeFileSync(path.join(dir, version, 'bin', 'go'), `#!/bin/sh\necho "go version ${version}"\n`, { mode: 0o755 });
 }
 
+/**
+ * Every option `varsymfs mount --help` lists (from commander's own list, so an option added later is here
+ * too), each with a value other than its default, as command-line words. Fails on an option it cannot
+ * give a value: add one here.
+ */
+function everyMountOption(t: TestContext, user: TestUser): Array<{ option: Option; words: string[] }> {
+  const mount = buildProgram().commands.find((c) => c.name() === 'mount')!;
+  return mount.options.filter((o) => !o.hidden && o.long !== '--foreground').map((o) => {
+    const flag = o.long!;
+    if (o.negate || (!o.required && !o.optional)) return { option: o, words: [flag] };
+    const choices = o.argChoices?.filter((c) => c !== o.defaultValue);
+    if (choices !== undefined && choices.length > 0) return { option: o, words: [flag, choices[0]!] };
+    if (typeof o.defaultValue === 'number') return { option: o, words: [flag, String(o.defaultValue + 3)] };
+    const sample = { '<dir>': () => tempDir(t, user), '<NAME=VALUE>': () => 'XXX=from-the-option', '<FILE=VARIABLE>': () => '.bun-version=BUN_VERSION' }[/<[^>]+>/.exec(o.flags)?.[0] ?? ''];
+    if (sample === undefined) throw new Error(`no sample value for ${o.flags}: give one in everyMountOption`);
+    return { option: o, words: [flag, sample()] };
+  });
+}
+
+/** The configuration `varsymfs status --json` reports for the mount at `dir`. */
+async function statusConfig(user: TestUser, dir: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  const r = await run(user, user.bin, ['status', '--json', dir], env);
+  assert.equal(r.code, 0, r.stderr);
+  const [s] = JSON.parse(r.stdout) as Array<{ config?: unknown }>;
+  assert.ok(s?.config !== undefined, `status --json of ${dir} has the daemon's config: ${r.stdout}`);
+  return s.config;
+}
+
 describeEachUser((user) => {
+  test('every mount option reaches the background daemon: status --json shows the configuration a foreground daemon has', { timeout: 600000 }, async (t) => {
+    const options = everyMountOption(t, user);
+    assert.ok(options.some((o) => o.option.long === '--trust-dir') && options.some((o) => o.option.negate), 'the options are read from the mount command');
+    // --no-project-files hides --project-file's rules, so each option is also given without the negations.
+    const all = options.flatMap((o) => o.words);
+    const rounds = [options.filter((o) => !o.option.negate).flatMap((o) => o.words), all];
+    for (const args of rounds) {
+      const m = await mount(t, user, { args });
+      const background = await statusConfig(user, m.dir, m.env);
+      const down = await m.cli(['unmount', m.dir]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.ok(await waitFor(() => !alive(m.pid)), 'the background daemon exited');
+      // The same options in the foreground; it says on --ready-fd when it serves.
+      const [file, argv] = asUser(user, user.bin, ['mount', '-f', m.dir, ...args, '--ready-fd', '3']);
+      const child = spawn(file, argv, { env: { ...baseEnv(user), ...m.env }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      t.after(() => forceCleanup(user, m.dir, child.pid));
+      let said = '';
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (said += d.toString()));
+      assert.ok(await waitFor(() => /^(ok|error .*)$/m.test(said) || child.exitCode !== null), `the foreground daemon started: ${stderr}`);
+      assert.match(said, /^ok$/m, stderr);
+      const foreground = await statusConfig(user, m.dir, m.env);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.deepEqual(background, foreground, `varsymfs mount ${args.join(' ')}`);
+    }
+  });
+
   test('the README session: per-process targets, programs through a link, literal links after unmount', T, async (t) => {
     const m = await mount(t, user, { setup: (d) => (makeGo(d, 'go1.0.3'), makeGo(d, 'go1.2.1')) });
     const setup = await m.run('sh', ['-c', 'cd "$D" && echo "contents of bar" > bar && echo "contents of baz" > baz && ln -s \'$<XXX>\' foo && ln -s \'$<GO_VERSION>\' go'], { D: m.dir });
