@@ -4,11 +4,13 @@
 // the first line of that part, named in `pureUntil`, so that a moved function cannot slip out of range.
 import { readFileSync } from 'node:fs';
 
-const modules = ['mountinfo', 'paths', 'errors', 'names', 'template', 'environ', 'project', 'pendingexec', 'completion', 'versions'];
+const modules = ['mountinfo', 'paths', 'errors', 'names', 'template', 'environ', 'project', 'pendingexec', 'completion', 'versions', 'linkwalk', 'linkfrom', 'installs'];
 
 /** For a module that is pure only at its top: the text of the first line that is not. */
 const pureUntil = {
   pendingexec: 'function readOr(',
+  linkfrom: 'function listDirs(',
+  installs: 'export interface InstallTreesOptions',
 };
 
 function mutateRange(name) {

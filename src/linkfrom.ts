@@ -47,15 +47,6 @@ export function plannedLinks(manager: Manager, env: NodeJS.ProcessEnv, list: (di
   return links;
 }
 
-/** A directory's entries that are directories, or none. */
-function listDirs(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
 /** mise's global versions: ~/.config/mise/config.toml's [tools], then ~/.tool-versions over them (it is nearer). */
 export function miseGlobals(configToml: string | undefined, toolVersions: Buffer | undefined): { set: Map<string, string>; skipped: string[] } {
   const set = new Map<string, string>();
@@ -85,6 +76,15 @@ export function miseGlobals(configToml: string | undefined, toolVersions: Buffer
     }
   }
   return { set, skipped };
+}
+
+/** A directory's entries that are directories, or none. */
+function listDirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 function readOr(file: string): Buffer | undefined {
