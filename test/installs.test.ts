@@ -54,3 +54,18 @@ test('missing, not a directory, inside the mount (also through a symlink), not p
   assert.equal(await load(trees, path.join(dir, 'private')), 'refused');
   assert.ok((await load(trees, dir)) instanceof Set, 'a public directory outside the mount is listed');
 });
+
+test('the mount point and what is below it are refused, a sibling that shares its prefix is listed; without a mount point all are', async (t) => {
+  const dir = tree(t, ['a', 'ab', 'a/sub']);
+  const real = fs.realpathSync(dir);
+  const trees = new InstallTrees({ mountPoint: path.join(real, 'a'), onlyPublic: false, timeoutMs: 5000, onChange: () => {} });
+  t.after(() => trees.close());
+  assert.equal(await load(trees, path.join(dir, 'a', 'sub')), 'refused');
+  assert.ok((await load(trees, path.join(dir, 'ab'))) instanceof Set, 'a/ is not a prefix of ab/');
+  const all = new InstallTrees({ mountPoint: '/', onlyPublic: false, timeoutMs: 5000, onChange: () => {} });
+  t.after(() => all.close());
+  assert.equal(await load(all, path.join(dir, 'ab')), 'refused', 'a mount on / covers every directory');
+  const none = new InstallTrees({ mountPoint: '', onlyPublic: false, timeoutMs: 5000, onChange: () => {} });
+  t.after(() => none.close());
+  assert.ok((await load(none, path.join(dir, 'ab'))) instanceof Set, 'no mount point: nothing is inside it');
+});

@@ -64,3 +64,19 @@ test('projectFileStatus: missing files are not listed; the others read or skippe
   assert.match(projectFileStatus(moded(1000, 1000, 0o646), true, 10, 1000, 1000, 1000)!, /^skipped: not trusted \(writable by its group or others/, 'writable by others');
   assert.equal(projectFileStatus(moded(1000, 1000, 0o664), true, 10, 1000, 1000, 1000), 'read', "the caller's own file in its own group");
 });
+
+test('walkLinks: a reason from look is kept; a file used as a directory names the path under it; the last variant link names the install', async () => {
+  const denied: (p: string) => Promise<Entry> = async (p) => (p === '/opt' ? { kind: 'directory' } : { kind: 'missing', reason: 'EACCES' });
+  const w = await walkLinks('/opt/go/bin', denied);
+  assert.deepEqual([w.exists, w.missing, w.reason, w.path], [false, '/opt/go', 'EACCES', '/opt/go/bin']);
+  assert.equal(notInstalled(w), 'EACCES');
+  const file = await walkLinks('/h/vs/sub/x/y/z', FS);
+  assert.deepEqual([file.missing, file.path], ['/h/vs/sub/x/y', '/h/vs/sub/x/y/z']);
+  const chain = fake({
+    '/v/': 'd', '/v/a': { raw: '/v/$<A>', target: '/v/b' }, '/v/b': { raw: '/v/$<B>', target: '/v/c' },
+    '/v/c': { raw: '/v/d', target: '/v/d' },
+  });
+  const two = await walkLinks('/v/a', chain);
+  assert.deepEqual(two.hops.map((h) => h.link), ['/v/a', '/v/b', '/v/c']);
+  assert.equal(notInstalled(two), '/v/b -> /v/c (from /v/$<B>): not installed (/v/d does not exist)', 'the last variant link, not the first nor the last link');
+});
