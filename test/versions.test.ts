@@ -111,3 +111,46 @@ describe('matchVersions', () => {
     }));
   });
 });
+
+// Mutants that survived a run of `npm run test:mutation` (docs/testing.md), each killed by the rule it broke.
+describe('the edges a mutation run found untested', () => {
+  test('a variable that only contains _VERSION names no tool', () => {
+    assert.equal(toolOfVariable('GO_VERSIONS'), undefined);
+    assert.equal(toolOfVariable('GO_VERSION_FILE'), undefined);
+  });
+
+  test('exact candidates: never an empty name, . or .., nor a path; no tool prefix without a tool; a v inside is kept', () => {
+    assert.deepEqual(names(''), []);
+    assert.deepEqual(names('.'), []);
+    assert.deepEqual(names('..'), []);
+    assert.deepEqual(names('1/2'), []);
+    assert.deepEqual(names('1.2'), ['1.2', 'v1.2']);
+    assert.deepEqual(names('1.0v2'), ['1.0v2', 'v1.0v2']);
+  });
+
+  test('partial prefixes: the tool prefix with its dash only; a v inside is kept', () => {
+    assert.equal(partialPrefix('go-1.21', 'go'), '1.21');
+    assert.equal(partialPrefix('go11.2', 'go'), undefined);
+    assert.equal(partialPrefix('1.0v2'), '1.0v2');
+  });
+
+  test('version order: pre-release words before the release and in text order, leading zeros, one-letter words, text ties', () => {
+    assert.equal(compareVersions('3.12.0rc1', '3.12.0'), -1);
+    assert.equal(compareVersions('3.12.0', '3.12.0rc1'), 1);
+    assert.equal(compareVersions('3.12.0beta1', '3.12.0rc1'), -1);
+    assert.equal(compareVersions('3.12.0rc1', '3.12.0beta1'), 1);
+    assert.equal(compareVersions('1.0rc1', '1.0r'), 1, 'rc is one word, after r');
+    assert.equal(compareVersions('1.0010', '1.10'), -1, 'same numbers: the text decides');
+    assert.equal(compareVersions('1.10', '1.0010'), 1);
+    assert.equal(compareVersions('1.0', '1-0'), 1, 'same tokens: the text decides');
+    assert.equal(compareVersions('1-0', '1.0'), -1);
+    assert.equal(compareVersions('1.0', '1.0'), 0);
+  });
+
+  test('latest: the newest installed version (names that start with a digit); nothing else means the newest', () => {
+    assert.deepEqual(matchVersions(['latest'], new Set(['1.21.0', '1.22.0', 'lts'])), { value: '1.22.0', matched: { name: '1.22.0', rule: 'newest installed' }, tried: ['latest', '*'] });
+    assert.deepEqual(matchVersions(['latest'], new Set(['lts'])), { value: 'latest', matched: undefined, tried: ['latest', '*'] });
+    assert.deepEqual(matchVersions(['stable'], new Set(['1.22.0'])), { value: 'stable', matched: undefined, tried: ['stable'] });
+    assert.equal(newestWithPrefix('', ['1.2', '1.3']), '1.3');
+  });
+});
