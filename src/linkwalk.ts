@@ -32,8 +32,12 @@ export interface Walk {
 /** The kernel's limit on links followed in one lookup (MAXSYMLINKS). */
 export const MAX_LINKS = 40;
 
+/** The components of `p`. A `.` stays (what comes before it must be a directory, as for the kernel), and a
+ * trailing slash counts as one: `file/` and `file/.` are ENOTDIR, never `file`. */
 function parts(p: string): string[] {
-  return p.split('/').filter((c) => c !== '' && c !== '.');
+  const out = p.split('/').filter((c) => c !== '');
+  if (p.endsWith('/') && out.length > 0 && out[out.length - 1] !== '.') out.push('.');
+  return out;
 }
 
 /** Follows `file` (absolute) component by component; `look` answers for each absolute path. */
@@ -48,6 +52,8 @@ export async function walkLinks(file: string, look: (abs: string) => Promise<Ent
       here = path.dirname(here);
       continue;
     }
+    // `.` is where the walk is, a directory (a file before it ended the walk below); nothing to look up.
+    if (name === '.') continue;
     const next = path.join(here, name);
     const e = await look(next);
     if (e.kind === 'link') {

@@ -50,7 +50,8 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   if (o.pid !== undefined && !fs.existsSync(`/proc/${o.pid}`)) throw new VarsymfsError(`--pid ${o.pid}: no process ${o.pid} (it has exited, or it is in another pid namespace)`);
   const abs = path.resolve(file);
   const inspector = new LinkInspector(o.pid ?? process.pid);
-  const walk = await walkLinks(abs, inspector.look);
+  // path.resolve drops a trailing `/` or `/.`, after which a file is not a directory (ENOTDIR): kept for the walk.
+  const walk = await walkLinks(/\/\.?$/.test(file) ? `${abs}/.` : abs, inspector.look);
   if (inspector.answers.size === 0) {
     mountOf(abs); // outside every mount, and no link led into one: says so
     if (walk.hops.length === 0) throw new VarsymfsError(walk.exists ? `${abs} is not a symlink` : notInstalled(walk));

@@ -58,6 +58,18 @@ describeEachUser((user) => {
     }
   });
 
+  test('resolve: a file followed by / or /. is not a directory, as the kernel says (ENOTDIR), exit 1', T, async (t) => {
+    const m = await toolMount(t, user);
+    for (const tail of ['/', '/.']) {
+      const file = path.join(m.dir, 'go/bin/go') + tail;
+      const kernel = await m.run('stat', [file], { GO_VERSION: '1.22.3' });
+      assert.match(kernel.stderr, /Not a directory/, `the kernel: ${tail}`);
+      const r = await m.cli(['resolve', file], { GO_VERSION: '1.22.3' });
+      assert.equal(r.code, 1, `${tail}: ${r.stdout}`);
+      assert.equal(r.stderr, `Error: ${m.dir}/go -> installs/go/1.22.3 (from installs/go/$<GO_VERSION>): not installed (${m.dir}/installs/go/1.22.3/bin/go is not a directory)\n`);
+    }
+  });
+
   test('current -C DIR: every variant link with value, scope, file:line and install, then the project files read and skipped', T, async (t) => {
     const m = await toolMount(t, user);
     const proj = project(t, user);

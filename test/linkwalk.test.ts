@@ -31,6 +31,15 @@ test('walkLinks: a path through a variant link ends at the install, naming the l
   assert.equal((await walkLinks('/h/vs/sub/x', FS)).hops.length, 0);
 });
 
+test('walkLinks: `.` and a trailing slash need a directory before them, as the kernel does (ENOTDIR after a file)', async () => {
+  for (const p of ['/h/vs/sub/x/', '/h/vs/sub/x/.', '/h/vs/go/bin/go/', '/h/vs/go/bin/go/.']) {
+    const w = await walkLinks(p, FS);
+    assert.deepEqual([w.exists, w.reason], [false, `${p.startsWith('/h/vs/go') ? '/opt/go/1.22.3/bin/go' : '/h/vs/sub/x'} is not a directory`], p);
+  }
+  for (const p of ['/h/vs/sub/', '/h/vs/sub/.', '/h/./vs/./sub/x', '/h/vs/go/', '/h/vs/go/./bin/go', '/.', '/']) assert.equal((await walkLinks(p, FS)).exists, true, p);
+  assert.equal((await walkLinks('/h/vs/go/', FS)).path, '/opt/go/1.22.3', 'a link before a trailing slash is followed');
+});
+
 test('walkLinks: a missing target, a file used as a directory, and a loop are not there, with the reason', async () => {
   const gone = await walkLinks('/h/vs/gone/bin/go', FS);
   assert.deepEqual([gone.exists, gone.missing, gone.path], [false, '/opt/go/9.9.9', '/opt/go/9.9.9/bin/go']);
