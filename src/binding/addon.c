@@ -104,113 +104,75 @@ static void set_u32 (napi_env env, napi_value obj, const char *name, uint32_t va
   napi_set_named_property(env, obj, name, v);
 }
 
-// The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size.
-static napi_value layout_caller (napi_env env) {
-  napi_value caller;
-  napi_create_object(env, &caller);
-  set_u32(env, caller, "pid", offsetof(vsf_caller_t, pid));
-  set_u32(env, caller, "uid", offsetof(vsf_caller_t, uid));
-  set_u32(env, caller, "gid", offsetof(vsf_caller_t, gid));
-  set_u32(env, caller, "umask", offsetof(vsf_caller_t, umask));
-  set_u32(env, caller, "bytes", sizeof(vsf_caller_t));
-  return caller;
+// One object of named numbers (a table below): what TS reads of varsymfs.h.
+typedef struct { const char *name; uint32_t value; } named_t;
+static napi_value object_of (napi_env env, const named_t *fields, size_t n) {
+  napi_value o;
+  napi_create_object(env, &o);
+  for (size_t i = 0; i < n; i++) set_u32(env, o, fields[i].name, fields[i].value);
+  return o;
 }
+#define OBJECT(env, table) object_of(env, table, sizeof table / sizeof table[0])
 
+// The slot in a request's locals (vsf_slot_t).
+static const named_t slot_fields[] = {
+  { "offset", VSF_SLOT_OFFSET }, { "status", offsetof(vsf_slot_t, status) }, { "source", offsetof(vsf_slot_t, source) },
+  { "execCheck", offsetof(vsf_slot_t, exec_check) }, { "generation", offsetof(vsf_slot_t, generation) },
+  { "targetLen", offsetof(vsf_slot_t, target_len) }, { "projectStatus", offsetof(vsf_slot_t, project_status) },
+  { "projectState", offsetof(vsf_slot_t, project_state) }, { "stat", offsetof(vsf_slot_t, stat) }, { "statInts", VSF_STAT_INTS },
+  { "target", offsetof(vsf_slot_t, target) }, { "bytes", sizeof(vsf_slot_t) },
+};
+// The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size.
+static const named_t caller_fields[] = {
+  { "pid", offsetof(vsf_caller_t, pid) }, { "uid", offsetof(vsf_caller_t, uid) }, { "gid", offsetof(vsf_caller_t, gid) },
+  { "umask", offsetof(vsf_caller_t, umask) }, { "bytes", sizeof(vsf_caller_t) },
+};
 // fuse-native's stat encoding (vsf_stat_index): each field's index, and the number of u32s.
-static napi_value layout_stat (napi_env env) {
-  napi_value stat;
-  napi_create_object(env, &stat);
-  set_u32(env, stat, "mode", VSF_STAT_MODE);
-  set_u32(env, stat, "uid", VSF_STAT_UID);
-  set_u32(env, stat, "gid", VSF_STAT_GID);
-  set_u32(env, stat, "size", VSF_STAT_SIZE);
-  set_u32(env, stat, "dev", VSF_STAT_DEV);
-  set_u32(env, stat, "nlink", VSF_STAT_NLINK);
-  set_u32(env, stat, "ino", VSF_STAT_INO);
-  set_u32(env, stat, "rdev", VSF_STAT_RDEV);
-  set_u32(env, stat, "blksize", VSF_STAT_BLKSIZE);
-  set_u32(env, stat, "blocks", VSF_STAT_BLOCKS);
-  set_u32(env, stat, "atime", VSF_STAT_ATIME);
-  set_u32(env, stat, "mtime", VSF_STAT_MTIME);
-  set_u32(env, stat, "ctime", VSF_STAT_CTIME);
-  set_u32(env, stat, "ints", VSF_STAT_INTS);
-  return stat;
-}
+static const named_t stat_fields[] = {
+  { "mode", VSF_STAT_MODE }, { "uid", VSF_STAT_UID }, { "gid", VSF_STAT_GID }, { "size", VSF_STAT_SIZE }, { "dev", VSF_STAT_DEV },
+  { "nlink", VSF_STAT_NLINK }, { "ino", VSF_STAT_INO }, { "rdev", VSF_STAT_RDEV }, { "blksize", VSF_STAT_BLKSIZE },
+  { "blocks", VSF_STAT_BLOCKS }, { "atime", VSF_STAT_ATIME }, { "mtime", VSF_STAT_MTIME }, { "ctime", VSF_STAT_CTIME },
+  { "ints", VSF_STAT_INTS },
+};
+static const named_t status_codes[] = { { "none", VSF_NONE }, { "resolve", VSF_RESOLVE } };
+static const named_t source_codes[] = {
+  { "cached", VSF_ENV_CACHED }, { "fresh", VSF_ENV_FRESH }, { "exec", VSF_ENV_EXEC }, { "unreadable", VSF_ENV_UNREADABLE },
+  { "secure", VSF_ENV_SECURE }, { "linkOwner", VSF_ENV_LINK_OWNER },
+};
+static const named_t owner_codes[] = {
+  { "follower", VSF_LINK_FOLLOWER }, { "root", VSF_LINK_ROOT }, { "mountOwner", VSF_LINK_MOUNT_OWNER }, { "other", VSF_LINK_OTHER },
+};
+static const named_t exec_codes[] = { { "checked", VSF_EXEC_CHECKED }, { "denied", VSF_EXEC_DENIED }, { "refused", VSF_EXEC_REFUSED } };
+static const named_t project_codes[] = {
+  { "off", VSF_PROJECT_OFF }, { "walked", VSF_PROJECT_WALKED }, { "noCwd", VSF_PROJECT_NO_CWD }, { "timedOut", VSF_PROJECT_TIMED_OUT },
+  { "failed", VSF_PROJECT_FAILED }, { "partial", VSF_PROJECT_PARTIAL }, { "empty", VSF_PROJECT_EMPTY },
+  { "fileMax", VSF_PROJECT_FILE_MAX }, { "namesMax", VSF_PROJECT_NAMES_MAX }, { "hitProject", VSF_HIT_PROJECT },
+  { "trustDirsMax", VSF_TRUST_DIRS_MAX },
+};
+static const named_t record_fields[] = {
+  { "depth", offsetof(vsf_project_record_t, depth) }, { "name", offsetof(vsf_project_record_t, name) },
+  { "status", offsetof(vsf_project_record_t, status) }, { "owner", offsetof(vsf_project_record_t, owner) },
+  { "dirLen", offsetof(vsf_project_record_t, dir_len) }, { "bytes", sizeof(vsf_project_record_t) },
+};
+static const named_t file_codes[] = {
+  { "read", VSF_FILE_READ }, { "unreadable", VSF_FILE_UNREADABLE }, { "tooLarge", VSF_FILE_TOO_LARGE },
+  { "notAFile", VSF_FILE_NOT_REGULAR }, { "untrusted", VSF_FILE_UNTRUSTED }, { "writable", VSF_FILE_WRITABLE },
+};
 
 // The slot layout, the caller context, the stat indices and the codes of varsymfs.h, for src/native.ts.
 static napi_value layout (napi_env env) {
-  napi_value o, slot, status, source, exec;
+  napi_value o;
   napi_create_object(env, &o);
-  napi_create_object(env, &slot);
-  set_u32(env, slot, "offset", VSF_SLOT_OFFSET);
-  set_u32(env, slot, "status", offsetof(vsf_slot_t, status));
-  set_u32(env, slot, "source", offsetof(vsf_slot_t, source));
-  set_u32(env, slot, "execCheck", offsetof(vsf_slot_t, exec_check));
-  set_u32(env, slot, "generation", offsetof(vsf_slot_t, generation));
-  set_u32(env, slot, "targetLen", offsetof(vsf_slot_t, target_len));
-  set_u32(env, slot, "projectStatus", offsetof(vsf_slot_t, project_status));
-  set_u32(env, slot, "projectState", offsetof(vsf_slot_t, project_state));
-  set_u32(env, slot, "stat", offsetof(vsf_slot_t, stat));
-  set_u32(env, slot, "statInts", VSF_STAT_INTS);
-  set_u32(env, slot, "target", offsetof(vsf_slot_t, target));
-  set_u32(env, slot, "bytes", sizeof(vsf_slot_t));
-  napi_set_named_property(env, o, "slot", slot);
-  napi_set_named_property(env, o, "caller", layout_caller(env));
-  napi_set_named_property(env, o, "stat", layout_stat(env));
-  napi_create_object(env, &status);
-  set_u32(env, status, "none", VSF_NONE);
-  set_u32(env, status, "resolve", VSF_RESOLVE);
-  napi_set_named_property(env, o, "status", status);
-  napi_create_object(env, &source);
-  set_u32(env, source, "cached", VSF_ENV_CACHED);
-  set_u32(env, source, "fresh", VSF_ENV_FRESH);
-  set_u32(env, source, "exec", VSF_ENV_EXEC);
-  set_u32(env, source, "unreadable", VSF_ENV_UNREADABLE);
-  set_u32(env, source, "secure", VSF_ENV_SECURE);
-  set_u32(env, source, "linkOwner", VSF_ENV_LINK_OWNER);
-  napi_set_named_property(env, o, "source", source);
-  napi_value owner;
-  napi_create_object(env, &owner);
-  set_u32(env, owner, "follower", VSF_LINK_FOLLOWER);
-  set_u32(env, owner, "root", VSF_LINK_ROOT);
-  set_u32(env, owner, "mountOwner", VSF_LINK_MOUNT_OWNER);
-  set_u32(env, owner, "other", VSF_LINK_OTHER);
-  napi_set_named_property(env, o, "linkOwner", owner);
-  napi_create_object(env, &exec);
-  set_u32(env, exec, "checked", VSF_EXEC_CHECKED);
-  set_u32(env, exec, "denied", VSF_EXEC_DENIED);
-  set_u32(env, exec, "refused", VSF_EXEC_REFUSED);
-  napi_set_named_property(env, o, "execCheck", exec);
-  napi_value project;
-  napi_create_object(env, &project);
-  set_u32(env, project, "off", VSF_PROJECT_OFF);
-  set_u32(env, project, "walked", VSF_PROJECT_WALKED);
-  set_u32(env, project, "noCwd", VSF_PROJECT_NO_CWD);
-  set_u32(env, project, "timedOut", VSF_PROJECT_TIMED_OUT);
-  set_u32(env, project, "failed", VSF_PROJECT_FAILED);
-  set_u32(env, project, "partial", VSF_PROJECT_PARTIAL);
-  set_u32(env, project, "empty", VSF_PROJECT_EMPTY);
-  set_u32(env, project, "fileMax", VSF_PROJECT_FILE_MAX);
-  set_u32(env, project, "namesMax", VSF_PROJECT_NAMES_MAX);
-  set_u32(env, project, "hitProject", VSF_HIT_PROJECT);
-  set_u32(env, project, "trustDirsMax", VSF_TRUST_DIRS_MAX);
-  napi_value record, file;
-  napi_create_object(env, &record);
-  set_u32(env, record, "depth", offsetof(vsf_project_record_t, depth));
-  set_u32(env, record, "name", offsetof(vsf_project_record_t, name));
-  set_u32(env, record, "status", offsetof(vsf_project_record_t, status));
-  set_u32(env, record, "owner", offsetof(vsf_project_record_t, owner));
-  set_u32(env, record, "dirLen", offsetof(vsf_project_record_t, dir_len));
-  set_u32(env, record, "bytes", sizeof(vsf_project_record_t));
-  napi_set_named_property(env, project, "record", record);
-  napi_create_object(env, &file);
-  set_u32(env, file, "read", VSF_FILE_READ);
-  set_u32(env, file, "unreadable", VSF_FILE_UNREADABLE);
-  set_u32(env, file, "tooLarge", VSF_FILE_TOO_LARGE);
-  set_u32(env, file, "notAFile", VSF_FILE_NOT_REGULAR);
-  set_u32(env, file, "untrusted", VSF_FILE_UNTRUSTED);
-  set_u32(env, file, "writable", VSF_FILE_WRITABLE);
-  napi_set_named_property(env, project, "file", file);
+  napi_set_named_property(env, o, "slot", OBJECT(env, slot_fields));
+  napi_set_named_property(env, o, "caller", OBJECT(env, caller_fields));
+  napi_set_named_property(env, o, "stat", OBJECT(env, stat_fields));
+  napi_set_named_property(env, o, "status", OBJECT(env, status_codes));
+  napi_set_named_property(env, o, "source", OBJECT(env, source_codes));
+  napi_set_named_property(env, o, "linkOwner", OBJECT(env, owner_codes));
+  napi_set_named_property(env, o, "execCheck", OBJECT(env, exec_codes));
+  napi_value project = OBJECT(env, project_codes);
+  napi_set_named_property(env, project, "record", OBJECT(env, record_fields));
+  napi_set_named_property(env, project, "file", OBJECT(env, file_codes));
   napi_set_named_property(env, o, "project", project);
   napi_value no_env;
   napi_create_bigint_uint64(env, VSF_GEN_NO_ENV, &no_env);
