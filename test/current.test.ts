@@ -70,6 +70,18 @@ describeEachUser((user) => {
     }
   });
 
+  test('resolve: `..` after a link goes up from where the link led, as the kernel does (not lexically)', T, async (t) => {
+    const m = await toolMount(t, user);
+    // go -> installs/go/1.22.3, then `../..` is installs/ and terraform there is a directory; lexically it would be the terraform link.
+    const file = `${m.dir}/go/../../terraform`;
+    const kernel = await m.run('readlink', ['-f', file], { GO_VERSION: '1.22.3', TERRAFORM_VERSION: '1.7.5' });
+    assert.equal(kernel.stdout, `${m.dir}/installs/terraform\n`, 'the kernel');
+    const r = await m.cli(['resolve', file, '--json'], { GO_VERSION: '1.22.3', TERRAFORM_VERSION: '1.7.5' });
+    assert.equal(r.code, 0, r.stderr);
+    const js = JSON.parse(r.stdout) as { hops: Array<{ link: string }>; path: string; exists: boolean };
+    assert.deepEqual([js.hops.map((h) => h.link), js.path, js.exists], [[`${m.dir}/go`], `${m.dir}/installs/terraform`, true]);
+  });
+
   test('current -C DIR: every variant link with value, scope, file:line and install, then the project files read and skipped', T, async (t) => {
     const m = await toolMount(t, user);
     const proj = project(t, user);
