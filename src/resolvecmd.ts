@@ -50,8 +50,9 @@ export async function resolveCommand(file: string, o: ResolveOptions): Promise<v
   if (o.pid !== undefined && !fs.existsSync(`/proc/${o.pid}`)) throw new VarsymfsError(`--pid ${o.pid}: no process ${o.pid} (it has exited, or it is in another pid namespace)`);
   const abs = path.resolve(file);
   const inspector = new LinkInspector(o.pid ?? process.pid);
-  // path.resolve drops a trailing `/` or `/.`, after which a file is not a directory (ENOTDIR): kept for the walk.
-  const walk = await walkLinks(/\/\.?$/.test(file) ? `${abs}/.` : abs, inspector.look);
+  // The walk gets the path as given (made absolute), never normalised: `..` after a link goes up from where
+  // the link led, and a trailing `/` or `/.` after a file is ENOTDIR, as the kernel does.
+  const walk = await walkLinks(path.isAbsolute(file) ? file : `${process.cwd()}/${file}`, inspector.look);
   if (inspector.answers.size === 0) {
     mountOf(abs); // outside every mount, and no link led into one: says so
     if (walk.hops.length === 0) throw new VarsymfsError(walk.exists ? `${abs} is not a symlink` : notInstalled(walk));
