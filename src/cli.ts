@@ -146,6 +146,8 @@ function tellParent(readyFd: number | undefined, line: string): void {
 }
 
 /** The configuration the background parent wrote on `fd` (configToJson), read to its end. */
+const CONFIG_MAX = 4 * 2 ** 20;
+
 function receivedConfig(fd: number): Promise<DaemonConfig> {
   const unreadable = (err: Error) => new VarsymfsError(`cannot read the configuration on fd ${fd}: ${err.message}`, { cause: err });
   return new Promise((resolve, reject) => {
@@ -156,7 +158,16 @@ function receivedConfig(fd: number): Promise<DaemonConfig> {
     } catch (err) {
       return reject(unreadable(err as Error)); // not a pipe or socket
     }
-    pipe.on('data', (d: Buffer) => chunks.push(d));
+    let size = 0;
+    pipe.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      // A configuration is a few KiB: an endless or huge one is refused, never held.
+      if (size > CONFIG_MAX) {
+        pipe.destroy();
+        reject(new VarsymfsError(`the configuration on fd ${fd} is larger than ${CONFIG_MAX / 2 ** 20} MiB`));
+      }
+    });
     pipe.on('error', (err) => reject(unreadable(err)));
     pipe.on('end', () => {
       pipe.destroy();

@@ -64,6 +64,10 @@ describeEachUser((user) => {
       oneError(r, message);
       assert.equal(r.code, 1, r.stderr);
     }
+    // An endless one (attack2: `yes` on the pipe grew the daemon past 1.6 GB): refused at its bound.
+    const endless = await run(user, 'sh', ['-c', 'yes | "$0" mount "$1" -f --config-fd 5 5<&0', user.bin, dir], { XDG_STATE_HOME: path.join(dir, '.state') }, { timeoutMs: 120000 });
+    oneError(endless, /configuration on fd 5 is larger than 4 MiB/);
+    assert.equal(endless.code, 1, endless.stderr);
     assert.equal(isMounted(dir), false);
   });
 
