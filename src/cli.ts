@@ -145,9 +145,10 @@ function tellParent(readyFd: number | undefined, line: string): void {
   }
 }
 
-/** The configuration the background parent wrote on `fd` (configToJson), read to its end. */
+/** A configuration is a few KiB; --config-fd refuses more than this. */
 const CONFIG_MAX = 4 * 2 ** 20;
 
+/** The configuration the background parent wrote on `fd` (configToJson), read to its end. */
 function receivedConfig(fd: number): Promise<DaemonConfig> {
   const unreadable = (err: Error) => new VarsymfsError(`cannot read the configuration on fd ${fd}: ${err.message}`, { cause: err });
   return new Promise((resolve, reject) => {
