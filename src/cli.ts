@@ -61,6 +61,9 @@ function collectProjectFile(value: string, previous: string[]): string[] {
 
 function collectTrustDir(value: string, previous: string[]): string[] {
   if (value === '' || value.includes('\0')) throw new InvalidArgumentError('expected a directory');
+  // Node decodes arguments as UTF-8, other bytes as U+FFFD: the daemon would trust another path, one that
+  // anybody may create where the real one lies (/tmp), so such a name is refused.
+  if (value.includes('\uFFFD')) throw new InvalidArgumentError('not valid UTF-8 (a name with other bytes cannot be trusted by name)');
   return [...previous, value];
 }
 

@@ -71,6 +71,16 @@ describeEachUser((user) => {
     assert.equal(isMounted(dir), false);
   });
 
+  test('--trust-dir with bytes that are not UTF-8: one line, exit 2, never a look-alike path trusted (attack2)', T, async (t) => {
+    const dir = tempDir(t, user, 'varsymfs-firsthour-');
+    t.after(() => run(user, 'fusermount3', ['-u', '-z', '--', dir]));  // only if it mounted (the bug)
+    // The argument decodes with U+FFFD for \xff: a daemon would trust "/tmp/t\uFFFD", a path anyone may create.
+    const r = await run(user, 'sh', ['-c', 'exec "$0" mount "$1" --trust-dir "$(printf \'/tmp/t\\377\')"', user.bin, dir], { XDG_STATE_HOME: path.join(dir, '.state') });
+    oneError(r, /--trust-dir.*not valid UTF-8/);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(isMounted(dir), false);
+  });
+
   test('mount -o allow_other (the sshfs habit) gets a hint to --allow-other', T, async (t) => {
     const dir = tempDir(t, user, 'varsymfs-firsthour-');
     const r = await run(user, user.bin, ['mount', '-o', 'allow_other', dir]);
