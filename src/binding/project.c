@@ -488,28 +488,25 @@ static int watch (const char *dir) {
 }
 
 // The caller's working directory's (or root's: `what`) identity, through /proc (never a request to our own mount).
-static int proc_identity (uint32_t tid, const char *what, ident_t *id) {
-  char proc[64];
+static int identity_at (int dfd, const char *path, int flags, ident_t *id) {
   struct statx st;
-  snprintf(proc, sizeof proc, "/proc/%u/%s", tid, what);
-  if (syscall(SYS_statx, AT_FDCWD, proc, AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &st) != 0) return -1;
+  if (syscall(SYS_statx, dfd, path, flags | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &st) != 0) return -1;
   id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
   id->ino = st.stx_ino;
   id->mnt = (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
   return 0;
+}
+
+static int proc_identity (uint32_t tid, const char *what, ident_t *id) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/%u/%s", tid, what);
+  return identity_at(AT_FDCWD, proc, 0, id);
 }
 
 static int cwd_identity (uint32_t tid, ident_t *id) { return proc_identity(tid, "cwd", id); }
 
 // An O_PATH fd's identity (cached attributes only: never a request to our own mount).
-static int fd_identity (int fd, ident_t *id) {
-  struct statx st;
-  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &st) != 0) return -1;
-  id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-  id->ino = st.stx_ino;
-  id->mnt = (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
-  return 0;
-}
+static int fd_identity (int fd, ident_t *id) { return identity_at(fd, "", AT_EMPTY_PATH, id); }
 
 static int same_ident (const ident_t *a, const ident_t *b) { return a->dev == b->dev && a->ino == b->ino && a->mnt == b->mnt; }
 
