@@ -1,5 +1,6 @@
-// One caller against the daemon's resources (docs/security.md, "Resources"): a directory of a million
-// entries lists in bounded daemon memory (issue 9, finding 14); environments handed to JS are not kept by
+// One caller against the daemon's resources (docs/security.md, "Resources"): an expansion's length is known
+// before it is built (issue 17, item 3); a directory of a million entries lists in bounded daemon memory
+// (issue 9, finding 14); environments handed to JS are not kept by
 // idle threads, and a daemon out of fds fails a variant link rather than answer its fallback (the
 // native-path review, C and D: "At e111b13" says what each did on the code it reviewed).
 import assert from 'node:assert/strict';
@@ -9,7 +10,17 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { OTHER_UID, T, needsRootAndPlain, plain, root } from '../helpers/hostile';
 import { mount, tempDir, waitFor } from '../helpers/mount';
-import { asUser, baseEnv, run } from '../helpers/users';
+import { asUser, baseEnv, describeEachUser, run } from '../helpers/users';
+
+/** A node one-liner printing the link's target length, or the error code readlink gave. */
+const READLINK = `try { process.stdout.write(String(require('fs').readlinkSync(process.argv[1]).length)); } catch (e) { process.stdout.write(e.code); }`;
+
+/** The daemon's peak resident set (VmHWM), in bytes. */
+function peakRss(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
 
 function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
@@ -92,5 +103,37 @@ print("ok")
     // At e111b13: "v-fallback" (open_proc fails with EMFILE, which counts as "unreadable").
     assert.equal(r.stdout, '', 'a resource failure must not be answered as "no environment"');
     assert.notEqual(r.status, 0, `readlink fails: ${r.stderr}`);
+  });
+});
+
+describeEachUser((user) => {
+  test('an expansion over PATH_MAX is ENAMETOOLONG, and the daemon never builds it', T, async (t) => {
+    // 1023 references in a 4 092-byte target, each naming a 127 KiB value: naively a 133 MB expansion.
+    const target = '$<A>'.repeat(1023);
+    const m = await mount(t, user, { dir: tempDir(t, user, 'bounds-'), setup: (d) => fs.symlinkSync(target, path.join(d, 'huge')) });
+    const big = 'x'.repeat(130000);
+    const before = peakRss(m.pid);
+    const link = path.join(m.dir, 'huge');
+    // Several fresh callers: each a new environment, so each a memo miss resolved in JS.
+    for (let i = 0; i < 4; i++) {
+      const r = await m.run(process.execPath, ['-e', READLINK, link], { A: big, I: String(i) });
+      assert.equal(r.stdout, 'ENAMETOOLONG', r.stderr);
+    }
+    const st = await m.run('stat', ['-c', '%s', link], { A: big });
+    assert.equal(st.stdout.trim(), String(1023 * big.length), 'lstat tells the length it would have');
+    const grew = peakRss(m.pid) - before;
+    assert.ok(grew < 32 * 1024 * 1024, `the daemon's peak memory grew by ${grew} bytes resolving a link it must refuse`);
+  });
+
+  test('the boundary: an expansion of 4 095 bytes is answered, 4 096 is ENAMETOOLONG', T, async (t) => {
+    const m = await mount(t, user, { dir: tempDir(t, user, 'bounds-'), setup: (d) => fs.symlinkSync('/$<A>', path.join(d, 'edge')) });
+    const link = path.join(m.dir, 'edge');
+    for (const [len, want] of [[4095, '4095'], [4096, 'ENAMETOOLONG'], [4094, '4094']] as const) {
+      const value = 'y'.repeat(len - 1);
+      const r = await m.run(process.execPath, ['-e', READLINK, link], { A: value });
+      assert.equal(r.stdout, want, `${len} bytes: ${r.stderr}`);
+      const st = await m.run('stat', ['-c', '%s', link], { A: value });
+      assert.equal(st.stdout.trim(), String(len), `${len} bytes: lstat's size`);
+    }
   });
 });
