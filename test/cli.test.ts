@@ -1,5 +1,5 @@
-// Bad input on the command line of a first hour (src/cli.ts): each is one `Error: …` line and a non-zero exit, never a
-// silent acceptance, a stack trace or a raw system-call error.
+// Bad input on the command line of a first hour (src/cli.ts): each is one `Error: …` line and a non-zero exit,
+// never a silent acceptance, a stack trace or a raw system-call error.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
