@@ -423,19 +423,6 @@ export interface ProjectAnswer extends ProjectEntry {
 }
 
 /**
- * The project answer for `variable`: the first directory (nearest first) whose files name it. Stops
- * at that directory, so `dirs` may be lazy. undefined: no project file names it. An answer whose value
- * is undefined means the project defers: resolution goes on with the mount defaults.
- */
-export function findProjectValue(variable: string, dirs: Iterable<ProjectDirectory>, rules: readonly ProjectFileRule[] = BUILTIN_PROJECT_FILES): ProjectAnswer | undefined {
-  for (const dir of dirs) {
-    const entry = directoryEntries(dir.read, rules).get(variable);
-    if (entry !== undefined) return { ...entry, dir: dir.path };
-  }
-  return undefined;
-}
-
-/**
  * The file names to look for in each directory on the walk, each once, in precedence order; with
  * `variable`, only those that can answer it.
  */
@@ -445,22 +432,6 @@ export function projectFileNames(rules: readonly ProjectFileRule[] = BUILTIN_PRO
     if (variable === undefined || rule.format !== 'one-value' || rule.variable === variable) names.add(rule.file);
   }
   return [...names];
-}
-
-/**
- * The directories of the walk for working directory `cwd`: itself, its parent, …, `/`. A path that is
- * not absolute (an unreachable working directory) has none.
- */
-export function walkDirectories(cwd: Buffer): Buffer[] {
-  if (cwd[0] !== SLASH) return [];
-  const dirs: Buffer[] = [];
-  let end = cwd.length;
-  for (;;) {
-    while (end > 1 && cwd[end - 1] === SLASH) end--;
-    dirs.push(cwd.subarray(0, end));
-    if (end === 1) return dirs;
-    end = Math.max(cwd.lastIndexOf(SLASH, end - 1), 1);
-  }
 }
 
 /** Where an answer came from, for a person: `/srv/you/proj/.tool-versions:3`, and the lines it overrides. */

@@ -207,8 +207,3 @@ function componentDir(before: readonly Buffer[], next: Part | undefined): Buffer
   const dir = Buffer.concat(before as Buffer[]);
   return dir.length > 1 ? dir.subarray(0, dir.length - 1) : dir;
 }
-
-/** Expands a template; the bytes a process following the link sees. */
-export function expandTemplate(template: Template, scopes: Scopes): Buffer {
-  return template.refs ? explainTemplate(template, scopes).target! : template.raw;
-}

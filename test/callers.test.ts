@@ -28,7 +28,7 @@ describeEachUser((user) => {
     const link = path.join(m.dir, 'foo');
     // A long-lived process that resolves the link once per line it reads, under a parent of the user (as
     // a user's programs are: a plain user's daemon caches a caller only when it can tell the caller does
-    // not share its parent's memory, test/review.test.ts B).
+    // not share its parent's memory, test/hostile/callers.test.ts B).
     const script = 'import os,sys\nprint(os.getpid(), flush=True)\nfor _ in sys.stdin:\n  print(os.readlink(sys.argv[1]), flush=True)';
     const [file, argv] = asUser(user, 'python3', ['-c', script, link], { parent: 'user' });
     const steady = spawn(file, argv, { env: { ...baseEnv(user), XXX: 'bar' }, stdio: ['pipe', 'pipe', 'inherit'] });

@@ -1,11 +1,11 @@
 // Mount defaults through real mounts (src/defaults.ts): the file that stores them is invisible and
-// untouchable through the mount (every operation, not only listings), and each documented failure to
-// read or store it is one line.
+// untouchable through the mount (every operation, not only listings), each documented failure to read or
+// store it is one line, and `varsymfs defaults` sets, unsets and prints them while mounted.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { chownTree, mount, tempDir } from './helpers/mount';
+import { alive, chownTree, mount, tempDir, waitFor } from './helpers/mount';
 import { describeEachUser, run } from './helpers/users';
 import { DEFAULTS_FILE } from '../src/defaults';
 
@@ -105,5 +105,31 @@ describeEachUser((user) => {
     assert.equal(badName.code, 2);
     assert.equal(badName.stderr, "Error: invalid variable name '1X': expected [A-Za-z_][A-Za-z0-9_]*\n");
     assert.equal((await m.run('chmod', ['755', m.dir])).code, 0);
+  });
+});
+
+function populate(d: string): void {
+  fs.writeFileSync(path.join(d, 'bar'), 'bar');
+  fs.writeFileSync(path.join(d, 'baz'), 'baz');
+  fs.symlinkSync('$<XXX>', path.join(d, 'foo'));
+}
+
+describeEachUser((user) => {
+  test('defaults: set, unset and print while mounted; changes apply at once and persist across remounts', T, async (t) => {
+    const m = await mount(t, user, { setup: populate });
+    assert.equal((await m.cli(['defaults', m.dir])).stdout, '');
+    assert.notEqual((await m.run('cat', [path.join(m.dir, 'foo')])).code, 0);
+    assert.equal((await m.cli(['defaults', m.dir, 'XXX=bar', 'Y=1'])).stdout, 'XXX=bar\nY=1\n');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'bar');
+    assert.equal((await m.cli(['defaults', m.dir, '--unset', 'Y', 'XXX=baz'])).stdout, 'XXX=baz\n');
+    assert.equal((await m.run('cat', [path.join(m.dir, 'foo')])).stdout, 'baz');
+    const bad = await m.cli(['defaults', m.dir, 'not-an-assignment']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^Error: invalid default/);
+    assert.equal((await m.cli(['unmount', m.dir])).code, 0);
+    await waitFor(() => !alive(m.pid));
+    const m2 = await mount(t, user, { dir: m.dir });
+    assert.equal((await m2.cli(['defaults', m2.dir])).stdout, 'XXX=baz\n');
+    assert.equal((await m2.run('cat', [path.join(m2.dir, 'foo')])).stdout, 'baz');
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { environValue, parseEnviron, formatEnviron } from '../src/environ';
+import { environValue } from '../src/environ';
+import { formatEnviron, parseEnviron } from './helpers/environ';
 
 test('parseEnviron reads NUL-separated NAME=VALUE, first entry wins', () => {
   const env = parseEnviron(Buffer.from('A=1\0B=x=y\0A=2\0noequals\0=empty\0C=\0'));

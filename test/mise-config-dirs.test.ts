@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { T, goMount, needsRoot, prober, quietDir, root, runIn, settle, tree } from './helpers/attack';
+import { T, goMount, needsRoot, prober, quietDir, root, runIn, settle, tree } from './helpers/prober';
 
 const tools = (go: string) => `[tools]\ngo = "${go}"\n`;
 

@@ -4,11 +4,12 @@ import fc from 'fast-check';
 import { VarsymfsError } from '../src/errors';
 import { isVariableName } from '../src/names';
 import {
-  BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries, findProjectValue,
+  BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
-  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue, walkDirectories,
+  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue,
   type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule, type Refusal,
 } from '../src/project';
+import { findProjectValue, walkDirectories } from './helpers/project';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const s = (buf: Buffer | undefined) => buf?.toString('latin1');

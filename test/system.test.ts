@@ -1,6 +1,6 @@
 // Host facts and unmounting (src/system.ts, through the CLI): a busy mount, --lazy, a directory that is
-// not a varsymfs mount, fusermount refusing, and each preflight failure made real in a private mount
-// namespace (no fusermount, no /dev/fuse, no user_allow_other).
+// not a varsymfs mount, fusermount refusing, a daemon killed while stalled on another FUSE server, and each
+// preflight failure made real in a private mount namespace (no fusermount, no /dev/fuse, no user_allow_other).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { loadFuse } from '../src/native';
 import { readMounts } from '../src/mountinfo';
+import { readlinkFrom, stallMount } from './helpers/execenv';
 import { alive, isMounted, mount, onCleanup, tempDir, waitFor } from './helpers/mount';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, run, type TestUser } from './helpers/users';
 
@@ -116,4 +117,46 @@ test('fusermount refusing: unmounting another user\'s mount, and a stale mount t
   const again = await run(plain!, plain!.bin, ['mount', m.dir], { XDG_STATE_HOME: tempDir(t, plain!, 'varsymfs-state-') });
   assert.equal(again.code, 1);
   assert.match(again.stderr, new RegExp(`^Error: ${m.dir} is a stale mount and could not be unmounted: (\\S*/)?fusermount3: .+\n$`));
+});
+
+/** The daemon's state letter in /proc/<pid>/stat (Z: a zombie), or undefined once it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    return /\) (\S) /.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+describeEachUser((user) => {
+  test('`varsymfs unmount` works after the daemon stalled on another FUSE server and was killed -9', T, async (t) => {
+    if (root !== undefined && !fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - fusectl ')) {
+      // As on most distributions (systemd mounts it at boot): a normal user's unmount needs it to abort.
+      fs.mkdirSync('/sys/fs/fuse/connections', { recursive: true });
+      await run(root, 'mount', ['-t', 'fusectl', 'fusectl', '/sys/fs/fuse/connections']);
+    }
+    const stall = await stallMount(t);
+    const m = await mount(t, user, {
+      dir: tempDir(t, user, 'bounds-'),
+      args: ['--project-timeout', '600'],
+      setup: (d) => fs.symlinkSync('$<NOPE:-fallback>', path.join(d, 'v')),
+    });
+    // A caller of the mount whose project walk the hung server holds: its request stays in the daemon.
+    const caller = readlinkFrom(t, user, path.join(stall.dir, 'hold', 'k0'), path.join(m.dir, 'v'));
+    await stall.held();
+    process.kill(m.pid, 'SIGKILL');
+    // Its thread waiting on the hung server cannot die: the daemon stays a zombie and holds the connection.
+    assert.ok(await waitFor(() => procState(m.pid) === 'Z' || procState(m.pid) === 'D' || !alive(m.pid)), 'the daemon was killed');
+    const r = await m.cli(['unmount', m.dir]);
+    assert.equal(r.code, 0, `unmount: ${r.stderr}`);
+    assert.equal(isMounted(m.dir), false, 'the mount is gone');
+    assert.match(await caller.done, /^errno \d+$/, 'the caller blocked in the mount got an error');
+    // Released, the zombie's last thread exits.
+    let finished = false;
+    const gone = waitFor(() => !alive(m.pid) || procState(m.pid) === 'Z', 60000).finally(() => (finished = true));
+    while (!finished) {
+      stall.release();
+      await Promise.race([stall.held(), gone]);
+    }
+  });
 });

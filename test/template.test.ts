@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isVariableName } from '../src/names';
-import { REFERENCE_OPENERS, parseTemplate, expandTemplate, explainTemplate, resolveRef, type Part, type Scopes } from '../src/template';
+import { REFERENCE_OPENERS, parseTemplate, explainTemplate, resolveRef, type Part, type Scopes } from '../src/template';
+import { expandTemplate } from './helpers/template';
 
 const bytes = (o: Record<string, string>) => (n: string) => (Object.prototype.hasOwnProperty.call(o, n) ? Buffer.from(o[n]!) : undefined);
 function scopes(env: Record<string, string>, defaults: Record<string, string> = {}): Scopes {

@@ -13,7 +13,7 @@ import { hangMount } from './helpers/hangfs';
 import { chownTree, mount, onCleanup, type Mounted } from './helpers/mount';
 import { run, type TestUser } from './helpers/users';
 
-import { OTHER_UID, T, goMount, needsRootAndPlain, plain, prober, quietDir, root, runIn, settle, tree } from './helpers/attack';
+import { OTHER_UID, T, goMount, needsRootAndPlain, plain, prober, quietDir, root, runIn, settle, tree } from './helpers/prober';
 
 /** `user`'s own mount (no --allow-other) holding `GO -> $<GO_VERSION:-none>`. */
 function ownGoMount(t: TestContext, user: TestUser, args: string[] = []): Promise<Mounted> {

@@ -1,11 +1,12 @@
 // Drives the exec-env helper directly, as the daemon's client does (src/binding/execenv_protocol.h holds
 // the layout; test/execenv.test.ts checks these constants against it), and the tools its tests need: a
-// stalling FUSE mount to hold a process inside execve, and processes with chosen memory and credentials.
+// stalling FUSE mount to hold a process inside execve (or a caller's project walk: readlinkFrom), and processes
+// with chosen memory and credentials.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { tempDir } from './mount';
+import { onCleanup, tempDir } from './mount';
 import { asUser, baseEnv, type TestUser } from './users';
 
 export const PROTOCOL = { magic: 0x31455856, version: 1, maxBytes: 6 << 20, maxStrlen: 32 * 4096 } as const;
@@ -127,6 +128,28 @@ export async function stallMount(t: TestContext): Promise<{ dir: string; held: (
     },
     release: () => child.stdin!.write('go\n'),
   };
+}
+
+/** Python: chdir to argv[1], readlink argv[2]; prints the target, or `errno N`. */
+export const READLINK_IN = `import os, sys
+os.chdir(sys.argv[1])
+try:
+    print(os.readlink(sys.argv[2]))
+except OSError as e:
+    print('errno', e.errno)
+`;
+
+/** A process of `user` that readlinks `link` from `cwd`; resolves with what it printed once it exits. */
+export function readlinkFrom(t: TestContext, user: TestUser, cwd: string, link: string): { child: ChildProcess; done: Promise<string> } {
+  const [cmd, argv] = asUser(user, 'python3', ['-c', READLINK_IN, cwd, link]);
+  const child = spawn(cmd, argv, { env: baseEnv(user), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  onCleanup(t, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, done: new Promise((resolve) => child.on('close', () => resolve(out.trim()))) };
 }
 
 /** A root-owned file of `bytes` in a fresh root-owned directory others can read (for file-backed envp). */

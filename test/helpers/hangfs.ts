@@ -1,11 +1,11 @@
-// A FUSE filesystem that hangs on demand, for walks that meet an attacker's hung mount (attack-project2,
-// trust.test.ts): mounted on a directory named like a project file, a lookup of that name then waits
-// without end.
+// A FUSE filesystem that hangs on demand, for walks that meet an attacker's hung mount
+// (test/hostile/project-files.test.ts, trust.test.ts): mounted on a directory named like a project file, a
+// lookup of that name then waits without end.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { bin } from './attack';
+import { bin } from './prober';
 import { onCleanup } from './mount';
 
 // A FUSE filesystem (a child process, never the test's own thread) whose root answers getattr until it is

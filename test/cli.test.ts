@@ -1,5 +1,5 @@
-// Bad input on the command line of a first hour: each is one `Error: …` line and a non-zero exit, never a
-// silent acceptance, a stack trace or a raw system-call error.
+// Bad input on the command line of a first hour (src/cli.ts): each is one `Error: …` line and a non-zero exit,
+// never a silent acceptance, a stack trace or a raw system-call error.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -64,7 +64,7 @@ describeEachUser((user) => {
       oneError(r, message);
       assert.equal(r.code, 1, r.stderr);
     }
-    // An endless one (attack2: `yes` on the pipe grew the daemon past 1.6 GB): refused at its bound.
+    // An endless one (`yes` on the pipe once grew the daemon past 1.6 GB): refused at its bound.
     const endless = await run(user, 'sh', ['-c', 'yes | "$0" mount "$1" -f --config-fd 5 5<&0', user.bin, dir], { XDG_STATE_HOME: path.join(dir, '.state') }, { timeoutMs: 120000 });
     oneError(endless, /configuration on fd 5 is larger than 4 MiB/);
     assert.equal(endless.code, 1, endless.stderr);

@@ -1,4 +1,5 @@
-// Shared by the hostile reviews of the project scope (test/attack-project.test.ts, attack-project2.test.ts):
+// Shared by the tests of the project scope through long-lived callers (test/trust.test.ts, mise-config-dirs.test.ts,
+// test/hostile/project-files.test.ts, trust.test.ts, writes.test.ts):
 // the long-lived "prober" caller and a racing one (compiled once per test process, by the before() hook this
 // module registers when imported), a quiet directory outside /tmp and /var/tmp, a root --allow-other mount with
 // `GO -> $<GO_VERSION:-none>`, and a caller run with exactly the environment and working directory given.

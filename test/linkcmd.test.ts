@@ -1,5 +1,5 @@
-// `varsymfs link <mount> --from …` and `--defaults-from mise` through a real mount: the links it makes run
-// the installed versions, it says what it did, and it overwrites nothing without --force.
+// `varsymfs link <mount> --from …` and `--defaults-from mise` (src/linkcmd.ts) through a real mount: the links
+// it makes run the installed versions, it says what it did, and it overwrites nothing without --force.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
