@@ -6,7 +6,7 @@ import { VarsymfsError } from './errors';
 
 /** The slot layout, caller context, stat indices and codes of src/binding/varsymfs.h, as the addon exports them. */
 export interface Layout {
-  readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number };
+  readonly slot: { offset: number; status: number; source: number; execCheck: number; generation: number; targetLen: number; projectStatus: number; projectState: number; stat: number; statInts: number; target: number; bytes: number; room: number };
   /** The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size. */
   readonly caller: { pid: number; uid: number; gid: number; umask: number; bytes: number };
   /** fuse-native's stat encoding (vsf_stat_index): each field's index in its u32s (64-bit: low, high), and their number. */
@@ -16,16 +16,16 @@ export interface Layout {
   /** Which rule let a link read its follower's environment (varsymfs.h vsf_link_owner). */
   readonly linkOwner: { follower: number; root: number; mountOwner: number; other: number };
   readonly execCheck: { checked: number; denied: number; refused: number };
-  /** The project scope: walk statuses, the empty state, limits and the memo flag (varsymfs.h). */
+  /** The project scope: walk statuses, the empty state and limits (varsymfs.h). */
   readonly project: {
-    off: number; walked: number; noCwd: number; timedOut: number; failed: number; partial: number; empty: number; fileMax: number; namesMax: number; hitProject: number; trustDirsMax: number;
+    off: number; walked: number; noCwd: number; timedOut: number; failed: number; partial: number; empty: number; fileMax: number; namesMax: number; trustDirsMax: number;
     /** vsf_project_record_t: field offsets and its size. */
     record: { depth: number; name: number; status: number; owner: number; dirLen: number; bytes: number };
     /** vsf_file_status codes. */
     file: { read: number; unreadable: number; tooLarge: number; notAFile: number; untrusted: number; writable: number };
   };
-  /** The memo's generation for answers made without an environment (64-bit, as every generation). */
-  readonly noEnvGeneration: bigint;
+  /** Which scopes answered a link's references (vsf_scope), a bit each: JS's answer says, C keys by it. */
+  readonly scope: { caller: number; project: number; other: number };
   readonly targetMax: number;
   /** fuse-native op names by op number. */
   readonly ops: readonly string[];
@@ -82,10 +82,14 @@ export interface NativeHelpers {
   slotProject(locals: Buffer): Buffer;
   /** Frees the environment and project blocks in the slot (after the resolution that needed them). */
   slotRelease(locals: Buffer): void;
-  /** `project`: 0 when the answer does not depend on the project files, else the state it was made in; flags: layout.project.hitProject when a project file answered. `expansion`: its length alone when it is over targetMax (never built). */
-  memoPut(generation: bigint, defaultsGeneration: number, project: number, flags: number, target: Buffer, expansion: Buffer | number): void;
-  /** For the pending exec in `locals`' slot: the answer for any exec giving `names` (NUL-separated) the same values. */
-  memoPutExec(locals: Buffer, names: Buffer, defaultsGeneration: number, project: number, flags: number, expansion: Buffer | number): void;
+  /**
+   * JS's whole answer to the question in `locals`' slot (resolve.c keys and keeps it, and shapes the reply in
+   * the slot): the expansion (its length alone when it is over targetMax: never built), the names of the
+   * variables the target names (NUL-separated), which scopes answered (layout.scope bits), the defaults
+   * generation it was made with, and whether it may be kept. Returns -errno, 0 (getattr: the slot's stat
+   * holds the reply) or the length of the reply at the slot's target (readlink).
+   */
+  answer(locals: Buffer, expansion: Buffer | number, names: Buffer, scopes: number, defaultsGeneration: number, keep: boolean): number;
   defaultsChanged(): number;
   defaultsGeneration(): number;
   counters(): NativeCounters;
@@ -99,7 +103,7 @@ export interface NativeHelpers {
 
 /** Where a caller's environment came from. */
 export type EnvSource = 'cached' | 'fresh' | 'exec' | 'unreadable' | 'secure' | 'linkOwner';
-/** Sources under which the caller's environment answers nothing (the memo keeps them as "no environment"). */
+/** Sources under which the caller's environment answers nothing. */
 export const NO_ENVIRONMENT: ReadonlySet<EnvSource> = new Set(['unreadable', 'secure', 'linkOwner']);
 /** Whose link it is, as the rule in callers.c saw it. */
 export type LinkOwnerRule = 'follower' | 'root' | 'mountOwner' | 'other';
@@ -112,16 +116,10 @@ export type ProjectStatus = 'off' | 'walked' | 'noCwd' | 'timedOut' | 'failed' |
 /** What the hook left for JS: a variant link to expand for the caller of this request. */
 export interface PassedLink {
   readonly projectStatus: ProjectStatus;
-  /** The project state the walk saw (the memo's key; 0: not to be kept). */
-  readonly projectState: number;
   readonly pid: number;
   readonly target: Buffer;
   readonly source: EnvSource;
   readonly execCheck: ExecCheck;
-  /** The environment's cache generation (0n: not cacheable). */
-  readonly generation: bigint;
-  /** getattr: the link's lstat in fuse-native's encoding (a copy). */
-  readonly stat: Uint32Array;
 }
 
 /** The bytes of a u32: the stat's fields and the project block's content length are u32s. */
@@ -137,17 +135,25 @@ export function decodeSlot(layout: Layout, locals: Buffer): PassedLink | undefin
   const s = layout.slot;
   const base = s.offset;
   if (locals.readInt32LE(base + s.status) !== layout.status.resolve) return undefined;
-  const statAt = locals.byteOffset + base + s.stat;
   return {
     pid: locals.readUInt32LE(layout.caller.pid),
     target: Buffer.from(locals.subarray(base + s.target, base + s.target + locals.readUInt32LE(base + s.targetLen))),
     source: nameOf(layout.source, locals.readInt32LE(base + s.source)),
     execCheck: nameOf(layout.execCheck, locals.readInt32LE(base + s.execCheck)),
-    generation: locals.readBigUInt64LE(base + s.generation),
     projectStatus: projectStatusOf(layout, locals.readInt32LE(base + s.projectStatus)),
-    projectState: locals.readUInt32LE(base + s.projectState),
-    stat: new Uint32Array(locals.buffer.slice(statAt, statAt + U32 * s.statInts)),
   };
+}
+
+/** The getattr reply resolve.c shaped in the slot (after `answer`): the stat in fuse-native's encoding, a copy. */
+export function slotStat(layout: Layout, locals: Buffer): Uint32Array {
+  const at = locals.byteOffset + layout.slot.offset + layout.slot.stat;
+  return new Uint32Array(locals.buffer.slice(at, at + U32 * layout.slot.statInts));
+}
+
+/** The readlink reply resolve.c shaped in the slot (after `answer`): `length` bytes of target, a copy. */
+export function slotTarget(layout: Layout, locals: Buffer, length: number): Buffer {
+  const at = layout.slot.offset + layout.slot.target;
+  return Buffer.from(locals.subarray(at, at + length));
 }
 
 /** Names a project walk status code. */
@@ -251,14 +257,15 @@ class NotPatched extends Error {}
 
 /** The groups of `layout` whose every field is a number, and the fields each must have. */
 const LAYOUT_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  slot: ['offset', 'status', 'source', 'execCheck', 'generation', 'targetLen', 'projectStatus', 'projectState', 'stat', 'statInts', 'target', 'bytes'],
+  slot: ['offset', 'status', 'source', 'execCheck', 'generation', 'targetLen', 'projectStatus', 'projectState', 'stat', 'statInts', 'target', 'bytes', 'room'],
   caller: ['pid', 'uid', 'gid', 'umask', 'bytes'],
   stat: ['mode', 'uid', 'gid', 'size', 'dev', 'nlink', 'ino', 'rdev', 'blksize', 'blocks', 'atime', 'mtime', 'ctime', 'ints'],
   status: ['none', 'resolve'],
   source: ['cached', 'fresh', 'exec', 'unreadable', 'secure', 'linkOwner'],
   linkOwner: ['follower', 'root', 'mountOwner', 'other'],
   execCheck: ['checked', 'denied', 'refused'],
-  project: ['off', 'walked', 'noCwd', 'timedOut', 'failed', 'partial', 'empty', 'fileMax', 'namesMax', 'hitProject', 'trustDirsMax'],
+  project: ['off', 'walked', 'noCwd', 'timedOut', 'failed', 'partial', 'empty', 'fileMax', 'namesMax', 'trustDirsMax'],
+  scope: ['caller', 'project', 'other'],
   'project.record': ['depth', 'name', 'status', 'owner', 'dirLen', 'bytes'],
   'project.file': ['read', 'unreadable', 'tooLarge', 'notAFile', 'untrusted', 'writable'],
 };
@@ -274,7 +281,6 @@ export function checkLayout(layout: unknown): asserts layout is Layout {
     if (typeof at(group) !== 'object' || at(group) === null) throw missing(group);
     for (const f of fields) if (!Number.isInteger(at(`${group}.${f}`))) throw missing(`${group}.${f}`);
   }
-  if (typeof at('noEnvGeneration') !== 'bigint') throw missing('noEnvGeneration');
   if (!Number.isInteger(at('targetMax'))) throw missing('targetMax');
   if (!Array.isArray(at('ops'))) throw missing('ops');
 }

@@ -1,17 +1,17 @@
 // The operations JS answers. Every request runs first through the C hook (src/binding/ops.c) on the FUSE
 // worker thread that received it, which answers it there: passthrough operations, and variant links whose
 // expansion is in the memo. What reaches JS is a variant link the hook could not answer: getattr and
-// readlink expand it (resolver.ts) and reply, through reply(), which answers every request exactly once.
+// readlink expand it (resolver.ts), whose answer C shapes into a reply in the slot (resolve.c), and send
+// that through reply(), which answers every request exactly once.
 // Any other operation reaching JS means the hook declined it, which it never does for a valid request:
 // it is answered EIO and logged.
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import type { Logger } from './log';
-import { decodeSlot, type NativeHelpers } from './native';
+import { decodeSlot, slotStat, slotTarget, type NativeHelpers } from './native';
 import type { Resolution, Resolver } from './resolver';
 
 const EIO = -constants.errno.EIO;
-const ENAMETOOLONG = -constants.errno.ENAMETOOLONG;
 
 type Reply = (result: number, ...values: unknown[]) => void;
 
@@ -34,7 +34,6 @@ function describe(pid: number, comm: string, path: string, r: Resolution): strin
 /** Builds the operations table for fuse-native. */
 export function createOps({ locals, resolver, native, log }: OpsOptions): Record<string, unknown> {
   const debug = log.enabled('debug');
-  const { size: ST_SIZE, blocks: ST_BLOCKS } = native.layout.stat;
 
   /** Wraps a handler: nothing it throws escapes, and it replies exactly once. */
   function op(name: string, fn: (reply: Reply, path: string) => void) {
@@ -56,10 +55,11 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
   }
 
   /**
-   * Expands the link the hook passed on and calls `answer` with it, at once or once the install
-   * directories it reaches are listed; replies EIO itself when there is no link or the answer throws.
+   * Expands the link the hook passed on and calls `answer` with the reply's result (-errno, 0, or
+   * readlink's length) and the locals holding the reply, at once or once the install directories it reaches
+   * are listed; replies EIO itself when there is no link or the answer throws.
    */
-  function passed(reply: Reply, name: string, path: string, answer: (r: Resolution, stat: Uint32Array) => void): void {
+  function passed(reply: Reply, name: string, path: string, answer: (result: number, l: Buffer) => void): void {
     const l = locals();
     // Released whatever happens, once: the slot's blocks, and the caller's share of the daemon with them.
     let released = false;
@@ -76,14 +76,14 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
     }
     try {
       // The request's worker thread waits for the reply, so its locals stay valid until then.
-      resolver.resolve(link, l, (r) => {
+      resolver.resolve(link, l, (r, result) => {
         try {
           release();
           if (debug) {
             // The program's name: one more /proc read, off the reply's path, at debug level only.
             fs.readFile(`/proc/${link.pid}/comm`, 'utf8', (_e, comm) => log.log('debug', describe(link.pid, (comm ?? '?').trim(), path, r)));
           }
-          answer(r, link.stat);
+          answer(result, l);
         } catch (err) {
           log.log('error', `${name}: ${err instanceof Error ? err.stack : String(err)}`);
           reply(EIO);
@@ -98,20 +98,10 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
   const table: Record<string, unknown> = {
     init: (cb: (e: number) => void) => cb(0),
     getattr: op('getattr', (reply, path) => {
-      passed(reply, 'getattr', path, (r, st) => {
-        // st_size is the expansion's length, as readlink's answer; no blocks. (64-bit fields: low, high.)
-        st[ST_SIZE] = r.length % 2 ** 32;
-        st[ST_SIZE + 1] = Math.floor(r.length / 2 ** 32);
-        st[ST_BLOCKS] = 0;
-        st[ST_BLOCKS + 1] = 0;
-        reply(0, st);
-      });
+      passed(reply, 'getattr', path, (result, l) => (result < 0 ? reply(result) : reply(0, slotStat(native.layout, l))));
     }),
     readlink: op('readlink', (reply, path) => {
-      passed(reply, 'readlink', path, (r) => {
-        if (r.target === undefined || r.target.length > native.layout.targetMax) reply(ENAMETOOLONG);
-        else reply(0, r.target);
-      });
+      passed(reply, 'readlink', path, (result, l) => (result < 0 ? reply(result) : reply(0, slotTarget(native.layout, l, result))));
     }),
   };
   // Every other operation is answered by the hook; libfuse must still know they exist.

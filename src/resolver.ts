@@ -1,6 +1,6 @@
 // Resolution of a variant link for one caller: the link's template, the caller's environment, the mount
 // defaults. The C hook answers every request whose answer it already has (the memo); what reaches here is
-// the cold case, and the answer computed here goes back into the memo keyed by exactly what it depends on.
+// the cold case, and the answer computed here goes back to C in one call (resolve.c), which keys and keeps it.
 // getattr (st_size) and readlink both end in resolve(), so they cannot disagree.
 import { constants } from 'node:os';
 import { LRUCache } from 'lru-cache';
@@ -183,40 +183,28 @@ export class Resolver {
   }
 
   /**
-   * The answer for a link the hook passed on (`locals`: its request's locals); left in the memo for the
-   * next such request: by environment generation, or for a pending exec by the values of exactly the
-   * variables the target names.
+   * The answer for a link the hook passed on (`locals`: its request's locals), given to C in one call
+   * (native.answer), which keeps it by what it depends on and shapes the reply in the slot; `done` gets
+   * the resolution and the reply's result (-errno, 0, or readlink's length).
    */
-  resolve(link: PassedLink, locals: Buffer, done: (r: Resolution) => void): void {
+  resolve(link: PassedLink, locals: Buffer, done: (r: Resolution, result: number) => void): void {
     const env = { source: link.source, execCheck: link.execCheck };
     // The blocks are read once: a second expansion (after listing install directories) reuses them.
     let envBlock: Buffer | undefined;
     let projectScope: ProjectLookup | undefined | null = null;
     const vars = this.vars(link.source, () => (envBlock ??= this.native.slotEnv(locals)));
     const project = () => (projectScope === null ? (projectScope = this.project(link.projectStatus, () => this.native.slotProject(locals))) : projectScope);
-    this.expandListed((match) => this.expand(link.target, env, vars, link.projectStatus, project, match), (r, unkept) => done(this.keep(link, locals, r, unkept)));
+    this.expandListed((match) => this.expand(link.target, env, vars, link.projectStatus, project, match), (r, unkept) => done(r, this.answer(locals, r, unkept)));
   }
 
-  /** Counts the resolution and leaves it in the memo (unless it used an install listing that is not watched). */
-  private keep(link: PassedLink, locals: Buffer, r: Resolution, unkept: boolean): Resolution {
-    const answered = (r.refs ?? []).some((x) => x.scope === 'project file');
-    if (answered) this.projectAnswered++;
-    if (!this.options.memo || unkept) return r;
-    // Kept by the project state it was made in, unless the caller's own environment answered every
-    // reference (then no project file could have mattered) or the scope is off.
-    const independent = this.projectNames.length === 0 || (r.refs ?? []).every((x) => CALLER_SCOPES.has(x.scope));
-    const project = independent ? 0 : link.projectState;
-    if (project === 0 && !independent) return r;  // the walk's state is not to be kept (a file just changed, a timeout)
-    const flags = answered ? this.native.layout.project.hitProject : 0;
-    if (link.source === 'exec') {
-      const names = [...new Set((r.refs ?? []).map((x) => x.name))];
-      this.native.memoPutExec(locals, Buffer.from(names.map((n) => n + '\0').join(''), 'latin1'), this.defaultsGeneration, project, flags, r.target ?? r.length);
-      return r;
-    }
-    const noEnv = NO_ENVIRONMENT.has(link.source);
-    const generation = noEnv ? this.native.layout.noEnvGeneration : link.generation;
-    if (generation !== 0n) this.native.memoPut(generation, this.defaultsGeneration, project, flags, link.target, r.target ?? r.length);
-    return r;
+  /** Counts the resolution and answers it: what it expands to, the names it used, which scopes answered. */
+  private answer(locals: Buffer, r: Resolution, unkept: boolean): number {
+    const refs = r.refs ?? [];
+    if (refs.some((x) => x.scope === 'project file')) this.projectAnswered++;
+    const bits = this.native.layout.scope;
+    const scopes = refs.reduce((m, x) => m | (CALLER_SCOPES.has(x.scope) ? bits.caller : x.scope === 'project file' ? bits.project : bits.other), 0);
+    const names = Buffer.from([...new Set(refs.map((x) => x.name))].map((n) => n + '\0').join(''), 'latin1');
+    return this.native.answer(locals, r.target ?? r.length, names, scopes, this.defaultsGeneration, this.options.memo && !unkept);
   }
 
   /** Reads the link at `link` (a backing path) and expands it for `pid`, on the thread pool, uncached. */

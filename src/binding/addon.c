@@ -1,5 +1,5 @@
 // varsymfs_native: what JS sees of the C side. The hook (handed to fuse-native's setHook), its
-// configuration, the slot layout and codes (so that TS copies no number by hand), the memo JS fills, the
+// configuration, the slot layout and codes (so that TS copies no number by hand), JS's answer, the
 // counters `status` reads, and the uncached caller probe on libuv's thread pool for `resolve --explain`.
 #include "internal.h"
 #include "execenv_napi.h"
@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <node_api.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,74 +27,93 @@ static char *string_arg (napi_env env, napi_value v, char *buf, size_t size) {
   return buf;
 }
 
-// configure({ cacheSize, reservedName, actAsCaller, openers: ['$<', '${'] }): once, before mounting.
-static napi_value configure (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], v;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t cache = 0;
-  bool act = false;
-  CHECK(napi_get_named_property(env, argv[0], "cacheSize", &v));
-  CHECK(napi_get_value_uint32(env, v, &cache));
-  CHECK(napi_get_named_property(env, argv[0], "actAsCaller", &v));
-  CHECK(napi_get_value_bool(env, v, &act));
-  CHECK(napi_get_named_property(env, argv[0], "reservedName", &v));
-  if (string_arg(env, v, vsf_config.reserved, sizeof vsf_config.reserved) == NULL) { napi_throw_error(env, "EINVAL", "reservedName too long"); return NULL; }
-  vsf_config.reserved_len = strlen(vsf_config.reserved);
-  CHECK(napi_get_named_property(env, argv[0], "openers", &v));
+// A named array property of the configuration: its length (at most `max`), or -1 with an error thrown.
+static int64_t array_of (napi_env env, napi_value config, const char *name, napi_value *arr, uint32_t max, const char *too_many) {
   uint32_t n = 0;
-  CHECK(napi_get_array_length(env, v, &n));
-  if (n > VSF_OPENERS_MAX) { napi_throw_error(env, "EINVAL", "too many reference openers"); return NULL; }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value o;
-    CHECK(napi_get_element(env, v, i, &o));
-    if (string_arg(env, o, vsf_config.openers[i], sizeof vsf_config.openers[i]) == NULL) { napi_throw_error(env, "EINVAL", "reference opener too long"); return NULL; }
+  if (napi_get_named_property(env, config, name, arr) != napi_ok || napi_get_array_length(env, *arr, &n) != napi_ok) { napi_throw_error(env, "EINVAL", "varsymfs_native: bad arguments"); return -1; }
+  if (n > max) { napi_throw_error(env, "EINVAL", too_many); return -1; }
+  return n;
+}
+
+// openers and projectFiles: short strings into fixed rows of vsf_config. Their count, or -1 (thrown).
+static int64_t strings_of (napi_env env, napi_value config, const char *name, char *rows, size_t row, uint32_t max) {
+  napi_value arr, o;
+  int64_t n = array_of(env, config, name, &arr, max, "too many strings in the configuration");
+  for (uint32_t i = 0; n > 0 && i < n; i++) {
+    if (napi_get_element(env, arr, i, &o) != napi_ok || string_arg(env, o, rows + i * row, row) == NULL) { napi_throw_error(env, "EINVAL", "a string of the configuration is too long"); return -1; }
   }
-  vsf_config.openers_count = n;
-  // projectFiles: the names to look for, in precedence order (none: the scope is off).
-  CHECK(napi_get_named_property(env, argv[0], "projectFiles", &v));
-  CHECK(napi_get_array_length(env, v, &n));
-  if (n > VSF_PROJECT_NAMES_MAX) { napi_throw_error(env, "EINVAL", "too many project files"); return NULL; }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value o;
-    CHECK(napi_get_element(env, v, i, &o));
-    if (string_arg(env, o, vsf_config.project_names[i], sizeof vsf_config.project_names[i]) == NULL) { napi_throw_error(env, "EINVAL", "project file name too long"); return NULL; }
-  }
-  vsf_config.project_count = n;
-  // trustDirs: absolute directories whose project files count whoever owns them (--trust-dir).
-  CHECK(napi_get_named_property(env, argv[0], "trustDirs", &v));
-  CHECK(napi_get_array_length(env, v, &n));
-  if (n > VSF_TRUST_DIRS_MAX) { napi_throw_error(env, "EINVAL", "too many trusted directories"); return NULL; }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value o;
+  return n;
+}
+
+// trustDirs: absolute directories whose project files count whoever owns them (--trust-dir). 0, or -1 (thrown).
+static int trust_dirs_of (napi_env env, napi_value config) {
+  napi_value arr, o;
+  int64_t n = array_of(env, config, "trustDirs", &arr, VSF_TRUST_DIRS_MAX, "too many trusted directories");
+  for (uint32_t i = 0; n > 0 && i < n; i++) {
     char dir[4096];
-    CHECK(napi_get_element(env, v, i, &o));
-    if (string_arg(env, o, dir, sizeof dir) == NULL || dir[0] != '/') { napi_throw_error(env, "EINVAL", "a trusted directory must be an absolute path"); return NULL; }
+    if (napi_get_element(env, arr, i, &o) != napi_ok || string_arg(env, o, dir, sizeof dir) == NULL || dir[0] != '/') { napi_throw_error(env, "EINVAL", "a trusted directory must be an absolute path"); return -1; }
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
     free(vsf_config.trust_dirs[i]);
-    if ((vsf_config.trust_dirs[i] = strdup(dir)) == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+    if ((vsf_config.trust_dirs[i] = strdup(dir)) == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return -1; }
     vsf_config.trust_lens[i] = len;
   }
-  vsf_config.trust_count = n;
-  CHECK(napi_get_named_property(env, argv[0], "projectTimeoutMs", &v));
-  CHECK(napi_get_value_uint32(env, v, &vsf_config.project_timeout_ms));
-  CHECK(napi_get_named_property(env, argv[0], "mountPoint", &v));
-  if (string_arg(env, v, vsf_config.mount_point, sizeof vsf_config.mount_point) == NULL) { napi_throw_error(env, "EINVAL", "mount point too long"); return NULL; }
-  vsf_config.mount_point_len = strlen(vsf_config.mount_point);
+  if (n >= 0) vsf_config.trust_count = (uint32_t) n;
+  return n < 0 ? -1 : 0;
+}
+
+// The numbers and flags of the configuration. 0, or -1 (thrown).
+static int numbers_of (napi_env env, napi_value config) {
+  napi_value v;
+  bool act = false;
   int64_t stride = 1;
-  CHECK(napi_get_named_property(env, argv[0], "generationStride", &v));
-  CHECK(napi_get_value_int64(env, v, &stride));
-  vsf_config.generation_stride = stride > 0 ? (uint64_t) stride : 1;
+  if (napi_get_named_property(env, config, "cacheSize", &v) != napi_ok || napi_get_value_uint32(env, v, &vsf_config.cache_max) != napi_ok ||
+      napi_get_named_property(env, config, "actAsCaller", &v) != napi_ok || napi_get_value_bool(env, v, &act) != napi_ok ||
+      napi_get_named_property(env, config, "projectTimeoutMs", &v) != napi_ok || napi_get_value_uint32(env, v, &vsf_config.project_timeout_ms) != napi_ok ||
+      napi_get_named_property(env, config, "generationStride", &v) != napi_ok || napi_get_value_int64(env, v, &stride) != napi_ok) {
+    napi_throw_error(env, "EINVAL", "varsymfs_native: bad arguments");
+    return -1;
+  }
   vsf_config.act_as_caller = act;
+  vsf_config.generation_stride = stride > 0 ? (uint64_t) stride : 1;
+  return 0;
+}
+
+// A string property of the configuration into buf (its length), or -1 (thrown: "<name> too long").
+static int64_t string_of (napi_env env, napi_value config, const char *name, char *buf, size_t size) {
+  napi_value v;
+  char what[64];
+  if (napi_get_named_property(env, config, name, &v) == napi_ok && string_arg(env, v, buf, size) != NULL) return (int64_t) strlen(buf);
+  snprintf(what, sizeof what, "%s too long", name);
+  napi_throw_error(env, "EINVAL", what);
+  return -1;
+}
+
+// configure({ cacheSize, reservedName, actAsCaller, openers: ['$<', '${'], projectFiles, trustDirs,
+// projectTimeoutMs, mountPoint, generationStride }): once, before mounting.
+static napi_value configure (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t reserved, openers, names, mount_point;
+  if (numbers_of(env, argv[0]) < 0 ||
+      (reserved = string_of(env, argv[0], "reservedName", vsf_config.reserved, sizeof vsf_config.reserved)) < 0 ||
+      (openers = strings_of(env, argv[0], "openers", vsf_config.openers[0], sizeof vsf_config.openers[0], VSF_OPENERS_MAX)) < 0 ||
+      // projectFiles: the names to look for, in precedence order (none: the scope is off).
+      (names = strings_of(env, argv[0], "projectFiles", vsf_config.project_names[0], sizeof vsf_config.project_names[0], VSF_PROJECT_NAMES_MAX)) < 0 ||
+      trust_dirs_of(env, argv[0]) < 0 ||
+      (mount_point = string_of(env, argv[0], "mountPoint", vsf_config.mount_point, sizeof vsf_config.mount_point)) < 0) return NULL;
+  vsf_config.reserved_len = (size_t) reserved;
+  vsf_config.mount_point_len = (size_t) mount_point;
+  vsf_config.openers_count = (uint32_t) openers;
+  vsf_config.project_count = (uint32_t) names;
   // Environment blocks can be megabytes and come and go with callers: keep them in mappings of their own,
   // returned at free (glibc would otherwise raise its threshold and keep them in the worker threads' arenas).
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  vsf_config.cache_max = cache;
-  int r = vsf_cache_init(cache);
+  int r = vsf_cache_init(vsf_config.cache_max);
   vsf_config.root_daemon = geteuid() == 0;
   vsf_config.mount_owner = (uint32_t) geteuid();
-  if (r == 0 && (act || vsf_config.root_daemon)) r = vsf_creds_init();
+  if (r == 0 && (vsf_config.act_as_caller || vsf_config.root_daemon)) r = vsf_creds_init();
   if (r < 0) { napi_throw_error(env, "ENOMEM", "varsymfs_native: cannot set up the caller table"); return NULL; }
   return NULL;
 }
@@ -120,7 +140,7 @@ static const named_t slot_fields[] = {
   { "execCheck", offsetof(vsf_slot_t, exec_check) }, { "generation", offsetof(vsf_slot_t, generation) },
   { "targetLen", offsetof(vsf_slot_t, target_len) }, { "projectStatus", offsetof(vsf_slot_t, project_status) },
   { "projectState", offsetof(vsf_slot_t, project_state) }, { "stat", offsetof(vsf_slot_t, stat) }, { "statInts", VSF_STAT_INTS },
-  { "target", offsetof(vsf_slot_t, target) }, { "bytes", sizeof(vsf_slot_t) },
+  { "target", offsetof(vsf_slot_t, target) }, { "bytes", sizeof(vsf_slot_t) }, { "room", VSF_SLOT_BYTES },
 };
 // The caller context at the start of a request's locals (vsf_caller_t): field offsets and its size.
 static const named_t caller_fields[] = {
@@ -142,11 +162,12 @@ static const named_t source_codes[] = {
 static const named_t owner_codes[] = {
   { "follower", VSF_LINK_FOLLOWER }, { "root", VSF_LINK_ROOT }, { "mountOwner", VSF_LINK_MOUNT_OWNER }, { "other", VSF_LINK_OTHER },
 };
+static const named_t scope_codes[] = { { "caller", VSF_SCOPE_CALLER }, { "project", VSF_SCOPE_PROJECT }, { "other", VSF_SCOPE_OTHER } };
 static const named_t exec_codes[] = { { "checked", VSF_EXEC_CHECKED }, { "denied", VSF_EXEC_DENIED }, { "refused", VSF_EXEC_REFUSED } };
 static const named_t project_codes[] = {
   { "off", VSF_PROJECT_OFF }, { "walked", VSF_PROJECT_WALKED }, { "noCwd", VSF_PROJECT_NO_CWD }, { "timedOut", VSF_PROJECT_TIMED_OUT },
   { "failed", VSF_PROJECT_FAILED }, { "partial", VSF_PROJECT_PARTIAL }, { "empty", VSF_PROJECT_EMPTY },
-  { "fileMax", VSF_PROJECT_FILE_MAX }, { "namesMax", VSF_PROJECT_NAMES_MAX }, { "hitProject", VSF_HIT_PROJECT },
+  { "fileMax", VSF_PROJECT_FILE_MAX }, { "namesMax", VSF_PROJECT_NAMES_MAX },
   { "trustDirsMax", VSF_TRUST_DIRS_MAX },
 };
 static const named_t record_fields[] = {
@@ -174,9 +195,7 @@ static napi_value layout (napi_env env) {
   napi_set_named_property(env, project, "record", OBJECT(env, record_fields));
   napi_set_named_property(env, project, "file", OBJECT(env, file_codes));
   napi_set_named_property(env, o, "project", project);
-  napi_value no_env;
-  napi_create_bigint_uint64(env, VSF_GEN_NO_ENV, &no_env);
-  napi_set_named_property(env, o, "noEnvGeneration", no_env);
+  napi_set_named_property(env, o, "scope", OBJECT(env, scope_codes));
   set_u32(env, o, "targetMax", VSF_TARGET_MAX - 1);
   static const char *op_names[VSF_OP_COUNT] = VSF_OP_NAMES;
   napi_value names, v;
@@ -242,8 +261,8 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// An expansion passed to memoPut/memoPutExec: a Buffer, or the length alone of one too long to be a path
-// (JS never builds those; the memo keeps only their length).
+// An expansion JS answers with: a Buffer, or the length alone of one too long to be a path (JS never
+// builds those; the memo keeps only their length).
 static int expansion_arg (napi_env env, napi_value v, char **exp, size_t *len) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return 0;
@@ -256,48 +275,27 @@ static int expansion_arg (napi_env env, napi_value v, char **exp, size_t *len) {
   return 1;
 }
 
-// memoPut(generation, defaultsGeneration, project, flags, target, expansion): the answer for the next such
-// request (project: 0 when it does not depend on the project files, else the state it was made in).
-static napi_value memo_put (napi_env env, napi_callback_info info) {
+// answer(locals, expansion, names, scopes, defaultsGeneration, keep): JS's whole answer to the question the
+// hook left in the request's slot (resolve.c keys and keeps it, and shapes the reply in the slot). Returns
+// the reply's result: -errno, 0 (getattr: the slot's stat) or the length of the slot's target (readlink).
+static napi_value answer (napi_env env, napi_callback_info info) {
   size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t dgen, project, flags;
-  uint64_t gen;
-  bool lossless;
-  char *target, *exp;
-  size_t tlen, elen;
-  CHECK(napi_get_value_bigint_uint64(env, argv[0], &gen, &lossless));
-  if (!lossless) { napi_throw_error(env, "EINVAL", "memoPut: generation out of range"); return NULL; }
-  CHECK(napi_get_value_uint32(env, argv[1], &dgen));
-  CHECK(napi_get_value_uint32(env, argv[2], &project));
-  CHECK(napi_get_value_uint32(env, argv[3], &flags));
-  CHECK(napi_get_buffer_info(env, argv[4], (void **) &target, &tlen));
-  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
-  vsf_memo_put(gen, dgen, project, flags, target, tlen, exp, elen);
-  return NULL;
-}
-
-// memoPutExec(locals, names, defaultsGeneration, project, flags, expansion): the answer for a pending exec
-// whose environment gives the variables `names` (NUL-separated) the values the slot's environment gives them.
-static napi_value memo_put_exec (napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  napi_value argv[6], out;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char *data, *names, *exp;
-  size_t len, names_len, elen;
-  uint32_t dgen, project, flags;
+  size_t len, names_len, exp_len;
+  vsf_answer_t a;
+  bool keep;
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
-  CHECK(napi_get_buffer_info(env, argv[1], (void **) &names, &names_len));
-  CHECK(napi_get_value_uint32(env, argv[2], &dgen));
-  CHECK(napi_get_value_uint32(env, argv[3], &project));
-  CHECK(napi_get_value_uint32(env, argv[4], &flags));
-  if (!expansion_arg(env, argv[5], &exp, &elen)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
+  if (!expansion_arg(env, argv[1], &exp, &exp_len)) { napi_throw_type_error(env, "EINVAL", "expansion: a Buffer, or the length of one over PATH_MAX"); return NULL; }
+  CHECK(napi_get_buffer_info(env, argv[2], (void **) &names, &names_len));
+  CHECK(napi_get_value_uint32(env, argv[3], &a.scopes));
+  CHECK(napi_get_value_uint32(env, argv[4], &a.defaults_generation));
+  CHECK(napi_get_value_bool(env, argv[5], &keep));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
-  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
-  if (slot->status != VSF_RESOLVE || slot->source != VSF_ENV_EXEC || slot->env_ptr == 0 || slot->target_len >= VSF_TARGET_MAX) return NULL;
-  vsf_memo_put_exec(slot->target, slot->target_len, names, names_len, (const char *) (uintptr_t) slot->env_ptr, slot->env_len, dgen, project, flags, exp, elen);
-  return NULL;
+  a.exp = exp; a.exp_len = exp_len; a.names = names; a.names_len = names_len; a.keep = keep;
+  CHECK(napi_create_int32(env, vsf_resolve_answer((vsf_slot_t *) (data + VSF_SLOT_OFFSET), &a), &out));
+  return out;
 }
 
 static napi_value defaults_changed (napi_env env, napi_callback_info info) {
@@ -340,7 +338,7 @@ typedef struct {
   ssize_t link_result;
   uint32_t link_uid;       // the link's owner (lstat)
   uint32_t follower_uid;   // the caller's uid (the owner of its /proc directory)
-  vsf_probe_t p;
+  vsf_env_t p;
   int project_status;
   char *project;
   size_t project_len;
@@ -371,7 +369,9 @@ static void probe_execute (napi_env env, void *arg) {
   vsf_request_t r = { .pid = j->tid };
   if (stat(proc, &st) == 0) { r.uid = st.st_uid; r.gid = st.st_gid; }
   j->follower_uid = r.uid;
-  vsf_probe_uncached(j->tid, r.uid, j->link != NULL ? j->link_uid : r.uid, &j->p);
+  vsf_env_open(&j->p, j->tid, r.uid, 0, j->link != NULL ? j->link_uid : r.uid, 0);
+  vsf_env_read(&j->p);
+  vsf_env_close(&j->p);
   vsf_project_t *proj = vsf_project_new(&r);
   if (j->p.source == VSF_ENV_SECURE) vsf_project_skip(proj);
   uint32_t state;
@@ -435,7 +435,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT () {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotProject", slot_project }, { "slotRelease", slot_release }, { "memoPut", memo_put }, { "memoPutExec", memo_put_exec },
+    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotProject", slot_project }, { "slotRelease", slot_release }, { "answer", answer },
     { "defaultsChanged", defaults_changed }, { "defaultsGeneration", defaults_generation }, { "counters", counters },
     { "probe", probe },
   };

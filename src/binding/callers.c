@@ -31,7 +31,7 @@
 #define ENV_MAX_BYTES VSF_EXEC_MAX_BYTES
 
 
-typedef struct {
+typedef struct vsf_entry {
   int32_t tid;          // 0: free
   int anchor;           // -1: nothing cached
   int anchor_is_syscall;
@@ -389,130 +389,152 @@ int vsf_link_owner_rule (uint32_t owner, uint32_t follower) {
   return VSF_LINK_OTHER;
 }
 
-static void probe (entry_t *e, int cached, int32_t tid, uint32_t uid, uint32_t gid, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len, int *hit) {
+// ---- which environment ------------------------------------------------------------------------------
+
+// The caller's entry for this request: the table's, claimed, or a temporary one (uncached, or every way
+// busy). 0 when there is none (out of memory: v->error).
+static int take_entry (vsf_env_t *v, int use_cache) {
+  v->entry = use_cache && v->tid > 0 ? claim(v->tid) : NULL;
+  v->cached = v->entry != NULL;
+  if (v->cached) return 1;
+  v->entry = malloc(sizeof *v->entry);
+  if (v->entry == NULL) { v->error = -ENOMEM; return 0; }
+  *v->entry = (entry_t) { .tid = v->tid, .anchor = -1, .envfd = -1, .secure = -1 };
+  return 1;
+}
+
+// A cached anchor still names the same thread with the same fs ids, else the anchor is opened afresh;
+// either way says whether the thread is inside execve. 0; 1 when the thread cannot be seen (no
+// environment); -errno when the daemon itself could not look.
+static int anchor_step (vsf_env_t *v, uint32_t uid, uint32_t gid, int *in_exec, uint64_t *envp) {
+  entry_t *e = v->entry;
+  if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, in_exec, envp))) forget(e);
+  if (e->anchor >= 0) return 0;
+  int r = v->tid <= 0 ? -ESRCH : open_anchor(e, v->tid, in_exec, envp);
+  if (r < 0) return about_caller(r) ? 1 : r;
+  e->uid = uid;
+  e->gid = gid;
+  return 0;
+}
+
+// A caller inside execve/execveat: the environment it passes (read from its anonymous memory, or as the
+// exec-env helper read it: `helped`, with `helper` its result). The image is about to be left: its
+// environment fd is closed (a vfork child's would stay bound to its parent's memory); the anchor and what
+// the image is stay for the exec's other requests.
+static void exec_step (vsf_env_t *v, uint64_t envp, int helped, int helper) {
+  entry_t *e = v->entry;
+  close_image(e);
+  if (e->secure < 0) { int32_t ppid; e->secure = is_secure(v->tid, &ppid); }
+  if (e->secure < 0) { v->error = e->secure; forget(e); return; }
+  if (e->secure) { free(v->env); v->env = NULL; v->env_len = 0; v->source = VSF_ENV_SECURE; return; }
+  int r = !helped ? read_exec_env(v->tid, envp, &v->env, &v->env_len) : helper == 1 ? 0 : 1;  // 1: refused
+  if (r < 0 && !about_caller(r)) { v->error = r; return; }
+  if (r == 0) { v->source = VSF_ENV_EXEC; return; }
+  v->exec_check = VSF_EXEC_REFUSED;
+  v->source = VSF_ENV_UNREADABLE;
+  COUNT(VSF_C_EXEC_REFUSED);
+}
+
+// A new image's environment, read whole; kept under a new generation unless its memory is its parent's.
+static void read_fresh (vsf_env_t *v) {
+  entry_t *e = v->entry;
+  ssize_t n = read_bounded(e->envfd, &v->env, ENV_MAX_BYTES);
+  if (n < 0) {
+    v->env = NULL;
+    forget(e);
+    if (!about_caller((int) n)) v->error = (int) n;
+    v->source = VSF_ENV_UNREADABLE;
+    return;
+  }
+  v->env_len = (size_t) n;
+  v->source = VSF_ENV_FRESH;
+  if (e->shared_memory) { forget(e); return; }
+  if (v->cached) {
+    // 64 bits do not wrap in any daemon's life (2^64 reads); the stride (tests) may reach the reserved
+    // generations, which are skipped.
+    uint64_t g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
+    while (g == 0 || g >= VSF_GEN_RESERVED) g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
+    e->generation = g;
+  }
+  v->generation = e->generation;
+}
+
+// The program image: opened (and its environment read) when new, else checked to be the same image (its
+// environment fd still reads). 1 when the image has just gone (exec'd or exited): look again; else 0 with
+// the source decided.
+static int image_step (vsf_env_t *v) {
+  entry_t *e = v->entry;
+  int fresh = e->envfd < 0;
+  int r = fresh ? open_image(e, v->tid) : 0;
+  if (r < 0) { if (!about_caller(r)) v->error = r; v->source = VSF_ENV_UNREADABLE; return 0; }
+  if (e->secure) { v->source = VSF_ENV_SECURE; return 0; }
+  if (v->link_owner == VSF_LINK_OTHER) {
+    // Never leave an image open without its generation: the next request would take it as cached.
+    if (fresh) close_image(e);
+    v->source = VSF_ENV_LINK_OWNER;
+    return 0;
+  }
+  if (fresh) { read_fresh(v); return 0; }
+  char c;
+  if (pread(e->envfd, &c, 1, 0) == 1) {
+    v->source = VSF_ENV_CACHED;
+    v->generation = e->generation;
+    COUNT(VSF_C_ENV_CACHED);
+    return 0;
+  }
+  close_image(e);
+  return 1;
+}
+
+void vsf_env_open (vsf_env_t *v, uint32_t tid, uint32_t uid, uint32_t gid, uint32_t link_owner, int use_cache) {
+  memset(v, 0, sizeof *v);
+  v->tid = (int32_t) tid;
+  v->link_owner = vsf_link_owner_rule(link_owner, uid);
+  COUNT(VSF_C_ENV_LOOKUPS);
+  if (!take_entry(v, use_cache)) return;
+  entry_t *e = v->entry;
   int in_exec = 0;
   uint64_t envp = 0;
-  if (e->anchor >= 0 && (e->uid != uid || e->gid != gid || !anchor_alive(e, &in_exec, &envp))) forget(e);
-  if (e->anchor < 0) {
-    int r = tid <= 0 ? -ESRCH : open_anchor(e, tid, &in_exec, &envp);
-    if (r < 0 && !about_caller(r)) { out->error = r; return; }
-    if (r < 0) { out->source = VSF_ENV_UNREADABLE; goto no_env; }
-    e->uid = uid;
-    e->gid = gid;
-  }
-  out->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
-  // Another user's link reads neither environment; what the image is (secure) is still found out below.
-  int env_allowed = out->link_owner != VSF_LINK_OTHER;
+  int a = anchor_step(v, uid, gid, &in_exec, &envp);
+  if (a != 0) { if (a < 0) v->error = a; v->source = VSF_ENV_UNREADABLE; return; }
+  v->exec_check = e->anchor_is_syscall ? VSF_EXEC_CHECKED : VSF_EXEC_DENIED;
+  // Another user's link reads neither environment; what the image is (secure) is still found out.
+  int env_allowed = v->link_owner != VSF_LINK_OTHER;
   if (!env_allowed) in_exec = 0;
   // No ptrace access of our own (Yama): the exec-env helper answers "is it in execve, and with what".
   int helped = 0, helper = 0;
   if (!e->anchor_is_syscall && execenv_enabled() && env_allowed) {
-    helper = execenv_envp(tid, &out->env, &out->env_len);
-    if (helper >= 0) out->exec_check = VSF_EXEC_CHECKED;
-    // Inside execve but refused: the direct path's refusal below, never the image's own environment.
+    helper = execenv_envp(v->tid, &v->env, &v->env_len);
+    if (helper >= 0) v->exec_check = VSF_EXEC_CHECKED;
+    // Inside execve but refused: the direct path's refusal, never the image's own environment.
     in_exec = helped = helper == 1 || execenv_refused_in_exec(helper);
   }
-  if (in_exec) {
-    // The image is about to be left: its environment fd is closed (a vfork child's would stay bound to
-    // its parent's memory); the anchor and what the image is stay for the exec's other requests.
-    close_image(e);
-    if (e->secure < 0) { int32_t ppid; e->secure = is_secure(tid, &ppid); }
-    if (e->secure < 0) { out->error = e->secure; forget(e); return; }
-    if (e->secure) { free(out->env); out->env = NULL; out->env_len = 0; out->source = VSF_ENV_SECURE; goto secure; }
-    int r = !helped ? read_exec_env(tid, envp, &out->env, &out->env_len) : helper == 1 ? 0 : 1;  // 1: refused
-    if (r < 0 && !about_caller(r)) { out->error = r; return; }
-    if (r == 0) {
-      out->source = VSF_ENV_EXEC;
-      if (target != NULL) *hit = vsf_memo_get_exec(target, target_len, out->env, out->env_len, proj, exp, exp_len);
-      return;
-    }
-    out->exec_check = VSF_EXEC_REFUSED;
-    out->source = VSF_ENV_UNREADABLE;
-    COUNT(VSF_C_EXEC_REFUSED);
-    goto no_env;
-  }
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int fresh = e->envfd < 0;
-    int r = fresh ? open_image(e, tid) : 0;
-    if (r < 0 && !about_caller(r)) { out->error = r; return; }
-    if (r < 0) break;
-    if (e->secure) { out->source = VSF_ENV_SECURE; goto secure; }
-    if (!env_allowed) {
-      // Never leave an image open without its generation: the next request would take it as cached.
-      if (fresh) close_image(e);
-      out->source = VSF_ENV_LINK_OWNER;
-      goto no_env;
-    }
-    if (fresh) {
-      ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
-      if (n < 0) { out->env = NULL; forget(e); if (!about_caller((int) n)) { out->error = (int) n; return; } break; }
-      out->env_len = (size_t) n;
-      out->source = VSF_ENV_FRESH;
-      if (e->shared_memory) { forget(e); return; }
-      if (cached) {
-        // 64 bits do not wrap in any daemon's life (2^64 reads); the stride (tests) may reach the reserved
-        // generations, which are skipped.
-        uint64_t g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
-        while (g == 0 || g >= VSF_GEN_EXEC) g = atomic_fetch_add(&next_generation, vsf_config.generation_stride);
-        e->generation = g;
-      }
-      out->generation = e->generation;
-      return;
-    }
-    char c;
-    if (pread(e->envfd, &c, 1, 0) == 1) {
-      out->source = VSF_ENV_CACHED;
-      out->generation = e->generation;
-      COUNT(VSF_C_ENV_CACHED);
-      if (target != NULL && (*hit = vsf_answer_get(e->generation, target, target_len, proj, exp, exp_len))) return;
-      ssize_t n = read_bounded(e->envfd, &out->env, ENV_MAX_BYTES);
-      if (n > 0) { out->env_len = (size_t) n; return; }
-      free(out->env);
-      out->env = NULL;
-    }
-    // The program image is gone (exec'd or exited): what it was is read again, once.
-    close_image(e);
-  }
-  out->source = VSF_ENV_UNREADABLE;
-  goto no_env;
-secure:
-  // Neither its environment nor its project files: it is not the one who chose them.
-  if (proj != NULL) vsf_project_skip(*proj);
-no_env:
-  // No environment: the expansion depends on the project files and the mount defaults alone.
-  if (target != NULL) *hit = vsf_answer_get(VSF_GEN_NO_ENV, target, target_len, proj, exp, exp_len);
+  if (in_exec) { exec_step(v, envp, helped, helper); return; }
+  for (int attempt = 0; attempt < 2; attempt++) if (!image_step(v)) return;
+  v->source = VSF_ENV_UNREADABLE;
 }
 
-int vsf_probe_caller (uint32_t tid, uint32_t uid, uint32_t gid, uint32_t link_owner, const char *target, size_t target_len, vsf_project_t **proj, vsf_probe_t *out, char *exp, size_t *exp_len) {
-  memset(out, 0, sizeof *out);
-  out->link_owner = vsf_link_owner_rule(link_owner, uid);
-  COUNT(VSF_C_ENV_LOOKUPS);
-  int hit = 0;
-  entry_t *e = tid > 0 ? claim((int32_t) tid) : NULL;
-  if (e != NULL) {
-    probe(e, 1, (int32_t) tid, uid, gid, target, target_len, proj, out, exp, exp_len, &hit);
-    release(e);
-  } else {
-    entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
-    probe(&tmp, 0, (int32_t) tid, uid, gid, target, target_len, proj, out, exp, exp_len, &hit);
-    forget(&tmp);
-  }
-  if (out->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
-  if (out->source == VSF_ENV_UNREADABLE) COUNT(VSF_C_ENV_UNREADABLE);
-  if (out->source == VSF_ENV_SECURE) COUNT(VSF_C_ENV_SECURE);
-  if (out->source == VSF_ENV_LINK_OWNER) COUNT(VSF_C_ENV_LINK_OWNER);
-  if (hit) { free(out->env); out->env = NULL; out->env_len = 0; }
-  return hit;
+void vsf_env_read (vsf_env_t *v) {
+  if (v->source != VSF_ENV_CACHED || v->env != NULL || v->error < 0) return;
+  ssize_t n = read_bounded(v->entry->envfd, &v->env, ENV_MAX_BYTES);
+  if (n > 0) { v->env_len = (size_t) n; return; }
+  if (n == 0) free(v->env);
+  v->env = NULL;
+  // The program image went away since it was checked: what it is now is found out again, once.
+  close_image(v->entry);
+  v->generation = 0;
+  if (image_step(v)) v->source = VSF_ENV_UNREADABLE;
 }
 
-// The probe without the cache or the memo, always reading the environment (resolve --explain).
-void vsf_probe_uncached (uint32_t tid, uint32_t uid, uint32_t link_owner, vsf_probe_t *out) {
-  memset(out, 0, sizeof *out);
-  out->link_owner = vsf_link_owner_rule(link_owner, uid);
-  int hit = 0;
-  entry_t tmp = { .tid = (int32_t) tid, .anchor = -1, .envfd = -1, .secure = -1 };
-  probe(&tmp, 0, (int32_t) tid, 0, 0, NULL, 0, NULL, out, NULL, NULL, &hit);
-  forget(&tmp);
+void vsf_env_close (vsf_env_t *v) {
+  if (v->entry == NULL) return;
+  if (v->cached) release(v->entry);
+  else { forget(v->entry); free(v->entry); }
+  v->entry = NULL;
+  if (v->source == VSF_ENV_EXEC) COUNT(VSF_C_ENV_EXEC);
+  if (v->source == VSF_ENV_UNREADABLE) COUNT(VSF_C_ENV_UNREADABLE);
+  if (v->source == VSF_ENV_SECURE) COUNT(VSF_C_ENV_SECURE);
+  if (v->source == VSF_ENV_LINK_OWNER) COUNT(VSF_C_ENV_LINK_OWNER);
 }
 
 // Entries holding a caller now (for status and tests).

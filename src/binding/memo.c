@@ -1,10 +1,11 @@
-// Expansions that JS computed, kept so that the next request asking the same question is answered on its
-// FUSE worker thread. The key is exactly what an expansion depends on: the caller's environment (the
-// generation of its cached read, which changes whenever the environment is read afresh, or VSF_GEN_NO_ENV
-// when there is none), the mount defaults (their generation, bumped by JS on every change), the caller's
-// project state when the answer depends on its project files (project.c; 0 when it does not) and the
-// link's target bytes. The grammar stays JS's alone: C never expands anything, it only replays answers.
-// Bounded: 4096 entries in sets of 4, and MEMO_BYTES_MAX bytes of targets and expansions.
+// Answers JS computed, kept so that the next request asking the same question is answered on its FUSE
+// worker thread; the key of an answer is built here and nowhere else (resolve.c asks, JS never does). It is
+// exactly what an expansion depends on: the caller's environment (the generation of its cached read, which
+// changes whenever the environment is read afresh, or VSF_GEN_NO_ENV when there is none; for a pending exec,
+// the values of exactly the variables the target names), the mount defaults (their generation, bumped by JS
+// on every change), the caller's project state when the answer depends on its project files (project.c; 0
+// when it does not) and the link's target bytes. The grammar stays JS's alone: C never expands anything, it
+// only replays answers. Bounded: 4096 entries in sets of 4, and MEMO_BYTES_MAX bytes of keys and expansions.
 #include "internal.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,19 +42,19 @@ static uint64_t hash (uint64_t generation, uint32_t dgen, uint32_t project, cons
 
 static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? exp_len : 0; }
 
-// Link targets (VSF_GEN_LINK) and the names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
-static uint32_t key_defaults (uint64_t generation, uint32_t dgen) { return generation == VSF_GEN_LINK || generation == VSF_GEN_NAMES ? 0 : dgen; }
+// The names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
+static uint32_t key_defaults (uint64_t generation, uint32_t dgen) { return generation == VSF_GEN_NAMES ? 0 : dgen; }
 
-int vsf_memo_get (uint64_t generation, uint32_t project, const char *target, size_t target_len, char *exp, size_t *exp_len) {
-  uint32_t dgen = key_defaults(generation, vsf_defaults_generation());
-  uint64_t h = hash(generation, dgen, project, target, target_len);
+int vsf_memo_get (const vsf_memo_key_t *k, uint32_t project, char *exp, size_t *exp_len) {
+  uint32_t dgen = key_defaults(k->generation, vsf_defaults_generation());
+  uint64_t h = hash(k->generation, dgen, project, k->bytes, k->len);
   memo_t *set = memo[h % SETS];
   int hit = 0;
   pthread_mutex_lock(&mu);
   for (int i = 0; i < WAYS; i++) {
     memo_t *m = &set[i];
-    if (m->data == NULL || m->hash != h || m->generation != generation || m->defaults_generation != dgen || m->project != project || m->target_len != target_len || memcmp(m->data, target, target_len) != 0) continue;
-    memcpy(exp, m->data + target_len, stored_exp(m->exp_len));
+    if (m->data == NULL || m->hash != h || m->generation != k->generation || m->defaults_generation != dgen || m->project != project || m->target_len != k->len || memcmp(m->data, k->bytes, k->len) != 0) continue;
+    memcpy(exp, m->data + k->len, stored_exp(m->exp_len));
     *exp_len = m->exp_len;
     m->used = ++clock_;
     hit = 1 | (int) m->flags;
@@ -63,15 +64,16 @@ int vsf_memo_get (uint64_t generation, uint32_t project, const char *target, siz
   return hit;
 }
 
-void vsf_memo_put (uint64_t generation, uint32_t dgen, uint32_t project, uint32_t flags, const char *target, size_t target_len, const char *exp, size_t exp_len) {
-  if (generation == 0 || dgen != vsf_defaults_generation() || target_len >= VSF_TARGET_MAX) return;
-  dgen = key_defaults(generation, dgen);
-  size_t keep = stored_exp((uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len));
-  char *data = malloc(target_len + keep + 1);
+void vsf_memo_put (const vsf_memo_key_t *k, uint32_t dgen, uint32_t project, uint32_t flags, const char *exp, size_t exp_len) {
+  if (k->generation == 0 || dgen != vsf_defaults_generation() || k->len >= VSF_TARGET_MAX) return;
+  dgen = key_defaults(k->generation, dgen);
+  uint32_t len32 = (uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len);
+  size_t keep = stored_exp(len32);
+  char *data = malloc(k->len + keep + 1);
   if (data == NULL) return;
-  memcpy(data, target, target_len);
-  memcpy(data + target_len, exp, keep);
-  uint64_t h = hash(generation, dgen, project, target, target_len);
+  memcpy(data, k->bytes, k->len);
+  memcpy(data + k->len, exp, keep);
+  uint64_t h = hash(k->generation, dgen, project, k->bytes, k->len);
   memo_t *set = memo[h % SETS], *victim = &set[0];
   pthread_mutex_lock(&mu);
   for (int i = 0; i < WAYS; i++) {
@@ -79,18 +81,11 @@ void vsf_memo_put (uint64_t generation, uint32_t dgen, uint32_t project, uint32_
     if (set[i].used < victim->used) victim = &set[i];
   }
   size_t old = victim->data != NULL ? victim->target_len + stored_exp(victim->exp_len) : 0;
-  if (bytes - old + target_len + keep > MEMO_BYTES_MAX) { pthread_mutex_unlock(&mu); free(data); return; }
+  if (bytes - old + k->len + keep > MEMO_BYTES_MAX) { pthread_mutex_unlock(&mu); free(data); return; }
   free(victim->data);
-  bytes = bytes - old + target_len + keep;
-  *victim = (memo_t) { generation, dgen, project, flags & VSF_HIT_PROJECT, h, (uint32_t) target_len, (uint32_t) (exp_len > UINT32_MAX ? UINT32_MAX : exp_len), data, ++clock_ };
+  bytes = bytes - old + k->len + keep;
+  *victim = (memo_t) { k->generation, dgen, project, flags & VSF_HIT_PROJECT, h, (uint32_t) k->len, len32, data, ++clock_ };
   pthread_mutex_unlock(&mu);
-}
-
-int vsf_answer_get (uint64_t generation, const char *target, size_t target_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
-  int hit = vsf_memo_get(generation, 0, target, target_len, exp, exp_len);
-  if (hit || proj == NULL) return hit;
-  uint32_t state = vsf_project_state(proj, generation < VSF_GEN_EXEC ? generation : 0);
-  return state != 0 ? vsf_memo_get(generation, state, target, target_len, exp, exp_len) : 0;
 }
 
 // ---- pending exec: keyed by the values of exactly the variables the target names --------------------------
@@ -111,16 +106,16 @@ static const char *lookup (const char *env, size_t env_len, const char *name, si
 }
 
 // target, NUL, then for each name: a 1 and its value and a NUL, or a 0. 0 when it does not fit.
-static size_t exec_key (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, char *key) {
+static size_t exec_key (const vsf_question_t *q, const char *names, size_t names_len, char *key) {
   size_t k = 0;
-  if (target_len + 1 > VSF_TARGET_MAX - 1) return 0;
-  memcpy(key, target, target_len);
-  k = target_len;
+  if (q->target_len + 1 > VSF_TARGET_MAX - 1) return 0;
+  memcpy(key, q->target, q->target_len);
+  k = q->target_len;
   key[k++] = 0;
   for (size_t at = 0; at < names_len;) {
     const char *name = names + at;
     size_t name_len = strnlen(name, names_len - at), value_len = 0;
-    const char *value = lookup(env, env_len, name, name_len, &value_len);
+    const char *value = lookup(q->env, q->env_len, name, name_len, &value_len);
     if (k + 2 + value_len >= VSF_TARGET_MAX - 1) return 0;
     key[k++] = value != NULL ? 1 : 0;
     if (value != NULL) { memcpy(key + k, value, value_len); k += value_len; key[k++] = 0; }
@@ -129,19 +124,42 @@ static size_t exec_key (const char *target, size_t target_len, const char *names
   return k;
 }
 
-int vsf_memo_get_exec (const char *target, size_t target_len, const char *env, size_t env_len, vsf_project_t **proj, char *exp, size_t *exp_len) {
-  char names[VSF_TARGET_MAX], key[VSF_TARGET_MAX];
-  size_t names_len;
-  if (!vsf_memo_get(VSF_GEN_NAMES, 0, target, target_len, names, &names_len) || names_len >= VSF_TARGET_MAX) return 0;
-  size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
-  return klen > 0 ? vsf_answer_get(VSF_GEN_EXEC, key, klen, proj, exp, exp_len) : 0;
+// ---- keys ---------------------------------------------------------------------------------------------
+
+// The generation an answer for this environment is kept under (0: none).
+static uint64_t generation_of (const vsf_question_t *q) {
+  switch (q->source) {
+    case VSF_ENV_CACHED: case VSF_ENV_FRESH: return q->generation;
+    case VSF_ENV_EXEC: return VSF_GEN_EXEC;
+    default: return VSF_GEN_NO_ENV;  // unreadable, secure, another user's link: no environment
+  }
 }
 
-void vsf_memo_put_exec (const char *target, size_t target_len, const char *names, size_t names_len, const char *env, size_t env_len, uint32_t dgen, uint32_t project, uint32_t flags, const char *exp, size_t exp_len) {
-  char key[VSF_TARGET_MAX];
-  if (names_len >= VSF_TARGET_MAX) return;
-  size_t klen = exec_key(target, target_len, names, names_len, env, env_len, key);
-  if (klen == 0) return;
-  vsf_memo_put(VSF_GEN_NAMES, dgen, 0, 0, target, target_len, names, names_len);
-  vsf_memo_put(VSF_GEN_EXEC, dgen, project, flags, key, klen, exp, exp_len);
+static int target_key (vsf_memo_key_t *k, uint64_t generation, const vsf_question_t *q) {
+  k->generation = generation;
+  if (k->generation == 0 || q->target_len >= VSF_TARGET_MAX) return 0;
+  memcpy(k->bytes, q->target, q->target_len);
+  k->len = q->target_len;
+  return 1;
+}
+
+int vsf_memo_key (vsf_memo_key_t *k, const vsf_question_t *q) {
+  if (q->source != VSF_ENV_EXEC) return target_key(k, generation_of(q), q);
+  char names[VSF_TARGET_MAX];
+  size_t names_len;
+  if (!target_key(k, VSF_GEN_NAMES, q) || !vsf_memo_get(k, 0, names, &names_len) || names_len >= VSF_TARGET_MAX) return 0;
+  k->generation = VSF_GEN_EXEC;
+  k->len = exec_key(q, names, names_len, k->bytes);
+  return k->len > 0;
+}
+
+int vsf_memo_key_used (vsf_memo_key_t *k, const vsf_question_t *q, const char *names, size_t names_len, uint32_t dgen) {
+  if (q->source != VSF_ENV_EXEC) return target_key(k, generation_of(q), q);
+  vsf_memo_key_t names_key;
+  if (names_len >= VSF_TARGET_MAX || q->env == NULL || !target_key(&names_key, VSF_GEN_NAMES, q)) return 0;
+  k->generation = VSF_GEN_EXEC;
+  k->len = exec_key(q, names, names_len, k->bytes);
+  if (k->len == 0) return 0;
+  vsf_memo_put(&names_key, dgen, 0, 0, names, names_len);
+  return 1;
 }

@@ -1,7 +1,7 @@
 // The FUSE operations, answered on the FUSE worker thread that received them (vsf_hook). One short function
 // per operation, each one system call in the backing store returning -errno, and one table; shaped like
 // libfuse's example/passthrough.c. Only a variant link whose expansion is not in the memo goes to JS (the
-// hook returns VSF_PASS with the slot filled), which expands it and leaves the answer in the memo.
+// hook returns VSF_PASS with the slot filled); how a link is answered is resolve.c's.
 //
 // A root daemon serving other users (--allow-other) does every path operation with the caller's fs ids,
 // groups and no capabilities (creds.c): the backing filesystem itself decides what the caller may do, new
@@ -25,10 +25,6 @@ _Atomic uint64_t vsf_counts[VSF_C_COUNT];
 
 #define PASS INT_MIN  // an op function's "JS must answer this one"
 
-// The caller's share (shares.c) a resolution passed to JS holds on this thread until JS's slotRelease gives
-// it back; the next request on the thread gives it back if JS never did (a bug: it would leak the share).
-static __thread uint32_t share_uid;
-
 // What an op function gets: the request, its slot, and its path(s) split into an opened parent and a name.
 typedef struct {
   vsf_request_t *r;
@@ -43,118 +39,10 @@ static inline int R (long result) { return result < 0 ? -errno : (int) result; }
 
 // ---- links: getattr and readlink ------------------------------------------------------------------------
 
-// Reading a symlink touches its atime, so lstat must not read one it has seen: link targets are kept by
-// identity. A symlink's target never changes, and the key names the inode exactly: device, file handle
-// (inode number and generation, so a reused inode number is another key), ctime, mtime and size.
-// Filesystems without file handles are read every time.
-typedef struct {
-  uint64_t dev;
-  int64_t times[4];
-  int64_t size;
-  int handle_type;
-  unsigned char handle[MAX_HANDLE_SZ];
-} link_key_t;
-
-static size_t link_key (const call_t *c, const struct stat *st, link_key_t *k) {
-  struct { struct file_handle fh; unsigned char bytes[MAX_HANDLE_SZ]; } h;
-  h.fh.handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  if (name_to_handle_at(c->pfd, c->name, &h.fh, &mount_id, 0) != 0) return 0;
-  memset(k, 0, sizeof *k);
-  k->dev = st->st_dev;
-  k->times[0] = st->st_ctim.tv_sec; k->times[1] = st->st_ctim.tv_nsec;
-  k->times[2] = st->st_mtim.tv_sec; k->times[3] = st->st_mtim.tv_nsec;
-  k->size = st->st_size;
-  k->handle_type = h.fh.handle_type;
-  memcpy(k->handle, h.fh.f_handle, h.fh.handle_bytes);
-  return offsetof(link_key_t, handle) + h.fh.handle_bytes;
-}
-
-// The target of the symlink (pfd, name) with stat `st` (NULL: read it in any case), into target[].
-static ssize_t read_link (const call_t *c, const struct stat *st, char *target) {
-  link_key_t k;
-  size_t klen = st != NULL ? link_key(c, st, &k) : 0;
-  size_t n;
-  if (klen > 0 && vsf_memo_get(VSF_GEN_LINK, 0, (const char *) &k, klen, target, &n)) return (ssize_t) n;
-  ssize_t r = readlinkat(c->pfd, c->name, target, VSF_TARGET_MAX - 1);
-  if (r < 0) return -errno;
-  if (klen > 0) vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), 0, 0, (const char *) &k, klen, target, (size_t) r);
-  return r;
-}
-
-// Answers getattr/readlink of the link at (pfd, name) for the caller, from the memo when it can; else
-// leaves the link, its stat and the caller's environment in the slot for JS and returns PASS.
+// How a link is answered is resolve.c's (the spine): its target, plain or variant, for this caller.
 static int link_answer (call_t *c, const struct stat *st) {
-  vsf_request_t *r = c->r;
-  char target[VSF_TARGET_MAX];
-  ssize_t n = read_link(c, st, target);
-  if (n < 0) return (int) n;
-  target[n] = 0;
-  char exp[VSF_TARGET_MAX];
-  size_t exp_len = (size_t) n;
-  const char *answer = target;
-  if (vsf_has_reference(target, (size_t) n)) {
-    // Whose link it is decides whether the caller's environment may answer it (callers.c): readlink has
-    // no stat of its own, so a variant link is lstat'ed here (a plain link never is).
-    struct stat lst;
-    if (st == NULL && fstatat(c->pfd, c->name, &lst, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
-    uint32_t owner = (uint32_t) (st != NULL ? st->st_uid : lst.st_uid);
-    COUNT(VSF_C_RESOLUTIONS);
-    // The link is read with the caller's rights; its /proc files are read with the daemon's (a root
-    // daemon keeps pending exec under Yama; secure-exec callers are told apart in callers.c).
-    vsf_restore_creds(c->creds);
-    // One of the caller's user's shares of the daemon, held until the answer is known (shares.c).
-    int shared = vsf_share_take(r->uid);
-    if (shared < 0) return shared;
-    vsf_probe_t p;
-    // The caller's project files, walked only if no answer independent of them is in the memo.
-    vsf_project_t *proj = vsf_project_new(r);
-    if (proj == NULL && vsf_config.project_count > 0) { vsf_share_release(r->uid); return -ENOMEM; }
-    int hit = vsf_probe_caller(r->pid, r->uid, r->gid, owner, target, (size_t) n, &proj, &p, exp, &exp_len);
-    // Never an answer made without the environment because the daemon ran out of fds or memory.
-    if (p.error < 0) { free(p.env); vsf_project_free(proj); vsf_share_release(r->uid); return p.error; }
-    if (!hit) {
-      vsf_slot_t *s = c->slot;
-      char *block = NULL;
-      size_t block_len = 0;
-      uint32_t state = 0;
-      int ps = vsf_project_contents(&proj, &block, &block_len, &state);
-      vsf_project_free(proj);
-      if (ps == VSF_PROJECT_FAILED) { free(p.env); free(block); vsf_share_release(r->uid); return -ENOMEM; }
-      s->status = VSF_RESOLVE;
-      s->source = p.source;
-      s->exec_check = p.exec_check;
-      s->generation = p.generation;
-      s->target_len = (uint32_t) n;
-      memcpy(s->target, target, (size_t) n + 1);
-      s->env_ptr = (uint64_t) (uintptr_t) p.env;
-      s->env_len = (uint32_t) p.env_len;
-      s->project_status = ps;
-      s->project_state = state;
-      s->project_ptr = (uint64_t) (uintptr_t) block;
-      s->project_len = (uint32_t) block_len;
-      if (st != NULL) vsf_encode_stat(st, s->stat);
-      COUNT(VSF_C_PASSED_TO_JS);
-      share_uid = r->uid;  // given back by JS (slotRelease) once it has answered
-      return PASS;
-    }
-    vsf_project_free(proj);
-    vsf_share_release(r->uid);
-    if (hit & VSF_HIT_PROJECT) COUNT(VSF_C_PROJECT_ANSWERED);
-    COUNT(VSF_C_MEMO_HITS);
-    answer = exp;
-  }
-  if (st != NULL) {
-    *r->stat = *st;
-    r->stat->st_size = (off_t) exp_len;
-    r->stat->st_blocks = 0;
-    return 0;
-  }
-  // readlink: an expansion longer than PATH_MAX - 1 cannot be a path.
-  if (exp_len >= VSF_TARGET_MAX || exp_len >= r->len) return -ENAMETOOLONG;
-  memcpy(r->buf, answer, exp_len);
-  r->buf[exp_len] = 0;
-  return 0;
+  int res = vsf_resolve_link(c->r, c->slot, &(vsf_link_t) { c->pfd, c->name, st, c->creds });
+  return res == VSF_RESOLVE_PASS ? PASS : res;
 }
 
 static int op_getattr (call_t *c) {
@@ -234,13 +122,9 @@ static int op_utimens (call_t *c) {
   struct timespec ts[2] = { c->r->times[0], c->r->times[1] };
   struct stat st;
   char target[VSF_TARGET_MAX];
-  ssize_t n = fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ? read_link(c, NULL, target) : -1;
+  ssize_t n = fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ? vsf_link_target(c->pfd, c->name, NULL, target) : -1;
   int r = R(utimensat(c->pfd, c->name, ts, AT_SYMLINK_NOFOLLOW));
-  link_key_t k;
-  size_t klen;
-  if (r == 0 && n >= 0 && fstatat(c->pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (klen = link_key(c, &st, &k)) > 0) {
-    vsf_memo_put(VSF_GEN_LINK, vsf_defaults_generation(), 0, 0, (const char *) &k, klen, target, (size_t) n);
-  }
+  if (r == 0 && n >= 0) vsf_link_target_keep(c->pfd, c->name, target, (size_t) n);
   return r;
 }
 
@@ -493,14 +377,7 @@ static int run (const op_t *op, call_t *c) {
 // The hook fuse-native runs for every request (varsymfs.h).
 int vsf_hook (vsf_request_t *r, char *raw) {
   vsf_slot_t *slot = (vsf_slot_t *) raw;
-  if (slot->status == VSF_RESOLVE) vsf_share_release(share_uid);  // JS never gave it back (a bug)
-  free((void *) (uintptr_t) slot->env_ptr);  // the previous request's, on this thread
-  free((void *) (uintptr_t) slot->project_ptr);
-  slot->env_ptr = 0;
-  slot->env_len = 0;
-  slot->project_ptr = 0;
-  slot->project_len = 0;
-  slot->status = VSF_NONE;
+  vsf_resolve_reset(slot);  // the previous request's question, on this thread
   if (r->op >= VSF_OP_COUNT || ops[r->op].fn == NULL) return VSF_PASS;  // init: JS's
   atomic_fetch_add_explicit(&vsf_op_counts[r->op], 1, memory_order_relaxed);
   call_t c = { .r = r, .slot = slot, .pfd = AT_FDCWD, .pfd2 = AT_FDCWD };

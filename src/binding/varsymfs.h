@@ -147,18 +147,27 @@ typedef struct {
   int32_t exec_check;      // enum vsf_exec_check
   uint32_t target_len;
   uint32_t env_len;
-  uint32_t env_pad;
+  int32_t op;              // VSF_OP_GETATTR or VSF_OP_READLINK: the reply JS's answer is shaped into
   uint64_t generation;     // VSF_ENV_CACHED/FRESH: the environment's generation (0: not cacheable); 64 bits:
                            // it never comes round to one a live caller still holds (a memo key)
   uint64_t env_ptr;        // malloc'd environment block (NAME=VALUE\0...), owned by the slot
   int32_t project_status;  // enum vsf_project_status
   uint32_t project_state;
   uint32_t project_len;
-  uint32_t project_pad;
+  uint32_t reply_len;      // readlink: the size of the caller's buffer
   uint64_t project_ptr;    // malloc'd project block, owned by the slot
-  uint32_t stat[VSF_STAT_INTS];  // getattr: the link's lstat, in fuse-native's stat encoding
-  char target[VSF_TARGET_MAX];
+  uint32_t stat[VSF_STAT_INTS];  // getattr: the link's lstat, in fuse-native's stat encoding; the reply's after the answer
+  char target[VSF_TARGET_MAX];   // the link's target; readlink: the reply's (its expansion) after the answer
+  struct stat link_stat;         // getattr: the link's lstat (the reply is shaped from it)
 } vsf_slot_t;
+
+// Which scopes answered a link's references (JS's answer, a bit each): an answer that only the caller's own
+// environment or pending exec made does not depend on its project files.
+enum vsf_scope {
+  VSF_SCOPE_CALLER = 1,    // its environment or the environment it passes to execve
+  VSF_SCOPE_PROJECT = 2,   // a project file
+  VSF_SCOPE_OTHER = 4,     // the mount defaults, an inline fallback, or none (unresolved)
+};
 
 // The caller context at the start of a request's locals (the patch's caller_pid, _uid, _gid, _umask, which its
 // context() reads): fuse_get_context()'s, recorded before the hook runs.
@@ -169,6 +178,6 @@ typedef struct {
 // Room fuse-native reserves for the slot at the start of its locals (after the caller context).
 #define VSF_SLOT_OFFSET 16
 _Static_assert(sizeof(vsf_caller_t) == VSF_SLOT_OFFSET, "the slot follows the caller context");
-#define VSF_SLOT_BYTES 4352
+#define VSF_SLOT_BYTES 4608
 
 #endif

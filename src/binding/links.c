@@ -1,0 +1,117 @@
+// Symlink targets, kept by the link's identity. Reading a symlink touches its atime, so an lstat must not
+// read one it has seen; and a variant link's target is needed for every one of its requests. A symlink's
+// target never changes, and the key names the inode exactly: device, file handle (inode number and
+// generation, so a reused inode number is another key), ctime, mtime and size. Filesystems without file
+// handles are read every time. A table of its own: plain links (an `ls -lR` of a tree of them) never evict
+// the memo's variant answers. Bounded: 2048 targets in sets of 4, and BYTES_MAX bytes of them.
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SETS 512
+#define WAYS 4
+#define BYTES_MAX (4u << 20)
+
+typedef struct {
+  uint64_t dev;
+  int64_t times[4];
+  int64_t size;
+  int handle_type;
+  unsigned char handle[MAX_HANDLE_SZ];
+} link_key_t;
+
+typedef struct {
+  link_key_t key;
+  size_t key_len;
+  char *target;         // NULL: a free way
+  size_t len;
+  uint64_t used;
+} link_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards links, bytes and clock_; a leaf (docs/design.md, "Locks")
+static link_t links[SETS][WAYS];
+static size_t bytes;
+static uint64_t clock_;
+
+// The identity of the symlink (pfd, name) whose lstat is `st`; 0 when its filesystem gives no handle.
+static size_t link_key (int pfd, const char *name, const struct stat *st, link_key_t *k) {
+  struct { struct file_handle fh; unsigned char bytes[MAX_HANDLE_SZ]; } h;
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(pfd, name, &h.fh, &mount_id, 0) != 0) return 0;
+  memset(k, 0, sizeof *k);
+  k->dev = st->st_dev;
+  k->times[0] = st->st_ctim.tv_sec; k->times[1] = st->st_ctim.tv_nsec;
+  k->times[2] = st->st_mtim.tv_sec; k->times[3] = st->st_mtim.tv_nsec;
+  k->size = st->st_size;
+  k->handle_type = h.fh.handle_type;
+  memcpy(k->handle, h.fh.f_handle, h.fh.handle_bytes);
+  return offsetof(link_key_t, handle) + h.fh.handle_bytes;
+}
+
+static uint64_t hash (const link_key_t *k, size_t len) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ ((const unsigned char *) k)[i]) * 1099511628211ull;
+  return h;
+}
+
+static ssize_t get (const link_key_t *k, size_t klen, char *target) {
+  link_t *set = links[hash(k, klen) % SETS];
+  ssize_t n = -1;
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < WAYS; i++) {
+    link_t *l = &set[i];
+    if (l->target == NULL || l->key_len != klen || memcmp(&l->key, k, klen) != 0) continue;
+    memcpy(target, l->target, l->len);
+    n = (ssize_t) l->len;
+    l->used = ++clock_;
+    break;
+  }
+  pthread_mutex_unlock(&mu);
+  return n;
+}
+
+static void put (const link_key_t *k, size_t klen, const char *target, size_t len) {
+  char *copy = malloc(len + 1);
+  if (copy == NULL) return;
+  memcpy(copy, target, len);
+  link_t *set = links[hash(k, klen) % SETS], *victim = &set[0];
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < WAYS; i++) {
+    if (set[i].target == NULL) { victim = &set[i]; break; }
+    if (set[i].used < victim->used) victim = &set[i];
+  }
+  size_t old = victim->target != NULL ? victim->len : 0;
+  if (bytes - old + len > BYTES_MAX) { pthread_mutex_unlock(&mu); free(copy); return; }
+  free(victim->target);
+  bytes = bytes - old + len;
+  victim->key = *k;
+  victim->key_len = klen;
+  victim->target = copy;
+  victim->len = len;
+  victim->used = ++clock_;
+  pthread_mutex_unlock(&mu);
+}
+
+ssize_t vsf_link_target (int pfd, const char *name, const struct stat *st, char *target) {
+  link_key_t k;
+  size_t klen = st != NULL ? link_key(pfd, name, st, &k) : 0;
+  ssize_t n = klen > 0 ? get(&k, klen, target) : -1;
+  if (n >= 0) return n;
+  n = readlinkat(pfd, name, target, VSF_TARGET_MAX - 1);
+  if (n < 0) return -errno;
+  if (klen > 0) put(&k, klen, target, (size_t) n);
+  return n;
+}
+
+void vsf_link_target_keep (int pfd, const char *name, const char *target, size_t len) {
+  struct stat st;
+  link_key_t k;
+  size_t klen;
+  if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && (klen = link_key(pfd, name, &st, &k)) > 0) put(&k, klen, target, len);
+}
