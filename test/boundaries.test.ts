@@ -36,6 +36,11 @@ for (const [label, user] of testUsers()) {
         // Twice in one process too: the second lstat of a cached caller is answered from the memo.
         const st = await m.run('stat', ['-c', '%s', l, l], { V: value });
         assert.equal(st.stdout, `${size}\n`.repeat(2), `lstat's size of an expansion of ${size} bytes`);
+        // `varsymfs resolve` (JS's own expansion, never through the mount's reply) draws the same line.
+        const said = await m.cli(['resolve', l], { ...m.env, V: value });
+        const text = said.stdout + said.stderr;
+        if (want === null) assert.ok(!text.includes('too long') && text.includes(value), `resolve, ${size} bytes: ${text.slice(0, 80)}`);
+        else assert.ok(text.includes(`too long: ${size} bytes`), `resolve, ${size} bytes: ${text.slice(0, 80)}`);
       }
     });
 
