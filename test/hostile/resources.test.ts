@@ -106,6 +106,52 @@ print("ok")
   });
 });
 
+describe('a cached caller whose environment must be read again when the daemon is out of fds', { skip: !root ? 'needs root (LD_PRELOAD into a daemon it starts)' : false }, () => {
+  test('E. the answer is that error, never the fallback of "no environment"', T, async (t) => {
+    // test/fixtures/envgone.c in the daemon: once `trigger` exists, a cached caller's environment reads as an
+    // image that went away after the one-byte check, and opening it again fails with EMFILE.
+    const dir = tempDir(t, root!, 'envgone-');
+    const shim = path.join(dir, 'envgone.so');
+    const cc = spawnSync('gcc', ['-O1', '-shared', '-fPIC', '-o', shim, path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'envgone.c'), '-ldl'], { encoding: 'utf8' });
+    assert.equal(cc.status, 0, `gcc: ${cc.stderr}`);
+    const trigger = path.join(dir, 'trigger');
+    const m = await mount(t, root!, {
+      env: { LD_PRELOAD: shim, ENVGONE_TRIGGER: trigger },
+      setup: (d) => (fs.symlinkSync('v-$<A:-fallback>', path.join(d, 'one')), fs.symlinkSync('w-$<A:-fallback>', path.join(d, 'two'))),
+    });
+    // One process: a readlink (its environment read and cached), then, once told, statx of another link
+    // with AT_STATX_DONT_SYNC: one LOOKUP, whose getattr reads the cached environment (a memo miss).
+    const py = String.raw`
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+print(os.readlink(sys.argv[1]), flush=True)
+sys.stdin.readline()
+buf = ctypes.create_string_buffer(256)
+if libc.statx(-100, sys.argv[2].encode(), 0x100 | 0x4000, 0x200, buf) != 0: print(os.strerror(ctypes.get_errno()), flush=True)
+else: print("size", struct.unpack_from("<Q", buf, 40)[0], flush=True)
+`;
+    const child = spawn('python3', ['-c', py, path.join(m.dir, 'one'), path.join(m.dir, 'two')], { env: { PATH: '/usr/bin:/bin', A: 'mine' }, stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const lines: string[] = [];
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) (lines.push(out.slice(0, nl)), (out = out.slice(nl + 1)));
+    });
+    assert.ok(await waitFor(() => lines.length >= 1), 'the first readlink answered');
+    assert.equal(lines[0], 'v-mine');
+    fs.writeFileSync(trigger, '');
+    child.stdin.write('\n');
+    assert.ok(await waitFor(() => lines.length >= 2), 'the statx answered');
+    fs.rmSync(trigger);
+    // At 04befe0: "size 10" (w-fallback: pass() went on with the caller's environment "unreadable" after
+    // vsf_env_read failed with EMFILE). At 51cf762: "Too many open files".
+    assert.equal(lines[1], 'Too many open files', 'a resource failure must not be answered as "no environment"');
+    // Nothing was left held: the mount answers as before.
+    assert.equal((await m.run('readlink', [path.join(m.dir, 'two')], { A: 'after' })).stdout, 'w-after\n');
+  });
+});
+
 describeEachUser((user) => {
   test('an expansion over PATH_MAX is ENAMETOOLONG, and the daemon never builds it', T, async (t) => {
     // 1023 references in a 4 092-byte target, each naming a 127 KiB value: naively a 133 MB expansion.
