@@ -65,9 +65,10 @@ static int kept (ask_t *a, char *exp, size_t *exp_len) {
 }
 
 // Leaves the question in the slot for JS: the target, the environment (read now if it was not), the
-// caller's project files. VSF_RESOLVE_PASS, or -errno.
+// caller's project files. VSF_RESOLVE_PASS, or -errno (a->env.error: ask gives the entry back).
 static int pass (ask_t *a, vsf_request_t *r, vsf_slot_t *s, const struct stat *st) {
   vsf_env_read(&a->env);
+  if (a->env.error < 0) return a->env.error;  // never answered as "no environment" (out of fds or memory)
   if (a->env.source == VSF_ENV_SECURE) vsf_project_skip(a->proj);  // the image went; the new one is secure
   vsf_env_close(&a->env);
   char *block = NULL;
