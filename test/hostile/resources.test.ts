@@ -2,7 +2,8 @@
 // before it is built (issue 17, item 3); a directory of a million entries lists in bounded daemon memory
 // (issue 9, finding 14); environments handed to JS are not kept by
 // idle threads, and a daemon out of fds fails a variant link rather than answer its fallback (the
-// native-path review, C and D: "At e111b13" says what each did on the code it reviewed).
+// native-path review, C and D: "At e111b13" says what each did on the code it reviewed; E the same for a
+// cached caller whose environment is read again, with test/fixtures/envgone.c in the daemon).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
