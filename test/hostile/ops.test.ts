@@ -294,4 +294,13 @@ for (const [label, user] of testUsers()) {
     const r = await m.run('python3', ['-c', 'import os,sys\nfor n in ("v", "p"):\n  p = os.path.join(sys.argv[1], n)\n  os.utime(p, (1000000000, 1000000000), follow_symlinks=False)\n  print(int(os.lstat(p).st_atime), int(os.lstat(p).st_atime))', m.dir]);
     assert.equal(r.stdout, '1000000000 1000000000\n1000000000 1000000000\n', r.stderr);
   });
+
+  test(`lstat leaves the atime alone of 1 500 links with targets of 4 000 bytes too: 6 MB of targets (${label})`, T, async (t) => {
+    // links.c's table is bounded by its ways (2048 of at most 4 KiB), not by a byte budget that, once full,
+    // refused new targets: every lstat of those links then read the link and touched its atime (attack3).
+    const m = await mount(t, user, { setup: (d) => { for (let i = 0; i < 1500; i++) fs.symlinkSync(`${String(i).padStart(4, '0')}${'t'.repeat(3996)}`, path.join(d, `l${i}`)); } });
+    const py = 'import os,sys\nbad = 0\nfor i in range(1500):\n  p = os.path.join(sys.argv[1], "l%d" % i)\n  os.utime(p, (1000000000, 1000000000), follow_symlinks=False)\n  a, b = int(os.lstat(p).st_atime), int(os.lstat(p).st_atime)\n  bad += (a, b) != (1000000000, 1000000000)\nprint("touched", bad)';
+    const r = await m.run('python3', ['-c', py, m.dir]);
+    assert.equal(r.stdout, 'touched 0\n', r.stderr);
+  });
 }
