@@ -3,7 +3,8 @@
 // target never changes, and the key names the inode exactly: device, file handle (inode number and
 // generation, so a reused inode number is another key), ctime, mtime and size. Filesystems without file
 // handles are read every time. A table of its own: plain links (an `ls -lR` of a tree of them) never evict
-// the memo's variant answers. Bounded: 2048 targets in sets of 4, and BYTES_MAX bytes of them.
+// the memo's variant answers. Bounded by its ways: 2048 targets of at most 4 KiB (8 MiB), in sets of 4, the
+// least recently used of a set replaced (never a new target refused: each would touch its link's atime).
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 
 #define SETS 512
 #define WAYS 4
-#define BYTES_MAX (4u << 20)
 
 typedef struct {
   uint64_t dev;
@@ -33,9 +33,8 @@ typedef struct {
   uint64_t used;
 } link_t;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards links, bytes and clock_; a leaf (docs/design.md, "Locks")
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards links and clock_; a leaf (docs/design.md, "Locks")
 static link_t links[SETS][WAYS];
-static size_t bytes;
 static uint64_t clock_;
 
 // The identity of the symlink (pfd, name) whose lstat is `st`; 0 when its filesystem gives no handle.
@@ -86,10 +85,7 @@ static void put (const link_key_t *k, size_t klen, const char *target, size_t le
     if (set[i].target == NULL) { victim = &set[i]; break; }
     if (set[i].used < victim->used) victim = &set[i];
   }
-  size_t old = victim->target != NULL ? victim->len : 0;
-  if (bytes - old + len > BYTES_MAX) { pthread_mutex_unlock(&mu); free(copy); return; }
   free(victim->target);
-  bytes = bytes - old + len;
   victim->key = *k;
   victim->key_len = klen;
   victim->target = copy;
