@@ -230,13 +230,6 @@ static napi_value slot_block (napi_env env, napi_callback_info info, int project
 static napi_value slot_env (napi_env env, napi_callback_info info) { return slot_block(env, info, 0); }
 static napi_value slot_project (napi_env env, napi_callback_info info) { return slot_block(env, info, 1); }
 
-// The fs uid of a request's caller: fuse-native's caller context (pid, uid, gid, umask) opens its locals.
-static uint32_t slot_uid (const char *locals) {
-  uint32_t uid;
-  memcpy(&uid, locals + sizeof(uint32_t), sizeof uid);
-  return uid;
-}
-
 // slotRelease(locals): frees the environment block in the request's slot once JS is done with it (a
 // thread's locals can idle on libfuse's free list for long, and one block may be megabytes), and gives
 // back the caller's share (shares.c) that a resolution passed to JS holds until then. Once: the slot is
@@ -250,7 +243,7 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
   vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
-  if (slot->status == VSF_RESOLVE) vsf_share_release(slot_uid(data));
+  if (slot->status == VSF_RESOLVE) vsf_share_release(slot->share_uid);
   slot->status = VSF_NONE;
   free((void *) (uintptr_t) slot->env_ptr);
   free((void *) (uintptr_t) slot->project_ptr);

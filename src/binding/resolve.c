@@ -16,10 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The caller's share (shares.c) a resolution passed to JS holds on this thread until JS's slotRelease gives
-// it back; the next request on the thread gives it back if JS never did (a bug: it would leak the share).
-static __thread uint32_t share_uid;
-
 // Where a reply goes: getattr's stat, or readlink's buffer and its size.
 typedef struct {
   struct stat *stat;
@@ -84,8 +80,8 @@ static int pass (ask_t *a, vsf_request_t *r, vsf_slot_t *s, const struct stat *s
   };
   memcpy(s->target, a->q.target, a->q.target_len + 1);
   if (st != NULL) { s->link_stat = *st; vsf_encode_stat(st, s->stat); }
+  s->share_uid = r->uid;  // given back by JS (slotRelease) once it has answered
   COUNT(VSF_C_PASSED_TO_JS);
-  share_uid = r->uid;  // given back by JS (slotRelease) once it has answered
   return VSF_RESOLVE_PASS;
 }
 
@@ -136,10 +132,10 @@ int vsf_resolve_link (vsf_request_t *r, vsf_slot_t *slot, const vsf_link_t *link
   return res;
 }
 
-// The previous request's question on this thread, cleared before the next request: its blocks freed, and
-// its share given back if JS never did (a bug).
+// The previous question in these locals, cleared before the next request: its blocks freed, and its share
+// given back if JS never did (a bug).
 void vsf_resolve_reset (vsf_slot_t *slot) {
-  if (slot->status == VSF_RESOLVE) vsf_share_release(share_uid);
+  if (slot->status == VSF_RESOLVE) vsf_share_release(slot->share_uid);
   free((void *) (uintptr_t) slot->env_ptr);
   free((void *) (uintptr_t) slot->project_ptr);
   slot->env_ptr = 0;

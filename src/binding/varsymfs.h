@@ -159,6 +159,8 @@ typedef struct {
   uint32_t stat[VSF_STAT_INTS];  // getattr: the link's lstat, in fuse-native's stat encoding; the reply's after the answer
   char target[VSF_TARGET_MAX];   // the link's target; readlink: the reply's (its expansion) after the answer
   struct stat link_stat;         // getattr: the link's lstat (the reply is shaped from it)
+  uint32_t share_uid;            // whose share (shares.c) the question holds until JS releases the slot
+  uint32_t share_pad;
 } vsf_slot_t;
 
 // Which scopes answered a link's references (JS's answer, a bit each): an answer that only the caller's own
