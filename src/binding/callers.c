@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "envp.h"
 #include "execenv_client.h"
+#include "procfs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kcmp.h>
-#include <sys/auxv.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -108,31 +107,6 @@ static int open_proc (int32_t tid, const char *file) {
   return fd < 0 ? -errno : fd;
 }
 
-// Reads a /proc file whole, at most `max` bytes (past it: -E2BIG), NUL-terminated; -errno or the length.
-static ssize_t read_bounded (int fd, char **out, size_t max) {
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap + 1);
-  if (buf == NULL) return -ENOMEM;
-  for (;;) {
-    if (len == cap) {
-      if (cap >= max + 1) { free(buf); return -E2BIG; }
-      size_t next = cap * 2 > max + 1 ? max + 1 : cap * 2;  // one byte past max tells "more than max"
-      char *b = realloc(buf, next + 1);
-      if (b == NULL) { free(buf); return -ENOMEM; }
-      buf = b;
-      cap = next;
-    }
-    ssize_t n = pread(fd, buf + len, cap - len, (off_t) len);
-    if (n < 0) { if (errno == EINTR) continue; int e = errno; free(buf); return -e; }
-    if (n == 0) break;
-    len += (size_t) n;
-  }
-  if (len > max) { free(buf); return -E2BIG; }
-  buf[len] = 0;
-  *out = buf;
-  return (ssize_t) len;
-}
-
 // 1 with *envp set when the thread is inside execve/execveat, 0 when not, -errno when the anchor is dead
 // (the thread is gone) or unreadable.
 static int syscall_state (int sfd, uint64_t *envp) {
@@ -140,12 +114,7 @@ static int syscall_state (int sfd, uint64_t *envp) {
   ssize_t n = pread(sfd, text, sizeof text - 1, 0);
   if (n <= 0) return n < 0 ? -errno : -ESRCH;
   text[n] = 0;
-  long nr;
-  unsigned long long a[6];
-  if (sscanf(text, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 5) return 0;
-  if (nr == NR_EXECVE) { *envp = a[2]; return 1; }
-  if (nr == NR_EXECVEAT) { *envp = a[3]; return 1; }
-  return 0;
+  return vsf_parse_syscall(text, envp);
 }
 
 static int anchor_alive (const entry_t *e, int *in_exec, uint64_t *envp) {
@@ -160,9 +129,6 @@ static int anchor_alive (const entry_t *e, int *in_exec, uint64_t *envp) {
   return pread(e->anchor, &c, 1, 0) == 1;
 }
 
-// A secure exec (setuid/setgid/file capabilities: AT_SECURE) or credentials that differ from the real
-// ids: the environment was chosen by someone less privileged than the program, so it is not used
-// (DragonFly's varsym clears process variables on a setuid exec for the same reason).
 // Whether a failure says something about the caller (gone, not ours to read, past a bound) rather than
 // about the daemon (out of fds or memory): only the first may be answered as "no environment".
 static int about_caller (int e) {
@@ -170,37 +136,36 @@ static int about_caller (int e) {
   return e == ENOENT || e == ESRCH || e == EACCES || e == EPERM || e == E2BIG || e == EFAULT || e == ENXIO;
 }
 
+// A /proc file of `tid` whole, within `max` bytes: the length (0: empty, nothing allocated), or -errno.
+static ssize_t read_proc (int32_t tid, const char *file, size_t max, char **out) {
+  int fd = open_proc(tid, file);
+  if (fd < 0) return fd;
+  ssize_t n = vsf_read_bounded(fd, out, max);
+  close(fd);
+  if (n == 0) { free(*out); *out = NULL; }
+  return n;
+}
+
+// A secure exec (setuid/setgid/file capabilities: AT_SECURE) or credentials that differ from the real
+// ids: the environment was chosen by someone less privileged than the program, so it is not used
+// (DragonFly's varsym clears process variables on a setuid exec for the same reason).
 // Also says (*ppid) who its parent is. 1 or 0; unknown counts as secure, but -errno when the daemon
 // itself could not look (out of fds or memory).
 static int is_secure (int32_t tid, int32_t *ppid) {
   char *buf = NULL;
   *ppid = 0;
-  int fd = open_proc(tid, "status");
-  if (fd < 0) return about_caller(fd) ? 1 : fd;
-  ssize_t n = read_bounded(fd, &buf, 1 << 20);
-  close(fd);
-  if (n <= 0) { if (n == 0) free(buf); return n == 0 || about_caller((int) n) ? 1 : (int) n; }
-  char *pp = memmem(buf, (size_t) n, "\nPPid:", 6);
-  if (pp != NULL) *ppid = (int32_t) strtol(pp + 6, NULL, 10);
-  unsigned u[4] = { 0 }, g[4] = { 0 };
-  char *uid = memmem(buf, (size_t) n, "\nUid:", 5), *gid = memmem(buf, (size_t) n, "\nGid:", 5);
-  int differs = uid == NULL || gid == NULL ||
-    sscanf(uid + 5, "%u %u %u %u", &u[0], &u[1], &u[2], &u[3]) != 4 || sscanf(gid + 5, "%u %u %u %u", &g[0], &g[1], &g[2], &g[3]) != 4 ||
-    u[1] != u[0] || u[2] != u[0] || u[3] != u[0] || g[1] != g[0] || g[2] != g[0] || g[3] != g[0];
+  ssize_t n = read_proc(tid, "status", VSF_STATUS_MAX_BYTES, &buf);
+  if (n <= 0) return n == 0 || about_caller((int) n) ? 1 : (int) n;
+  vsf_status_t st;
+  int parsed = vsf_parse_status(buf, &st);
   free(buf);
+  *ppid = st.ppid;
+  const uint32_t *u = st.uid, *g = st.gid;
+  int differs = parsed < 0 || u[1] != u[0] || u[2] != u[0] || u[3] != u[0] || g[1] != g[0] || g[2] != g[0] || g[3] != g[0];
   if (differs) return 1;
-  fd = open_proc(tid, "auxv");
-  if (fd < 0) return about_caller(fd) ? 1 : fd;
-  n = read_bounded(fd, &buf, 1 << 16);
-  close(fd);
-  if (n <= 0) { if (n == 0) free(buf); return n == 0 || about_caller((int) n) ? 1 : (int) n; }
-  int secure = 1;  // unless AT_SECURE is found and 0
-  for (size_t i = 0; i + 2 * sizeof(uint64_t) <= (size_t) n; i += 2 * sizeof(uint64_t)) {
-    uint64_t kv[2];
-    memcpy(kv, buf + i, sizeof kv);
-    if (kv[0] == AT_SECURE) { secure = kv[1] != 0; break; }
-    if (kv[0] == AT_NULL) break;
-  }
+  n = read_proc(tid, "auxv", VSF_AUXV_MAX_BYTES, &buf);
+  if (n <= 0) return n == 0 || about_caller((int) n) ? 1 : (int) n;
+  int secure = vsf_auxv_secure(buf, (size_t) n);
   free(buf);
   return secure;
 }
@@ -210,60 +175,13 @@ static int is_secure (int32_t tid, int32_t *ppid) {
 // The caller's anonymous memory (stack, heap, private anonymous maps): the only memory read for envp. A
 // page of a file could be on a FUSE mount the caller serves, which could stall the read without end.
 // Asked of the kernel one address at a time (PROCMAP_QUERY, Linux 6.11), else from /proc/<tid>/maps.
-typedef struct { uint64_t start, end; } range_t;
-
-#ifndef PROCMAP_QUERY
-struct procmap_query {
-  uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-  uint64_t vma_name_addr, build_id_addr;
-};
-#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
-#define PROCMAP_QUERY_VMA_READABLE 0x01
-#endif
-
 typedef struct {
   int fd;            // /proc/<tid>/maps
   int query;         // PROCMAP_QUERY answers here
-  range_t last;      // the last anonymous mapping found
-  range_t *ranges;   // parsed, when the kernel cannot be asked
-  size_t nr;
+  vsf_range_t last;  // the last anonymous mapping found
+  vsf_maps_t maps;   // parsed, when the kernel cannot be asked
+  int parsed;
 } memmap_t;
-
-static int parse_maps (memmap_t *m) {
-  char *text = NULL;
-  ssize_t n = read_bounded(m->fd, &text, 8u << 20);
-  if (n < 0) return (int) n;
-  size_t cap = 64, c = 0;
-  range_t *r = malloc(cap * sizeof *r);
-  if (r == NULL) { free(text); return -ENOMEM; }
-  for (char *line = text, *end = text + n; line < end;) {
-    char *nl = memchr(line, '\n', (size_t) (end - line));
-    if (nl == NULL) nl = end;
-    *nl = 0;
-    unsigned long long s, e, ino;
-    char perms[8];
-    int name_at = 0;
-    if (sscanf(line, "%llx-%llx %7s %*s %*s %llu %n", &s, &e, perms, &ino, &name_at) >= 4) {
-      const char *name = name_at > 0 ? line + name_at : "";
-      int anon = ino == 0 && perms[0] == 'r' && (name[0] == 0 || strncmp(name, "[stack", 6) == 0 || strcmp(name, "[heap]") == 0 || strncmp(name, "[anon:", 6) == 0);
-      if (anon) {
-        if (c == cap) {
-          range_t *b = realloc(r, cap * 2 * sizeof *r);
-          if (b == NULL) { free(r); free(text); return -ENOMEM; }
-          r = b;
-          cap *= 2;
-        }
-        r[c++] = (range_t) { s, e };
-      }
-    }
-    line = nl + 1;
-  }
-  free(text);
-  m->ranges = r;
-  m->nr = c;
-  return 0;
-}
 
 static int memmap_open (memmap_t *m, int32_t tid) {
   memset(m, 0, sizeof *m);
@@ -274,28 +192,27 @@ static int memmap_open (memmap_t *m, int32_t tid) {
 
 static void memmap_close (memmap_t *m) {
   if (m->fd >= 0) close(m->fd);
-  free(m->ranges);
+  free(m->maps.r);
 }
 
 // 1 when `addr` lies in readable anonymous memory of the caller, 0 when not, -errno when unknown.
 static int anonymous (memmap_t *m, uint64_t addr) {
   if (addr >= m->last.start && addr < m->last.end) return 1;
   if (m->query) {
-    struct procmap_query q = { .size = sizeof q, .query_addr = addr };
-    if (ioctl(m->fd, PROCMAP_QUERY, &q) == 0) {
-      if (q.inode != 0 || !(q.vma_flags & PROCMAP_QUERY_VMA_READABLE)) return 0;
-      m->last = (range_t) { q.vma_start, q.vma_end };
-      return 1;
-    }
-    if (errno == ENOENT) return 0;
+    int a = vsf_query_anonymous(m->fd, addr, &m->last);
+    if (a >= 0) return a;
     m->query = 0;  // an older kernel: read the map once
   }
-  if (m->ranges == NULL) {
-    int r = parse_maps(m);
+  if (!m->parsed) {
+    char *text = NULL;
+    ssize_t n = vsf_read_bounded(m->fd, &text, VSF_MAPS_MAX_BYTES);
+    if (n < 0) return (int) n;
+    int r = vsf_parse_maps(text, (size_t) n, &m->maps);
+    free(text);
     if (r < 0) return r;
+    m->parsed = 1;
   }
-  for (size_t i = 0; i < m->nr; i++) if (addr >= m->ranges[i].start && addr < m->ranges[i].end) return 1;
-  return 0;
+  return vsf_maps_check(&m->maps, addr, addr + 1) == 0;
 }
 
 typedef struct { int fd; memmap_t *map; } mem_t;
@@ -438,7 +355,7 @@ static void exec_step (vsf_env_t *v, uint64_t envp, int helped, int helper) {
 // A new image's environment, read whole; kept under a new generation unless its memory is its parent's.
 static void read_fresh (vsf_env_t *v) {
   entry_t *e = v->entry;
-  ssize_t n = read_bounded(e->envfd, &v->env, ENV_MAX_BYTES);
+  ssize_t n = vsf_read_bounded(e->envfd, &v->env, ENV_MAX_BYTES);
   if (n < 0) {
     v->env = NULL;
     forget(e);
@@ -516,7 +433,7 @@ void vsf_env_open (vsf_env_t *v, uint32_t tid, uint32_t uid, uint32_t gid, uint3
 
 void vsf_env_read (vsf_env_t *v) {
   if (v->source != VSF_ENV_CACHED || v->env != NULL || v->error < 0) return;
-  ssize_t n = read_bounded(v->entry->envfd, &v->env, ENV_MAX_BYTES);
+  ssize_t n = vsf_read_bounded(v->entry->envfd, &v->env, ENV_MAX_BYTES);
   if (n > 0) { v->env_len = (size_t) n; return; }
   if (n == 0) free(v->env);
   v->env = NULL;

@@ -51,6 +51,6 @@ if (!run(process.execPath, [nodeGyp, ...gypArgs], __dirname)) {
 // After node-gyp, whose rebuild starts by removing build/.
 const helperOut = path.join(__dirname, 'build', 'varsymfs-execenv')
 const hardening = ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro,-z,now']
-if (!run(process.env.CC || 'cc', [...hardening, '-o', helperOut, path.join(__dirname, 'varsymfs-execenv.c'), path.join(__dirname, 'envp.c')], __dirname)) {
+if (!run(process.env.CC || 'cc', [...hardening, '-o', helperOut, path.join(__dirname, 'varsymfs-execenv.c'), path.join(__dirname, 'envp.c'), path.join(__dirname, 'procfs.c')], __dirname)) {
   fail('compiling src/binding/varsymfs-execenv.c failed (it needs a C compiler: apt-get install -y gcc)')
 }

@@ -24,6 +24,7 @@
 #include <linux/capability.h>
 #include "envp.h"
 #include "execenv_protocol.h"
+#include "procfs.h"
 
 
 #define BIT(cap) (1ull << (cap))
@@ -65,20 +66,24 @@ static int proc_errno (int e) {
   return -e;
 }
 
-// Reads the file `name` of the /proc/T directory, at most size-1 bytes, NUL-terminated. Length or -errno.
-static ssize_t read_small (int dirfd, const char *name, char *buf, size_t size) {
+// Reads the file `name` of the /proc/T directory whole, within `max` bytes (procfs.c), malloc'd and
+// NUL-terminated. Length or -errno.
+static ssize_t read_proc (int dirfd, const char *name, size_t max, char **out) {
   int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return proc_errno(errno);
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf + len, size - 1 - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { int e = errno; close(fd); return proc_errno(e); }
-    if (n == 0 || (len += (size_t) n) == size - 1) break;
-  }
+  ssize_t n = vsf_read_bounded(fd, out, max);
   close(fd);
-  buf[len] = 0;
-  return (ssize_t) len;
+  return n < 0 ? proc_errno((int) -n) : n;
+}
+
+// The status of the process of `dirfd` (procfs.c), which must show its ids and capabilities.
+static int read_status (int dirfd, vsf_status_t *st) {
+  char *text = NULL;
+  ssize_t n = read_proc(dirfd, "status", VSF_STATUS_MAX_BYTES, &text);
+  if (n < 0) return (int) n;
+  int r = vsf_parse_status(text, st);
+  free(text);
+  return r == 0 && st->has_caps ? 0 : -EIO;
 }
 
 // ---- capabilities -----------------------------------------------------------------------------------
@@ -105,31 +110,15 @@ static void effective (uint64_t set) {
   if (caps_set(keep_caps, set & keep_caps) < 0) _exit(3);
 }
 
-typedef struct {
-  unsigned long uid[4], gid[4];   // real, effective, saved, filesystem
-  uint64_t cap_permitted;
-} creds_t;
-
-static int parse_creds (const char *status, creds_t *c) {
-  const char *u = strstr(status, "\nUid:"), *g = strstr(status, "\nGid:"), *p = strstr(status, "\nCapPrm:");
-  unsigned long long prm;
-  if (u == NULL || g == NULL || p == NULL ||
-      sscanf(u, "\nUid: %lu %lu %lu %lu", &c->uid[0], &c->uid[1], &c->uid[2], &c->uid[3]) != 4 ||
-      sscanf(g, "\nGid: %lu %lu %lu %lu", &c->gid[0], &c->gid[1], &c->gid[2], &c->gid[3]) != 4 ||
-      sscanf(p, "\nCapPrm: %llx", &prm) != 1) return -EIO;
-  c->cap_permitted = prm;
-  return 0;
-}
-
 // The caller's own capabilities: its parent's permitted set when the parent has our real uid (the daemon
 // that started us), else none. Read through the parent's /proc directory, then checked still our parent.
 static uint64_t parent_caps (void) {
-  char path[32], status[8192];
+  char path[32];
   snprintf(path, sizeof path, "/proc/%d", (int) parent);
   int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return 0;
-  creds_t c;
-  int ok = read_small(dirfd, "status", status, sizeof status) > 0 && parse_creds(status, &c) == 0;
+  vsf_status_t c;
+  int ok = read_status(dirfd, &c) == 0;
   close(dirfd);
   if (getppid() != parent) _exit(0);
   return ok && c.uid[0] == caller_uid ? c.cap_permitted : 0;
@@ -153,11 +142,9 @@ static int drop_caps (void) {
 // T must be the caller's in every id, hold no capability the caller lacks, be dumpable, and the kernel must
 // let the caller itself (its uid, gid and capabilities, without ours) open /proc/T/environ.
 static int check_identity (int dirfd) {
-  char status[8192];
-  ssize_t n = read_small(dirfd, "status", status, sizeof status);
-  if (n < 0) return (int) n;
-  creds_t c;
-  if (parse_creds(status, &c) < 0) return -EIO;
+  vsf_status_t c;
+  int r = read_status(dirfd, &c);
+  if (r < 0) return r;
   for (int i = 0; i < 4; i++) {
     if (c.uid[i] != caller_uid || c.gid[i] != caller_gid) return -EPERM;
   }
@@ -175,134 +162,75 @@ static int check_identity (int dirfd) {
   return 0;
 }
 
-// 1 and the envp pointer when T is inside execve/execveat, 0 when not; `line` keeps the raw text (the
-// syscall number, its arguments, stack and instruction pointers) to compare after reading.
-static int read_syscall (int dirfd, char *line, size_t size, uint64_t *envp) {
-  ssize_t n = read_small(dirfd, "syscall", line, size);
-  if (n < 0) return (int) n;
-  long nr;
-  unsigned long long a[6];
-  if (sscanf(line, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) != 7) return 0;
-  if (nr == NR_EXECVE) { *envp = a[2]; return 1; }
-  if (nr == NR_EXECVEAT) { *envp = a[3]; return 1; }
-  return 0;
+// 1 and the envp pointer when T is inside execve/execveat, 0 when not; *line keeps the raw text (the
+// syscall number, its arguments, stack and instruction pointers; malloc'd) to compare after reading.
+static int read_syscall (int dirfd, char **line, uint64_t *envp) {
+  ssize_t n = read_proc(dirfd, "syscall", 4096, line);
+  return n < 0 ? (int) n : vsf_parse_syscall(*line, envp);
 }
 
-// The memory layout of T's current image (/proc/T/stat: start/end of code, stack start, data, brk, argv
-// and environment areas). exec replaces the image while T is still inside execve; a different layout
-// afterwards means the memory read may be the new image's, so the answer is dropped.
-#define LAYOUT_FIELDS 10
+// The memory layout of T's current image (procfs.h). exec replaces the image while T is still inside
+// execve; a different layout afterwards means the memory read may be the new image's, so the answer is
+// dropped.
 static int read_layout (int dirfd, uint64_t *out) {
-  static const int wanted[LAYOUT_FIELDS] = { 26, 27, 28, 45, 46, 47, 48, 49, 50, 51 };
-  char stat[2048];
-  ssize_t n = read_small(dirfd, "stat", stat, sizeof stat);
+  char *stat = NULL;
+  ssize_t n = read_proc(dirfd, "stat", 4096, &stat);
   if (n < 0) return (int) n;
-  char *p = strrchr(stat, ')');   // the name (field 2) may hold spaces and parentheses
-  if (p == NULL) return -EIO;
-  int field = 2, k = 0;
-  while (k < LAYOUT_FIELDS && *p != 0) {
-    while (*p != 0 && *p != ' ') p++;
-    while (*p == ' ') p++;
-    if (*p == 0) break;
-    field++;
-    if (field == wanted[k]) out[k++] = strtoull(p, NULL, 10);
-  }
-  return k == LAYOUT_FIELDS ? 0 : -EIO;
+  int r = vsf_parse_layout(stat, out);
+  free(stat);
+  return r;
 }
 
 // ---- T's memory --------------------------------------------------------------------------------------
 
-typedef struct { uint64_t start, end; int anon; } range_t;
-typedef struct { range_t *r; size_t n; } maps_t;
-
-#define MAPS_MAX_BYTES (64u << 20)
-
-// Every mapping of T, marked private anonymous memory or not (/proc/T/maps is sorted by address).
-static int read_maps (int dirfd, maps_t *m) {
-  int fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return proc_errno(errno);
-  size_t cap = 1 << 16, len = 0;
-  char *text = malloc(cap + 1);
-  int rc = 0;
-  while (text != NULL) {
-    if (len == cap) {
-      if (cap >= MAPS_MAX_BYTES) { rc = -E2BIG; break; }
-      char *bigger = realloc(text, cap * 2 + 1);
-      if (bigger == NULL) break;
-      text = bigger;
-      cap *= 2;
-    }
-    ssize_t n = read(fd, text + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { rc = proc_errno(errno); break; }
-    if (n == 0) break;
-    len += (size_t) n;
-  }
-  close(fd);
-  if (text == NULL) return -ENOMEM;
-  if (rc == 0 && len == cap) rc = -ENOMEM;
-  if (rc < 0) { free(text); return rc; }
-  text[len] = 0;
-  size_t lines = 0;
-  for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
-  m->r = calloc(lines + 1, sizeof(range_t));
-  m->n = 0;
-  if (m->r == NULL) { free(text); return -ENOMEM; }
-  for (char *line = text, *next; line < text + len && *line != 0; line = next) {
-    char *nl = strchr(line, '\n');
-    next = nl != NULL ? nl + 1 : text + len;
-    if (nl != NULL) *nl = 0;
-    unsigned long long start, end, inode;
-    char perms[8], dev[16];
-    int name_at = 0;
-    if (sscanf(line, "%llx-%llx %7s %*s %15s %llu %n", &start, &end, perms, dev, &inode, &name_at) < 5) continue;
-    const char *name = line + name_at;
-    int anon_name = name[0] == 0 || strcmp(name, "[stack]") == 0 || strcmp(name, "[heap]") == 0 || strncmp(name, "[anon:", 6) == 0;
-    range_t *r = &m->r[m->n++];
-    r->start = start;
-    r->end = end;
-    r->anon = perms[0] == 'r' && perms[3] == 'p' && inode == 0 && strcmp(dev, "00:00") == 0 && anon_name;
-  }
+// Every mapping of T, marked anonymous memory or not (procfs.c).
+static int read_maps (int dirfd, vsf_maps_t *m) {
+  char *text = NULL;
+  ssize_t n = read_proc(dirfd, "maps", VSF_MAPS_MAX_BYTES, &text);
+  if (n < 0) return (int) n;
+  int r = vsf_parse_maps(text, (size_t) n, m);
   free(text);
-  return 0;
+  return r;
 }
 
-// 0 when [lo, hi) lies wholly in private anonymous memory; ENXIO when some of it is in another kind of
-// mapping, EFAULT when some of it is not mapped.
-static int check_range (const maps_t *m, uint64_t lo, uint64_t hi) {
-  size_t a = 0, b = m->n;
-  while (a < b) {   // the first mapping ending after lo
-    size_t mid = a + (b - a) / 2;
-    if (m->r[mid].end <= lo) a = mid + 1; else b = mid;
-  }
-  uint64_t at = lo;
-  for (size_t i = a; at < hi; i++) {
-    if (i == m->n || m->r[i].start > at) return -EFAULT;
-    if (!m->r[i].anon) return -ENXIO;
-    at = m->r[i].end;
-  }
-  return 0;
-}
-
-typedef struct { int memfd; const maps_t *maps; } mem_t;
+typedef struct { int memfd; const vsf_maps_t *maps; } mem_t;
 
 // The page reader of vsf_read_envp (envp.c): private anonymous memory only, checked for the whole range.
 static ssize_t read_anonymous (void *ctx, uint64_t addr, char *buf, size_t len) {
   const mem_t *m = ctx;
-  int r = check_range(m->maps, addr, addr + len);
+  int r = vsf_maps_check(m->maps, addr, addr + len);
   if (r < 0) return r;
   ssize_t n = pread(m->memfd, buf, len, (off_t) addr);
   return n <= 0 ? -EFAULT : n;
 }
 
-// The NULL-terminated envp array and its strings, as NUL-separated bytes, within the kernel's exec bounds.
-static int read_envp (int memfd, const maps_t *m, uint64_t envp, char **out, size_t *out_len) {
-  mem_t mem = { memfd, m };
-  int r = vsf_read_envp(envp, read_anonymous, &mem, out, out_len);
+// The NULL-terminated envp array and its strings, as NUL-separated bytes, within the kernel's exec bounds,
+// read in T's private anonymous memory only: 1, or -errno.
+static int read_env (int dirfd, uint64_t envp, char **out, size_t *out_len) {
+  vsf_maps_t m = { NULL, 0 };
+  int r = read_maps(dirfd, &m);
+  if (r < 0) return r;
+  int memfd = openat(dirfd, "mem", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (memfd < 0) { free(m.r); return proc_errno(errno); }
+  mem_t mem = { memfd, &m };
+  r = vsf_read_envp(envp, read_anonymous, &mem, out, out_len);
+  close(memfd);
+  free(m.r);
   return r < 0 ? r : 1;
 }
 
 // ---- the question -----------------------------------------------------------------------------------
+
+// What T's pending exec was seen as: its syscall line (malloc'd) and its memory layout.
+typedef struct { char *syscall; uint64_t envp, layout[VSF_LAYOUT_FIELDS]; } seen_t;
+
+// 1 when T is inside execve, 0 when not, or -errno.
+static int look (int dirfd, seen_t *s) {
+  int r = read_syscall(dirfd, &s->syscall, &s->envp);
+  if (r <= 0) return r;
+  r = read_layout(dirfd, s->layout);
+  return r < 0 ? r : 1;
+}
 
 // Everything through one fd on /proc/T: if T ends and its number is reused, every later access fails
 // instead of reaching the new process. The identity, the syscall and the layout are checked again after
@@ -310,29 +238,18 @@ static int read_envp (int memfd, const maps_t *m, uint64_t envp, char **out, siz
 static int answer_at (int dirfd, char **out, size_t *out_len) {
   int r = check_identity(dirfd);
   if (r < 0) return r;
-  char sc[512], sc_after[512];
-  uint64_t envp = 0, envp_after = 0, layout[LAYOUT_FIELDS], layout_after[LAYOUT_FIELDS];
-  r = read_syscall(dirfd, sc, sizeof sc, &envp);
-  if (r <= 0) return r;
-  if ((r = read_layout(dirfd, layout)) < 0) return r;
-  maps_t m = { NULL, 0 };
-  if ((r = read_maps(dirfd, &m)) < 0) return r;
-  int memfd = openat(dirfd, "mem", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (memfd < 0) { free(m.r); return proc_errno(errno); }
-  char *env = NULL;
-  size_t env_len = 0;
-  r = read_envp(memfd, &m, envp, &env, &env_len);
-  close(memfd);
-  free(m.r);
-  if (r < 0) return r;
-  int again = check_identity(dirfd);
-  if (again == 0) again = read_syscall(dirfd, sc_after, sizeof sc_after, &envp_after) == 1 ? 0 : -EAGAIN;
-  if (again == 0) again = read_layout(dirfd, layout_after) == 0 ? 0 : -EAGAIN;
-  if (again == 0 && (strcmp(sc, sc_after) != 0 || memcmp(layout, layout_after, sizeof layout) != 0)) again = -EAGAIN;
-  if (again < 0) { free(env); return again == -ESRCH ? -ESRCH : -EAGAIN; }
-  *out = env;
-  *out_len = env_len;
-  return 1;
+  seen_t before = { 0 }, after = { 0 };
+  r = look(dirfd, &before);
+  if (r > 0) r = read_env(dirfd, before.envp, out, out_len);
+  if (r > 0) {
+    int again = check_identity(dirfd);
+    if (again == 0) again = look(dirfd, &after) == 1 ? 0 : -EAGAIN;
+    if (again == 0 && (strcmp(before.syscall, after.syscall) != 0 || memcmp(before.layout, after.layout, sizeof before.layout) != 0)) again = -EAGAIN;
+    if (again < 0) { free(*out); *out = NULL; r = again == -ESRCH ? -ESRCH : -EAGAIN; }
+  }
+  free(before.syscall);
+  free(after.syscall);
+  return r;
 }
 
 static int answer (int32_t tid, char **out, size_t *out_len) {
