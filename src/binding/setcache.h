@@ -6,7 +6,8 @@
 // Use: a static vsf_setcache_t { sizeof(entry), offsetof(entry, used), SETS, WAYS } beside the table;
 // vsf_set_of(&c, table, hash) for the set; vsf_set_find for a lookup, vsf_set_victim for a store, and
 // vsf_set_touch on each hit and each store. A cache with ways that may not be evicted now (a claimed
-// entry) gives `busy`; one whose ways are sized at run time fills sets and ways before the first use.
+// entry) gives `busy`; one whose ways are sized at run time fills sets and ways before the first use. An
+// entry emptied in place gets stamp 0 again (it is then free).
 #ifndef VARSYMFS_SETCACHE_H
 #define VARSYMFS_SETCACHE_H
 
@@ -47,7 +48,8 @@ static inline void *vsf_set_find (const vsf_setcache_t *c, void *set, vsf_set_ho
 }
 
 // Where an entry for `key` goes: the way holding it (`holds` NULL: not looked for), else the first free
-// way, else the least recently used. Never a busy way; NULL when every way is busy.
+// way, else the least recently used. Never a busy way (one holding the key is passed over: a cache with
+// claims looks with vsf_set_find first); NULL when every way is busy.
 static inline void *vsf_set_victim (const vsf_setcache_t *c, void *set, vsf_set_holds_fn *holds, const void *key) {
   void *held = holds != NULL ? vsf_set_find(c, set, holds, key) : NULL;
   if (held != NULL && (c->busy == NULL || !c->busy(held))) return held;

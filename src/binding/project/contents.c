@@ -138,7 +138,7 @@ void contents (vsf_project_t *p) {
   if (b.cap > CONTENTS_MAX) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
   p->block = malloc(b.cap + 1);
   if (p->block == NULL) { p->status = VSF_PROJECT_FAILED; p->state = 0; return; }
-  int root_fd = b.root_fd = open_proc_dir(p->req.pid, "root");
+  b.root_fd = open_proc_dir(p->req.pid, "root");
   vsf_creds_t creds = { 0 };
   gid_t groups[VSF_GROUPS_MAX];
   uint64_t caps;
@@ -151,6 +151,6 @@ void contents (vsf_project_t *p) {
     n = next;
   }
   if (p->act) vsf_restore_creds(&creds);
-  if (root_fd >= 0) close(root_fd);
+  if (b.root_fd >= 0) close(b.root_fd);
   p->block_len = n;
 }

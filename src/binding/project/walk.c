@@ -162,7 +162,9 @@ static void keep_names (const struct statx *st, uint32_t mask, uint32_t links) {
 
 // The names directory `d` holds (any kind of entry), by the daemon's own sight.
 static uint32_t names_in (vsf_project_t *p, uint32_t d, int64_t now, int *ok) {
-  look_t at = { .len = p->ends[d], .dfd = AT_FDCWD };
+  look_t at;  // (not zeroed: its path is filled now)
+  at.len = p->ends[d];
+  at.dfd = AT_FDCWD;
   memcpy(at.dir, p->cwd, at.len);
   at.dir[at.len] = 0;
   struct statx st;
