@@ -64,7 +64,7 @@ int vsf_become_opener (uint32_t uid, uint32_t gid, vsf_creds_t *saved);
 void vsf_restore_creds (vsf_creds_t *saved);
 int vsf_creds_init (void);
 
-// project.c: the caller's project files (NULL: the scope is off).
+// project/ (scope.c): the caller's project files (NULL: the scope is off).
 typedef struct vsf_project vsf_project_t;
 vsf_project_t *vsf_project_new (const vsf_request_t *r);
 void vsf_project_free (vsf_project_t *p);

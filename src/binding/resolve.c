@@ -3,13 +3,13 @@
 //   the link's target (links.c) ── no reference ─────────────────────────────────────────► reply
 //   which environment the caller means (callers.c) ── the daemon could not tell ─────────► -errno
 //   the memo key (memo.c) → an answer independent of the project files? ─────────────────► reply
-//   the caller's project state (project.c, walked only now) → an answer for that state? ─► reply
+//   the caller's project state (project/, walked only now) → an answer for that state? ──► reply
 //   the environment and the project files left in the slot ──────────────────────────────► JS
 //   JS expands (resolver.ts) and answers in one call: vsf_resolve_answer keys and keeps its answer (memo.c)
 //   and shapes the reply through reply(), the function a kept answer's reply goes through.
 //
 // Each step's file answers its one question and calls none of the others: callers.c never looks up an
-// answer, memo.c never walks, project.c never reads an environment.
+// answer, memo.c never walks, project/ never reads an environment.
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -98,7 +98,7 @@ enum vsf_exec_check {
 
 #define VSF_TARGET_MAX 4096   // PATH_MAX: a link target and an expansion, with their NUL
 
-// The project scope (project.c) of a request passed to JS (vsf_slot_t.project_status).
+// The project scope (project/) of a request passed to JS (vsf_slot_t.project_status).
 enum vsf_project_status {
   VSF_PROJECT_OFF = 0,        // not looked at: the scope is off (--no-project-files) or a secure exec
   VSF_PROJECT_WALKED = 1,     // walked: project_ptr holds the files found (none: project_len 0)
