@@ -89,3 +89,38 @@ test('the contract (src/binding/varsymfs.h) agrees with the patched fuse-native:
   assert.deepEqual(layout.stat, { mode: 0, uid: 1, gid: 2, size: 3, dev: 5, nlink: 6, ino: 7, rdev: 9, blksize: 10, blocks: 11, atime: 13, mtime: 16, ctime: 19, ints: layout.slot.statInts });
   assert.equal(layout.slot.statInts, 22);
 });
+
+/** The function definitions of a C file in the house style (a definition opens at column 0 with its `{` on
+ * that line and closes with a lone `}`): name, first line, lines and parameters. */
+function cFunctions(text: string): Array<{ name: string; line: number; lines: number; params: number }> {
+  const lines = text.split('\n');
+  const out: Array<{ name: string; line: number; lines: number; params: number }> = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(?!typedef|struct|enum|union|#|\/\/)[A-Za-z_][\w \t*]*?\b(\w+)\s*\((.*)\)\s*\{\s*$/.exec(lines[i]!);
+    if (m === null || m[1]!.split('(')[0]!.includes('=')) continue;
+    let j = i + 1;
+    while (j < lines.length && lines[j] !== '}') j++;
+    const params = m[2]!.trim();
+    out.push({ name: m[1]!, line: i + 1, lines: j - i + 1, params: params === '' || params === 'void' ? 0 : params.split(',').length });
+    i = j;
+  }
+  return out;
+}
+
+test('src/binding: no function is over 60 lines or 6 parameters, so each reads whole (issue 19)', () => {
+  const root = path.resolve(__dirname, '..', '..', 'src', 'binding');
+  const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.c') && !f.startsWith('build'));
+  const over: string[] = [];
+  let count = 0;
+  for (const f of files) {
+    for (const fn of cFunctions(fs.readFileSync(path.join(root, f), 'utf8'))) {
+      count++;
+      if (fn.lines > 60 || fn.params > 6) over.push(`${f}:${fn.line} ${fn.name}: ${fn.lines} lines, ${fn.params} parameters`);
+    }
+  }
+  assert.ok(count > 100, `the scanner found ${count} functions`);  // it sees the binding's functions at all
+  assert.deepEqual(over, []);
+  // The scanner itself: a long function and a wide one are seen.
+  const long = `static int f (int a) {\n${'  a++;\n'.repeat(59)}}\nint g (int a, int b, int c, int d, int e, int f, int h) {\n}\n`;
+  assert.deepEqual(cFunctions(long).map((x) => [x.name, x.lines, x.params]), [['f', 61, 1], ['g', 2, 7]]);
+});

@@ -1,6 +1,6 @@
 // mise's configuration files in a subdirectory (`.config/mise.toml`, `.config/mise/config.toml`,
 // `mise/config.toml`, `.mise/config.toml`; issue 21 item 2), through a real mount: a long-lived caller (the
-// project.c fast path answers it) sees each change of such a file, and of the subdirectory itself, at its
+// project/fast.c fast path answers it) sees each change of such a file, and of the subdirectory itself, at its
 // next resolution; a symlink on the way to one is never followed.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -12,12 +12,14 @@
 // Reads happen on the FUSE worker thread of the request: a caller that stalls them (its envp in a page of
 // a file on a FUSE mount it serves itself) holds only its own request.
 #include "internal.h"
+#include "setcache.h"
 #include "envp.h"
 #include "execenv_client.h"
 #include "procfs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +46,22 @@ typedef struct vsf_entry {
 } entry_t;
 
 #define WAYS_MAX 4
-// Guards each entry's tid, busy and used, and clock_: the claim and its release, never a read of /proc. A
-// leaf. A claimed entry (busy) is a lock no one waits for (claim gives up and reads without caching), so
-// whatever its request takes while holding it cannot deadlock (docs/design.md, "Locks").
+static int busy (const void *way) { return ((const entry_t *) way)->busy; }
+// Guards each entry's tid, busy and used, and cache's clock: the claim and its release, never a read of
+// /proc. A leaf. A claimed entry (busy) is a lock no one waits for (claim gives up and reads without
+// caching), so whatever its request takes while holding it cannot deadlock (docs/design.md, "Locks").
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static entry_t *table;       // table, sets, ways: set once by configure before the mount, read-only after
-static uint32_t sets, ways;  // sets * ways <= --cache-size
-static uint64_t clock_;
+static entry_t *table;  // table, cache's sets and ways (sets * ways <= --cache-size): set once by configure before the mount
+static vsf_setcache_t cache = { sizeof(entry_t), offsetof(entry_t, used), 0, 0, busy, 0 };
 static _Atomic uint64_t next_generation = 1;
 
 int vsf_cache_init (uint32_t max) {
   pthread_mutex_lock(&mu);
   if (table == NULL && max > 0) {
-    ways = max < WAYS_MAX ? max : WAYS_MAX;
-    sets = max / ways;
-    table = calloc((size_t) sets * ways, sizeof(entry_t));
-    if (table != NULL) for (uint32_t i = 0; i < sets * ways; i++) { table[i].anchor = table[i].envfd = -1; table[i].secure = -1; }
+    cache.ways = max < WAYS_MAX ? max : WAYS_MAX;
+    cache.sets = max / cache.ways;
+    table = calloc((size_t) cache.sets * cache.ways, sizeof(entry_t));
+    if (table != NULL) for (uint32_t i = 0; i < cache.sets * cache.ways; i++) { table[i].anchor = table[i].envfd = -1; table[i].secure = -1; }
   }
   pthread_mutex_unlock(&mu);
   return table != NULL || max == 0 ? 0 : -ENOMEM;
@@ -75,31 +77,29 @@ static void forget (entry_t *e) {
   e->generation = 0;
 }
 
+static int holds_tid (const void *way, const void *key) { return ((const entry_t *) way)->tid == *(const int32_t *) key; }
+
 // The entry of `tid`, claimed for this thread (or a new one, evicting the least recently used of its set);
 // NULL when it is in use by another request of the same tid or every way is busy: read without caching.
 static entry_t *claim (int32_t tid) {
   if (table == NULL) return NULL;
-  entry_t *set = table + ((uint32_t) tid * 2654435761u % sets) * ways, *e = NULL, *victim = NULL;
+  void *set = vsf_set_of(&cache, table, (uint32_t) tid * 2654435761u);
   pthread_mutex_lock(&mu);
-  for (uint32_t i = 0; i < ways; i++) {
-    if (set[i].tid == tid) { e = &set[i]; break; }
-    if (set[i].busy) continue;
-    if (victim == NULL || set[i].tid == 0 || (victim->tid != 0 && set[i].used < victim->used)) victim = &set[i];
-  }
+  entry_t *e = vsf_set_find(&cache, set, holds_tid, &tid);
   if (e != NULL && e->busy) e = NULL;
-  else if (e == NULL && victim != NULL) { e = victim; forget(e); e->tid = tid; }
-  if (e != NULL) { e->busy = 1; e->used = ++clock_; }
+  else if (e == NULL && (e = vsf_set_victim(&cache, set, NULL, NULL)) != NULL) { forget(e); e->tid = tid; }
+  if (e != NULL) { e->busy = 1; vsf_set_touch(&cache, e); }
   pthread_mutex_unlock(&mu);
   return e;
 }
 
+// An entry left without an anchor is free again (stamp 0, setcache.h).
 static void release (entry_t *e) {
   pthread_mutex_lock(&mu);
-  if (e->anchor < 0) e->tid = 0;
+  if (e->anchor < 0) { e->tid = 0; e->used = 0; }
   e->busy = 0;
   pthread_mutex_unlock(&mu);
 }
-
 static int open_proc (int32_t tid, const char *file) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", tid, file);
@@ -458,7 +458,7 @@ void vsf_env_close (vsf_env_t *v) {
 uint32_t vsf_cache_entries (void) {
   uint32_t n = 0;
   pthread_mutex_lock(&mu);
-  for (uint32_t i = 0; table != NULL && i < sets * ways; i++) n += table[i].tid != 0;
+  for (uint32_t i = 0; table != NULL && i < cache.sets * cache.ways; i++) n += table[i].tid != 0;
   pthread_mutex_unlock(&mu);
   return n;
 }

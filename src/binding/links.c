@@ -6,6 +6,7 @@
 // the memo's variant answers. Bounded by its ways: 2048 targets of at most 4 KiB (8 MiB), in sets of 4, the
 // least recently used of a set replaced (never a new target refused: each would touch its link's atime).
 #include "internal.h"
+#include "setcache.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,12 +31,12 @@ typedef struct {
   size_t key_len;
   char *target;         // NULL: a free way
   size_t len;
-  uint64_t used;
+  uint64_t used;        // setcache.h's stamp (0: a free way)
 } link_t;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards links and clock_; a leaf (docs/design.md, "Locks")
-static link_t links[SETS][WAYS];
-static uint64_t clock_;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards links and cache (its clock); a leaf (docs/design.md, "Locks")
+static link_t links[SETS * WAYS];
+static vsf_setcache_t cache = { sizeof(link_t), offsetof(link_t, used), SETS, WAYS, NULL, 0 };
 
 // The identity of the symlink (pfd, name) whose lstat is `st`; 0 when its filesystem gives no handle.
 static size_t link_key (int pfd, const char *name, const struct stat *st, link_key_t *k) {
@@ -59,17 +60,23 @@ static uint64_t hash (const link_key_t *k, size_t len) {
   return h;
 }
 
+typedef struct { const link_key_t *k; size_t len; } lookup_t;
+
+static int holds (const void *way, const void *key) {
+  const link_t *l = way;
+  const lookup_t *want = key;
+  return l->key_len == want->len && memcmp(&l->key, want->k, want->len) == 0;
+}
+
 static ssize_t get (const link_key_t *k, size_t klen, char *target) {
-  link_t *set = links[hash(k, klen) % SETS];
+  lookup_t want = { k, klen };
   ssize_t n = -1;
   pthread_mutex_lock(&mu);
-  for (int i = 0; i < WAYS; i++) {
-    link_t *l = &set[i];
-    if (l->target == NULL || l->key_len != klen || memcmp(&l->key, k, klen) != 0) continue;
+  link_t *l = vsf_set_find(&cache, vsf_set_of(&cache, links, hash(k, klen)), holds, &want);
+  if (l != NULL) {
     memcpy(target, l->target, l->len);
     n = (ssize_t) l->len;
-    l->used = ++clock_;
-    break;
+    vsf_set_touch(&cache, l);
   }
   pthread_mutex_unlock(&mu);
   return n;
@@ -79,18 +86,14 @@ static void put (const link_key_t *k, size_t klen, const char *target, size_t le
   char *copy = malloc(len + 1);
   if (copy == NULL) return;
   memcpy(copy, target, len);
-  link_t *set = links[hash(k, klen) % SETS], *victim = &set[0];
   pthread_mutex_lock(&mu);
-  for (int i = 0; i < WAYS; i++) {
-    if (set[i].target == NULL) { victim = &set[i]; break; }
-    if (set[i].used < victim->used) victim = &set[i];
-  }
+  link_t *victim = vsf_set_victim(&cache, vsf_set_of(&cache, links, hash(k, klen)), NULL, NULL);
   free(victim->target);
   victim->key = *k;
   victim->key_len = klen;
   victim->target = copy;
   victim->len = len;
-  victim->used = ++clock_;
+  vsf_set_touch(&cache, victim);
   pthread_mutex_unlock(&mu);
 }
 

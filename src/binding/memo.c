@@ -3,11 +3,13 @@
 // exactly what an expansion depends on: the caller's environment (the generation of its cached read, which
 // changes whenever the environment is read afresh, or VSF_GEN_NO_ENV when there is none; for a pending exec,
 // the values of exactly the variables the target names), the mount defaults (their generation, bumped by JS
-// on every change), the caller's project state when the answer depends on its project files (project.c; 0
+// on every change), the caller's project state when the answer depends on its project files (project/; 0
 // when it does not) and the link's target bytes. The grammar stays JS's alone: C never expands anything, it
 // only replays answers. Bounded: 4096 entries in sets of 4, and MEMO_BYTES_MAX bytes of keys and expansions.
 #include "internal.h"
+#include "setcache.h"
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +24,13 @@ typedef struct {
   uint32_t target_len;
   uint32_t exp_len;      // may exceed VSF_TARGET_MAX - 1 (too long: only the length is kept)
   char *data;            // target, then the expansion when it fits
-  uint64_t used;
+  uint64_t used;         // setcache.h's stamp (0: a free way)
 } memo_t;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards memo, bytes and clock_; a leaf (docs/design.md, "Locks")
-static memo_t memo[SETS][WAYS];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards memo, bytes and cache (its clock); a leaf (docs/design.md, "Locks")
+static memo_t memo[SETS * WAYS];
+static vsf_setcache_t cache = { sizeof(memo_t), offsetof(memo_t, used), SETS, WAYS, NULL, 0 };
 static size_t bytes;
-static uint64_t clock_;
 static _Atomic uint32_t defaults_gen = 1;
 
 uint32_t vsf_defaults_generation (void) { return atomic_load(&defaults_gen); }
@@ -45,20 +47,27 @@ static size_t stored_exp (uint32_t exp_len) { return exp_len < VSF_TARGET_MAX ? 
 // The names a target uses (VSF_GEN_NAMES) do not depend on the defaults.
 static uint32_t key_defaults (uint64_t generation, uint32_t dgen) { return generation == VSF_GEN_NAMES ? 0 : dgen; }
 
+// What a lookup compares: the key, with its defaults generation, project state and hash.
+typedef struct { const vsf_memo_key_t *k; uint32_t dgen, project; uint64_t hash; } lookup_t;
+
+static int holds (const void *way, const void *key) {
+  const memo_t *m = way;
+  const lookup_t *l = key;
+  return m->hash == l->hash && m->generation == l->k->generation && m->defaults_generation == l->dgen && m->project == l->project &&
+    m->target_len == l->k->len && memcmp(m->data, l->k->bytes, l->k->len) == 0;
+}
+
 int vsf_memo_get (const vsf_memo_key_t *k, uint32_t project, char *exp, size_t *exp_len) {
   uint32_t dgen = key_defaults(k->generation, vsf_defaults_generation());
-  uint64_t h = hash(k->generation, dgen, project, k->bytes, k->len);
-  memo_t *set = memo[h % SETS];
+  lookup_t l = { k, dgen, project, hash(k->generation, dgen, project, k->bytes, k->len) };
   int hit = 0;
   pthread_mutex_lock(&mu);
-  for (int i = 0; i < WAYS; i++) {
-    memo_t *m = &set[i];
-    if (m->data == NULL || m->hash != h || m->generation != k->generation || m->defaults_generation != dgen || m->project != project || m->target_len != k->len || memcmp(m->data, k->bytes, k->len) != 0) continue;
+  memo_t *m = vsf_set_find(&cache, vsf_set_of(&cache, memo, l.hash), holds, &l);
+  if (m != NULL) {
     memcpy(exp, m->data + k->len, stored_exp(m->exp_len));
     *exp_len = m->exp_len;
-    m->used = ++clock_;
+    vsf_set_touch(&cache, m);
     hit = 1 | (int) m->flags;
-    break;
   }
   pthread_mutex_unlock(&mu);
   return hit;
@@ -74,17 +83,14 @@ void vsf_memo_put (const vsf_memo_key_t *k, uint32_t dgen, uint32_t project, uin
   memcpy(data, k->bytes, k->len);
   memcpy(data + k->len, exp, keep);
   uint64_t h = hash(k->generation, dgen, project, k->bytes, k->len);
-  memo_t *set = memo[h % SETS], *victim = &set[0];
   pthread_mutex_lock(&mu);
-  for (int i = 0; i < WAYS; i++) {
-    if (set[i].data == NULL) { victim = &set[i]; break; }
-    if (set[i].used < victim->used) victim = &set[i];
-  }
+  memo_t *victim = vsf_set_victim(&cache, vsf_set_of(&cache, memo, h), NULL, NULL);
   size_t old = victim->data != NULL ? victim->target_len + stored_exp(victim->exp_len) : 0;
   if (bytes - old + k->len + keep > MEMO_BYTES_MAX) { pthread_mutex_unlock(&mu); free(data); return; }
   free(victim->data);
   bytes = bytes - old + k->len + keep;
-  *victim = (memo_t) { k->generation, dgen, project, flags & VSF_HIT_PROJECT, h, (uint32_t) k->len, len32, data, ++clock_ };
+  *victim = (memo_t) { k->generation, dgen, project, flags & VSF_HIT_PROJECT, h, (uint32_t) k->len, len32, data, 0 };
+  vsf_set_touch(&cache, victim);
   pthread_mutex_unlock(&mu);
 }
 

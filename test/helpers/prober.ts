@@ -157,7 +157,7 @@ export function goMount(t: TestContext, args: string[] = []): Promise<Mounted> {
   return mount(t, root!, { args: ['--allow-other', ...args], setup: (d) => (fs.chmodSync(d, 0o755), fs.symlinkSync('$<GO_VERSION:-none>', path.join(d, 'GO'))) });
 }
 
-/** Lets directory and file timestamps settle (project.c keeps nothing whose ctime is under 50 ms old). */
+/** Lets directory and file timestamps settle (project/fast.c keeps nothing whose ctime is under 50 ms old). */
 export const settle = () => new Promise((r) => setTimeout(r, 200));
 
 export interface Prober {

@@ -1,5 +1,5 @@
 // A model of the project walk for the unit tests of src/project.ts: the directories from a working directory up
-// to /, and the answer the nearest one naming a variable gives. The daemon walks in C (src/binding/project.c)
+// to /, and the answer the nearest one naming a variable gives. The daemon walks in C (src/binding/project/)
 // and answers from what it found with projectLookup; these say the same rule over plain directories.
 import { BUILTIN_PROJECT_FILES, directoryEntries, type ProjectAnswer, type ProjectDirectory, type ProjectFileRule } from '../../src/project';
 

@@ -2,7 +2,7 @@
 // real mount, with real processes, explicit environments and working directories; the suites marked (2) are
 // the second review's, after the first review's nine fixes (commit 0eb48b0). The callers that matter most
 // are long-lived ones (an IDE, a language server, a shell): the same thread of the same program image asks
-// again and again, so the project.c fast path (a walk kept by tid, environment generation and working
+// again and again, so the project/fast.c fast path (a walk kept by tid, environment generation and working
 // directory identity, invalidated by inotify events and mount-table changes) answers them. A test that
 // needs the fast path works in a quietDir (test/helpers/prober.ts), outside /tmp and /var/tmp: every
 // directory of a walk up to / is watched, and a busy one (other test suites removing their temp dirs) starts
