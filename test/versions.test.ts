@@ -153,4 +153,10 @@ describe('the edges a mutation run found untested', () => {
     assert.deepEqual(matchVersions(['stable'], new Set(['1.22.0'])), { value: 'stable', matched: undefined, tried: ['stable'] });
     assert.equal(newestWithPrefix('', ['1.2', '1.3']), '1.3');
   });
+
+  test('the newest wins wherever the directory lists it: first, last or between', () => {
+    assert.equal(newestWithPrefix('20', ['20.10.0', '20.9.0', '20.1.0']), '20.10.0');
+    assert.equal(newestWithPrefix('20', ['20.9.0', '20.10.0', '20.1.0']), '20.10.0');
+    assert.equal(newestWithPrefix('', ['1.3', '1.2']), '1.3');
+  });
 });
