@@ -6,7 +6,7 @@ import { isVariableName } from '../src/names';
 import {
   BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
-  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue,
+  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSkipped, projectSource, toolVariable, versionValue,
   type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule, type Refusal,
 } from '../src/project';
 import { findProjectValue, walkDirectories } from './helpers/project';
@@ -676,6 +676,21 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
     assert.ok(r !== undefined);
     assert.equal(r.value, undefined);
     assert.equal(r.source, '/p/sub/.tool-versions:1');
+  });
+
+  test('projectSkipped: files not trusted, nearest first, with their owner, then values refused, with file and line', () => {
+    const files: FoundFile[] = [
+      found(0, '/p/sub', '.varsymfs-env', 'GO_VERSION=a/b\nNODE_VERSION=20\n'),
+      { depth: 2, name: 99, status: 'writable by others', owner: 0, dir: b('/'), contents: b('') },
+      { ...found(1, '/p', '.nvmrc', '20\n', 'not trusted'), owner: 1001 },
+      found(1, '/p', '.go-version', '1\n', 'writable by others'),
+    ];
+    assert.deepEqual(projectSkipped(files, names, BUILTIN_PROJECT_FILES), [
+      { kind: 'skipped', text: '/p/.nvmrc: not trusted (owner uid 1001)' },
+      { kind: 'skipped', text: '/p/.go-version: not trusted (writable by its group or others; owner uid ?)' },
+      { kind: 'skipped', text: '/?: not trusted (writable by its group or others; owner uid 0)' },
+      { kind: 'refused', text: `/p/sub/.varsymfs-env:1: GO_VERSION is not one path component (no '/', not '.' or '..', no NUL): "a/b"` },
+    ]);
   });
 
   test('a name index the mount does not know, or a status other than read, is no file', () => {
