@@ -698,3 +698,22 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
     assert.equal(look('GO_VERSION'), undefined);
   });
 });
+
+// Mutants that survived a run of `npm run test:mutation` (docs/testing.md), each killed by the rule it broke.
+describe('the edges a mutation run found untested', () => {
+  test("mise's file names, written out as docs/project-files.md lists them, highest precedence first", () => {
+    assert.deepEqual(MISE_FILES, [
+      '.mise.local.toml', 'mise.local.toml', '.mise/config.local.toml', '.config/mise.local.toml', '.config/mise/mise.local.toml', '.config/mise/config.local.toml',
+      '.mise.toml', 'mise.toml', 'mise/config.toml', '.mise/config.toml', '.config/mise.toml', '.config/mise/mise.toml', '.config/mise/config.toml',
+    ]);
+  });
+
+  test('an entry has `versions` only for several versions that do not all defer, and `overrides` only when it overrides a line', () => {
+    const one = (text: string) => parseToolVersions(b(text))[0]!;
+    assert.deepEqual(one('go 1.22 system 1.21\n').versions!.map(s), ['1.22', '1.21'], 'a deferring version is left out');
+    assert.equal('versions' in one('go system path:/x\n'), false, 'all defer: no versions');
+    assert.equal('versions' in one('go 1.21\n'), false, 'one version: no versions');
+    assert.deepEqual(one('go 1\ngolang 2\n').overrides, [1]);
+    assert.equal('overrides' in one('go 1\n'), false);
+  });
+});
