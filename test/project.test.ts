@@ -716,4 +716,14 @@ describe('the edges a mutation run found untested', () => {
     assert.deepEqual(one('go 1\ngolang 2\n').overrides, [1]);
     assert.equal('overrides' in one('go 1\n'), false);
   });
+
+  test('refusals: an empty value is no refusal; the reason is said; a mise file read with a BOM and named mise.toml by default', () => {
+    const why = "is not one path component (no '/', not '.' or '..', no NUL)";
+    const own: Refusal[] = [];
+    assert.deepEqual(parseAssignments(b('A=\nB=x/y\n'), undefined, own), []);
+    assert.deepEqual(own.map((r) => [r.variable, s(r.written), r.file, r.line, r.why]), [['B', 'x/y', '.varsymfs-env', 2, why]]);
+    const mise: Refusal[] = [];
+    assert.deepEqual(parseMiseToml(Buffer.from('\ufeff[tools]\ngo = "1.21"\n[env]\nA = "a/b"\n', 'utf8'), undefined, mise).map((e) => [e.variable, e.file]), [['GO_VERSION', 'mise.toml']]);
+    assert.deepEqual(mise.map((r) => [r.variable, r.file, r.line, r.why]), [['A', 'mise.toml', 4, why]]);
+  });
 });
