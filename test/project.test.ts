@@ -494,6 +494,8 @@ describe('projectSource', () => {
   test('a duplicate says which lines it overrides (mise: the last wins)', () => {
     const [go] = parseToolVersions(b('go 1\ngolang 2\ngo 3\n'));
     assert.equal(projectSource({ ...go!, dir: b('/p') }), '/p/.tool-versions:3 (the last line naming it: overrides lines 1, 2)');
+    const [one] = parseToolVersions(b('go 1\ngo 2\n'));
+    assert.equal(projectSource({ ...one!, dir: b('/p') }), '/p/.tool-versions:2 (the last line naming it: overrides line 1)');
   });
 });
 
