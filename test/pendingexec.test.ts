@@ -161,7 +161,7 @@ test('resolve --explain: whether the process\'s own environment was used, and wh
   const helper = decidePendingExec(directAccess(facts({ yamaScope: 1 })), probed(1));
   const none = decidePendingExec(directAccess(facts({ yamaScope: 1 })), missing);
   const denied = (source: string) => ({ execCheck: 'denied' as const, source });
-  for (const source of ['unreadable', 'secure']) {
+  for (const source of ['unreadable', 'secure', 'linkOwner']) {
     assert.equal(explainPendingExec(denied(source), none), `denied: ${none.reason}. Fix: ${SETUP_FIX}`, source);
     assert.equal(explainPendingExec(denied(source), direct), 'denied for this process (another user\'s, not dumpable: setuid or changed credentials, or gone; no ptrace-read access)', source);
   }

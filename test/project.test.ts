@@ -6,7 +6,7 @@ import { isVariableName } from '../src/names';
 import {
   BUILTIN_PROJECT_FILES, OWN_FILE, TOOL_ALIASES, TOOL_VERSIONS_FILE, directoryEntries,
   parseAssignments, parseOneValueFile, parseProjectFile, parseProjectFileMapping, parseToolVersions,
-  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSource, toolVariable, versionValue,
+  foundDirectories, MISE_FILES, parseMiseToml, projectFileNames, projectFileRules, projectLookup, projectSkipped, projectSource, toolVariable, versionValue,
   type FoundFile, type OneValueRule, type ProjectDirectory, type ProjectEntry, type ProjectFileRule, type Refusal,
 } from '../src/project';
 import { findProjectValue, walkDirectories } from './helpers/project';
@@ -494,6 +494,8 @@ describe('projectSource', () => {
   test('a duplicate says which lines it overrides (mise: the last wins)', () => {
     const [go] = parseToolVersions(b('go 1\ngolang 2\ngo 3\n'));
     assert.equal(projectSource({ ...go!, dir: b('/p') }), '/p/.tool-versions:3 (the last line naming it: overrides lines 1, 2)');
+    const [one] = parseToolVersions(b('go 1\ngo 2\n'));
+    assert.equal(projectSource({ ...one!, dir: b('/p') }), '/p/.tool-versions:2 (the last line naming it: overrides line 1)');
   });
 });
 
@@ -678,8 +680,52 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
     assert.equal(r.source, '/p/sub/.tool-versions:1');
   });
 
+  test('projectSkipped: files not trusted, nearest first, with their owner, then values refused, with file and line', () => {
+    const files: FoundFile[] = [
+      found(0, '/p/sub', '.varsymfs-env', 'GO_VERSION=a/b\nNODE_VERSION=20\n'),
+      { depth: 2, name: 99, status: 'writable by others', owner: 0, dir: b('/'), contents: b('') },
+      { ...found(1, '/p', '.nvmrc', '20\n', 'not trusted'), owner: 1001 },
+      found(1, '/p', '.go-version', '1\n', 'writable by others'),
+    ];
+    assert.deepEqual(projectSkipped(files, names, BUILTIN_PROJECT_FILES), [
+      { kind: 'skipped', text: '/p/.nvmrc: not trusted (owner uid 1001)' },
+      { kind: 'skipped', text: '/p/.go-version: not trusted (writable by its group or others; owner uid ?)' },
+      { kind: 'skipped', text: '/?: not trusted (writable by its group or others; owner uid 0)' },
+      { kind: 'refused', text: `/p/sub/.varsymfs-env:1: GO_VERSION is not one path component (no '/', not '.' or '..', no NUL): "a/b"` },
+    ]);
+  });
+
   test('a name index the mount does not know, or a status other than read, is no file', () => {
     const look = projectLookup([{ depth: 0, name: 99, status: 'read', dir: b('/p'), contents: b('go 1\n') }, found(0, '/p', '.go-version', '1.0', 'too large')], names, BUILTIN_PROJECT_FILES);
     assert.equal(look('GO_VERSION'), undefined);
+  });
+});
+
+// Mutants that survived a run of `npm run test:mutation` (docs/testing.md), each killed by the rule it broke.
+describe('the edges a mutation run found untested', () => {
+  test("mise's file names, written out as docs/project-files.md lists them, highest precedence first", () => {
+    assert.deepEqual(MISE_FILES, [
+      '.mise.local.toml', 'mise.local.toml', '.mise/config.local.toml', '.config/mise.local.toml', '.config/mise/mise.local.toml', '.config/mise/config.local.toml',
+      '.mise.toml', 'mise.toml', 'mise/config.toml', '.mise/config.toml', '.config/mise.toml', '.config/mise/mise.toml', '.config/mise/config.toml',
+    ]);
+  });
+
+  test('an entry has `versions` only for several versions that do not all defer, and `overrides` only when it overrides a line', () => {
+    const one = (text: string) => parseToolVersions(b(text))[0]!;
+    assert.deepEqual(one('go 1.22 system 1.21\n').versions!.map(s), ['1.22', '1.21'], 'a deferring version is left out');
+    assert.equal('versions' in one('go system path:/x\n'), false, 'all defer: no versions');
+    assert.equal('versions' in one('go 1.21\n'), false, 'one version: no versions');
+    assert.deepEqual(one('go 1\ngolang 2\n').overrides, [1]);
+    assert.equal('overrides' in one('go 1\n'), false);
+  });
+
+  test('refusals: an empty value is no refusal; the reason is said; a mise file read with a BOM and named mise.toml by default', () => {
+    const why = "is not one path component (no '/', not '.' or '..', no NUL)";
+    const own: Refusal[] = [];
+    assert.deepEqual(parseAssignments(b('A=\nB=x/y\n'), undefined, own), []);
+    assert.deepEqual(own.map((r) => [r.variable, s(r.written), r.file, r.line, r.why]), [['B', 'x/y', '.varsymfs-env', 2, why]]);
+    const mise: Refusal[] = [];
+    assert.deepEqual(parseMiseToml(Buffer.from('\ufeff[tools]\ngo = "1.21"\n[env]\nA = "a/b"\n', 'utf8'), undefined, mise).map((e) => [e.variable, e.file]), [['GO_VERSION', 'mise.toml']]);
+    assert.deepEqual(mise.map((r) => [r.variable, r.file, r.line, r.why]), [['A', 'mise.toml', 4, why]]);
   });
 });

@@ -265,3 +265,38 @@ test('scopes.match: project and default values of a reference that is a whole pa
   assert.deepEqual(calls, ['P /i 19,20', 'D /i 1.21', 'D / 1.21', 'P /a 19,20', 'D /a/m-P 1.21']);
   assert.equal(x('/i/$<P>').refs[0]!.match?.matched, 'm-P');
 });
+
+// Mutants that survived a run of `npm run test:mutation` (docs/testing.md), each killed by the rule it broke.
+test('scopes.match: one project version is matched as itself; a matched default says how; an empty project value is unset', () => {
+  const calls: string[] = [];
+  const project = (value: string) => (n: string) => (n === 'P' ? { value: Buffer.from(value), source: '/p/.nvmrc:1' } : undefined);
+  const scopes: Scopes = {
+    env: () => undefined,
+    envScope: 'environment',
+    project: project('20'),
+    defaults: (n) => (n === 'P' || n === 'D' ? Buffer.from('1.21') : undefined),
+    match: (name, dir, versions) => {
+      calls.push(`${name} ${dir.toString()} ${versions.map(String).join(',')}`);
+      return { value: Buffer.from(`m-${name}`), match: { dir: dir.toString(), matched: `m-${name}`, rule: 'as written', tried: [] } };
+    },
+  };
+  const x = (raw: string, s: Scopes = scopes) => explainTemplate(parseTemplate(Buffer.from(raw)), s);
+  assert.equal(x('/i/$<P>').target!.toString(), '/i/m-P');
+  assert.deepEqual(calls, ['P /i 20'], 'a file with one version (no `versions`): that version is matched');
+  assert.deepEqual(x('/i/$<D>').refs[0]!.match, { dir: '/i', matched: 'm-D', rule: 'as written', tried: [] }, 'a mount default says how it was matched');
+  const empty = x('/i/$<P>', { ...scopes, project: project('') }).refs[0]!;
+  assert.deepEqual([empty.scope, empty.source], ['mount default', '/p/.nvmrc:1'], 'an empty project value counts as unset, as in every scope');
+});
+
+test('scopes.match: matched while the expansion so far is at most `max`, not past it', () => {
+  const scopes: Scopes = {
+    env: () => undefined,
+    envScope: 'environment',
+    defaults: (n) => (n === 'D' ? Buffer.from('1.21') : undefined),
+    match: () => ({ value: Buffer.from('1.21.9'), match: { dir: '/i', matched: '1.21.9', rule: 'newest with prefix', tried: ['1.21.*'] } }),
+  };
+  const at = (max: number) => explainTemplate(parseTemplate(Buffer.from('/i/$<D>')), scopes, max);
+  assert.deepEqual([at(3).target, at(3).length, at(3).refs[0]!.match?.matched], [undefined, 9, '1.21.9'], '3 bytes before it, max 3: matched');
+  assert.deepEqual([at(2).target, at(2).length, at(2).refs[0]!.match], [undefined, 7, undefined], '3 bytes before it, max 2: as written');
+  assert.equal(at(9).target!.toString(), '/i/1.21.9');
+});

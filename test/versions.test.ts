@@ -153,4 +153,15 @@ describe('the edges a mutation run found untested', () => {
     assert.deepEqual(matchVersions(['stable'], new Set(['1.22.0'])), { value: 'stable', matched: undefined, tried: ['stable'] });
     assert.equal(newestWithPrefix('', ['1.2', '1.3']), '1.3');
   });
+
+  test('the newest wins wherever the directory lists it: first, last or between', () => {
+    assert.equal(newestWithPrefix('20', ['20.10.0', '20.9.0', '20.1.0']), '20.10.0');
+    assert.equal(newestWithPrefix('20', ['20.9.0', '20.10.0', '20.1.0']), '20.10.0');
+    assert.equal(newestWithPrefix('', ['1.3', '1.2']), '1.3');
+  });
+
+  test('a partial version is a prefix of itself: the name equal to it counts, and loses to a longer one', () => {
+    assert.equal(newestWithPrefix('20', ['20', '19.1']), '20');
+    assert.equal(newestWithPrefix('1.21', ['1.21.0', '1.21']), '1.21.0');
+  });
 });
