@@ -242,15 +242,7 @@ static napi_value slot_release (napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_buffer_info(env, argv[0], (void **) &data, &len));
   if (len < VSF_SLOT_OFFSET + sizeof(vsf_slot_t)) { napi_throw_error(env, "EINVAL", "not a request's locals"); return NULL; }
-  vsf_slot_t *slot = (vsf_slot_t *) (data + VSF_SLOT_OFFSET);
-  if (slot->status == VSF_RESOLVE) vsf_share_release(slot->share_uid);
-  slot->status = VSF_NONE;
-  free((void *) (uintptr_t) slot->env_ptr);
-  free((void *) (uintptr_t) slot->project_ptr);
-  slot->env_ptr = 0;
-  slot->env_len = 0;
-  slot->project_ptr = 0;
-  slot->project_len = 0;
+  vsf_resolve_reset((vsf_slot_t *) (data + VSF_SLOT_OFFSET));
   return NULL;
 }
 

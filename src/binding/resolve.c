@@ -132,8 +132,8 @@ int vsf_resolve_link (vsf_request_t *r, vsf_slot_t *slot, const vsf_link_t *link
   return res;
 }
 
-// The previous question in these locals, cleared before the next request: its blocks freed, and its share
-// given back if JS never did (a bug).
+// A question done with: its blocks freed and its share given back, once (the slot is then VSF_NONE). By JS
+// once it has answered (slotRelease), else before the next request in these locals (JS never did: a bug).
 void vsf_resolve_reset (vsf_slot_t *slot) {
   if (slot->status == VSF_RESOLVE) vsf_share_release(slot->share_uid);
   free((void *) (uintptr_t) slot->env_ptr);
