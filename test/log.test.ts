@@ -64,6 +64,22 @@ describeEachUser((user) => {
     assert.doesNotMatch(text, / debug /);
   });
 
+  test('--log-level debug: a process resolving one link again and again is never answered from the memo (every resolution reaches the log)', T, async (t) => {
+    const m = await mount(t, user, { args: ['--log-level', 'debug'], setup: links });
+    const counters = async () => {
+      const s = await m.cli(['status', '--json', m.dir]);
+      assert.equal(s.code, 0, s.stderr);
+      const [c] = JSON.parse(s.stdout) as Array<{ resolutions: number; cache: { memoHits: number } }>;
+      return { resolutions: c!.resolutions, memoHits: c!.cache.memoHits };
+    };
+    const before = await counters();
+    const r = await m.run('python3', ['-c', 'import os,sys\nfor i in range(20): assert os.readlink(sys.argv[1]) == "bar"', path.join(m.dir, 'foo')], { XXX: 'bar' });
+    assert.equal(r.code, 0, r.stderr);
+    const after = await counters();
+    assert.ok(after.resolutions - before.resolutions >= 20, JSON.stringify({ before, after }));
+    assert.equal(after.memoHits - before.memoHits, 0, `JS asked C to keep nothing: ${JSON.stringify({ before, after })}`);
+  });
+
   test('a log past 4 MiB is moved to .log.1 at the next mount; a smaller one is appended to', T, async (t) => {
     const dir = tempDir(t, user);
     const state = tempDir(t, user, 'varsymfs-state-');

@@ -114,6 +114,27 @@ describeEachUser((user) => {
     assert.match(long.stderr, /File name too long/);
   });
 
+  test('lstat of a variant link has no blocks, even where its backing link has some', T, async (t) => {
+    // A target past ext4's inline 60 bytes gets a block of its own in the backing store.
+    const target = `/opt/${'p'.repeat(80)}/` + '${V:-fallback}';
+    let blocks = -1;
+    const m = await mount(t, user, {
+      setup: (d) => {
+        fs.symlinkSync(target, path.join(d, 'l'));
+        blocks = fs.lstatSync(path.join(d, 'l')).blocks;
+      },
+    });
+    if (blocks === 0) return t.skip('the backing store gives long symlinks no blocks: nothing to tell apart');
+    for (const env of [{ V: 'a' }, {}]) {
+      // Twice: the first answer comes from JS, the second from the memo; both are shaped by the same reply.
+      for (const round of [1, 2]) {
+        const r = await m.run('stat', ['-c', '%b %s', `${m.dir}/l`], env);
+        const expected = Buffer.byteLength(target.replace('${V:-fallback}', 'V' in env ? 'a' : 'fallback'));
+        assert.equal(r.stdout, `0 ${expected}\n`, `${JSON.stringify(env)}, round ${round}: ${r.stderr}`);
+      }
+    }
+  });
+
   test('runs programs from the mount: a copied ELF binary, a script, through variant links inside and outside', T, async (t) => {
     const m = await mount(t, user, {
       setup: (d) => {

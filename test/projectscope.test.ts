@@ -353,6 +353,51 @@ print("ok")
 
   // ---- where the working directory is --------------------------------------------------------------
 
+  test('one program moving between two projects gets each one\'s value, however often it asked in the other', T, async (t) => {
+    // Its environment cached, its answers kept by its project state: a kept answer of one project is never
+    // the answer in the other (the state is part of the memo's key). Files and directories dated in the
+    // past, so that each walk's state is one that may be kept.
+    const m = await linksMount(t, user);
+    const a = newProject(t, user, { '.tool-versions': 'golang 1.21.0\n' });
+    const b = newProject(t, user, { '.tool-versions': 'golang 1.22.3\n' });
+    const past = new Date(Date.now() - 3600_000);
+    for (const p of [a, b, path.join(a, '.tool-versions'), path.join(b, '.tool-versions')]) fs.utimesSync(p, past, past);
+    const py = String.raw`
+import os, sys
+link, a, b = sys.argv[1:4]
+got = []
+for i in range(6):
+    os.chdir(a if i % 2 == 0 else b)
+    got.append(os.readlink(link)); got.append(os.readlink(link))
+print(" ".join(got))
+`;
+    const link = path.join(m.dir, 'GO_VERSION');
+    // Started from a shell of the user, so that the daemon's caller cache does work for it.
+    const r = await runIn(user, '/', ['/bin/sh', '-c', '/usr/bin/python3 -c "$0" "$1" "$2" "$3"; true', py, link, a, b], {}, 60000);
+    assert.equal(r.stdout.toString().trim(), Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? '1.21.0 1.21.0' : '1.22.3 1.22.3')).join(' '), r.stderr);
+  });
+
+  test('a project file created while one program asks is seen by its next resolutions, after a fallback answered', T, async (t) => {
+    // The fallback's answer depends on the project files too (none named the variable): kept by the project
+    // state, never as an answer independent of it.
+    const m = await linksMount(t, user);
+    const proj = newProject(t, user, { 'a/': '' });
+    const py = String.raw`
+import os, sys
+link = sys.argv[1]
+first = os.readlink(link); again = os.readlink(link)
+with open(os.path.join("..", ".tool-versions"), "w") as f: f.write("golang 1.22.3\n")
+last = again
+for i in range(400):
+    last = os.readlink(link)
+    if last == "1.22.3": break
+print(first, again, last)
+`;
+    // Started from a shell of the user, so that the daemon's caller cache does work for it.
+    const r = await runIn(user, path.join(proj, 'a'), ['/bin/sh', '-c', '/usr/bin/python3 -c "$0" "$1"; true', py, path.join(m.dir, 'GO_VERSION')], {}, 60000);
+    assert.equal(r.stdout.toString(), 'none none 1.22.3\n', r.stderr);
+  });
+
   test('a program that keeps resolving after its memoized answer was evicted still gets its project\'s value', T, async (t) => {
     // Found by the bench: the per-image walk kept on the fast path knew the project state but not the
     // files, so a memo miss under that state handed JS no files (the inline fallback answered).

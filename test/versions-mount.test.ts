@@ -100,6 +100,28 @@ describe('versions as install trees name them', { skip: user === undefined ? 'no
     await until('20.10.0');
   });
 
+  test('an install directory created after one program asked is seen by that program\'s next resolutions', T, async (t) => {
+    // While the directory is missing its value is taken as written, an answer from a listing nothing
+    // watches: never kept, so that the same program (its environment cached) sees the install.
+    const tree = tempDir(t, user!, 'versions-tree-');
+    const m = await treeMount(t, user!, tree);
+    const dir = project(t, user!, { '.nvmrc': '20\n' });
+    const py = String.raw`
+import os, sys
+link, tree = sys.argv[1:3]
+first = os.path.basename(os.readlink(link))
+os.makedirs(os.path.join(tree, "node", "20.10.0"))
+last = first
+for i in range(400):
+    last = os.path.basename(os.readlink(link))
+    if last == "20.10.0": break
+print(first, last)
+`;
+    // Started from a shell of the user, so that the daemon's caller cache does work for it.
+    const r = await m.run('sh', ['-c', 'python3 -c "$0" "$1" "$2"; true', py, path.join(m.dir, 'node'), tree], {}, { cwd: dir });
+    assert.equal(r.stdout, '20 20.10.0\n', r.stderr);
+  });
+
   test('resolve --explain says which candidate matched and which were tried', T, async (t) => {
     const tree = installTree(t, user!);
     const m = await treeMount(t, user!, tree);

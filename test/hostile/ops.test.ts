@@ -303,4 +303,17 @@ for (const [label, user] of testUsers()) {
     const r = await m.run('python3', ['-c', py, m.dir]);
     assert.equal(r.stdout, 'touched 0\n', r.stderr);
   });
+
+  test(`links made in one clock tick with targets of one length each lstat as their own target (${label})`, T, async (t) => {
+    // links.c keys a kept target by the link's identity: device, times and size alone are shared by links
+    // made together (timestamps are per clock tick), only the file handle tells them apart.
+    const n = 200;
+    const name = (i: number) => `V${String(i).padStart(3, '0')}`;
+    const m = await mount(t, user, { setup: (d) => { for (let i = 0; i < n; i++) fs.symlinkSync(`$<${name(i)}>`, path.join(d, `l${i}`)); } });
+    const env = Object.fromEntries(Array.from({ length: n }, (_, i) => [name(i), 'x'.repeat(i + 1)]));
+    const links = Array.from({ length: n }, (_, i) => `${m.dir}/l${i}`);
+    const r = await m.run('stat', ['-c', '%s', ...links], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map(Number), Array.from({ length: n }, (_, i) => i + 1));
+  });
 }
