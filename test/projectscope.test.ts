@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { alive, chownTree, mount, onCleanup, tempDir, type Mounted, waitFor } from './helpers/mount';
+import { settle } from './helpers/prober';
 import { asUser, baseEnv, describeEachUser, plainUser, rootUser, type TestUser } from './helpers/users';
 
 const T = { timeout: 300000 };
@@ -735,5 +736,29 @@ describe('a root --allow-other daemon serving an unprivileged user reads project
       assert.equal(suid.stdout.toString(), 'none\n', `${v}: a secure-exec caller gets no project value`);
       assert.notEqual(await resolveIn(plain!, proj, link), 'none', `${v}: an ordinary program of the user in the same directory does`);
     }
+  });
+
+  test('a secure exec gets no project value kept for an answer without an environment in the same directory', T, async (t) => {
+    // Another user's link: its follower's environment is not read, its project files are, and that answer is
+    // kept under "no environment" and the project state. A secure exec is also "no environment": it must
+    // skip its project files before any kept answer is looked up (planted bug 50).
+    const m = await sharedMount(t);
+    const proj = newProject(t, plain!, { '.varsymfs-env': 'V=project\n' });
+    const link = path.join(m.dir, 'theirs');
+    fs.symlinkSync('$<V:-none>', link);
+    fs.lchownSync(link, 65534, 65534);
+    await settle();  // a project file younger than 50 ms is never part of a kept answer's key
+    assert.equal(await resolveIn(plain!, proj, link), 'project', 'an ordinary program: its project file answers another user\'s link');
+    // A secure exec of the same fs uid (file capabilities: AT_SECURE without setuid), so that its walk of
+    // the same directory is the same project state, under which that answer is kept.
+    const bin = tempDir(t, root!, 'varsymfs-caps-');
+    const capped = path.join(bin, 'capped-readlink');
+    fs.copyFileSync('/usr/bin/readlink', capped);
+    fs.chmodSync(capped, 0o755);
+    const cap = spawnSync('setcap', ['cap_net_raw+p', capped], { encoding: 'utf8' });
+    assert.equal(cap.status, 0, `setcap (libcap2-bin, which .ci/run installs): ${cap.stderr}`);
+    const secure = await runIn(plain!, proj, [capped, link]);
+    assert.equal(secure.code, 0, secure.stderr);
+    assert.equal(secure.stdout.toString(), 'none\n', 'a secure-exec caller gets no project value, kept or not');
   });
 });
