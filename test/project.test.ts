@@ -247,6 +247,7 @@ describe('parseMiseToml: mise.toml and its siblings', () => {
     const entries = parseMiseToml(text, 'mise.toml', refused);
     assert.deepEqual(entries.map((e) => [e.variable, e.value?.toString('utf8'), e.line]), [['A', 'x\ufeffy', 2]]);
     assert.deepEqual(refused, []);
+    assert.deepEqual(parseMiseToml(Buffer.from('[env]\nA = "x\ufeffy"\n', 'utf8')).map((e) => e.value?.toString('utf8')), ['x\ufeffy'], 'no mark at the start: nothing is skipped');
   });
 
   test('not TOML: nothing (mise refuses the file)', () => {
