@@ -353,8 +353,12 @@ export function parseMiseToml(contents: Buffer, file = 'mise.toml', refused?: Re
   if (isTable(doc.tools)) {
     for (const [tool, v] of Object.entries(doc.tools)) {
       const variable = toolVariable(tool);
-      const words = miseVersions(v).filter((w) => !w.includes('{{') && !w.includes('\0')).map((w) => Buffer.from(w));
-      if (variable === undefined || words.length === 0) continue;
+      const versions = miseVersions(v);
+      // mise renders a template before it splits the string: which version comes first is unknown (and
+      // `{{ env.GO }}` would split into words), so a value holding one is ignored whole.
+      if (variable === undefined || versions.some((w) => w.includes('{{'))) continue;
+      const words = versions.filter((w) => !w.includes('\0')).map((w) => Buffer.from(w));
+      if (words.length === 0) continue;
       entries.push(entryOf(variable, words[0]!, file, tomlLine(text, 'tools', tool), words));
     }
   }

@@ -71,4 +71,7 @@ test('connectionName: fusectl names a connection by the dev_t of its superblock 
   assert.equal(connectionName({ device: '0:53' }), '53');
   assert.equal(connectionName({ device: '8:1' }), String(8 * 2 ** 20 + 1));
   assert.equal(connectionName({ device: 'x' }), undefined);
+  assert.equal(connectionName({ device: '259:12' }), String(259 * 2 ** 20 + 12), 'a major of several digits');
+  assert.equal(connectionName({ device: 'x0:53' }), undefined, 'nothing before major');
+  assert.equal(connectionName({ device: '0:53x' }), undefined, 'nothing after minor');
 });

@@ -219,6 +219,37 @@ describe('parseMiseToml: mise.toml and its siblings', () => {
     assert.deepEqual(refused.map((r) => [r.variable, s(r.written), r.line]), [['A', '../../x', 2], ['C', '..', 4]]);
   });
 
+  test('the line of a [tools] key: an indented table, a key indented before any table, an inline table, not another table\'s key', () => {
+    assert.deepEqual(parse('  [tools]\n  go = "1.21"\n'), [['GO_VERSION', '1.21', 2, undefined, undefined]]);
+    assert.deepEqual(parse('# pins\n  tools.go = "1.21"\n'), [['GO_VERSION', '1.21', 2, undefined, undefined]]);
+    assert.deepEqual(parse('tools = { go = "1.21" }\n'), [['GO_VERSION', '1.21', 1, undefined, undefined]], 'not found by the scan: line 1');
+    assert.deepEqual(parse('[settings]\ngo = "x"\n[tools]\ngo = "1.21"\n'), [['GO_VERSION', '1.21', 4, undefined, undefined]]);
+    assert.deepEqual(parse('[settings]\ntools.go = "x"\n[tools]\ngo = "1.21"\n'), [['GO_VERSION', '1.21', 4, undefined, undefined]]);
+  });
+
+  test('[tools] values: words split on any run of spaces; numbers, booleans, empty arrays, a version that is no string give nothing; a word with NUL is skipped', () => {
+    assert.deepEqual(parse('[tools]\ngo = " 1.21 \\t 1.20 "\nnode = 20\nruby = true\npython = { version = ["3.12"] }\ndeno = []\nbun = ""\n'), [
+      ['GO_VERSION', '1.21', 2, ['1.21', '1.20'], undefined],
+    ]);
+    assert.deepEqual(parse('[tools]\ngo = "a\\u0000b 1.21"\nnode = ["\\u0000", "20"]\n'), [
+      ['GO_VERSION', '1.21', 2, undefined, undefined],
+      ['NODE_VERSION', '20', 3, undefined, undefined],
+    ]);
+  });
+
+  test('a [tools] value holding a template is ignored whole: spaces inside it, or a template among versions', () => {
+    assert.deepEqual(parse('[tools]\ngo = "{{ env.GO }}"\nnode = ["{{ vars.node }}", "20"]\nruby = "3.3 {{x}}"\n'), []);
+  });
+
+  test('a byte-order mark is skipped at the start only; [env]: an empty value is no entry and no refusal', () => {
+    const text = Buffer.from('\ufeff[env]\nA = "x\ufeffy"\nB = ""\n', 'utf8');
+    const refused: Refusal[] = [];
+    const entries = parseMiseToml(text, 'mise.toml', refused);
+    assert.deepEqual(entries.map((e) => [e.variable, e.value?.toString('utf8'), e.line]), [['A', 'x\ufeffy', 2]]);
+    assert.deepEqual(refused, []);
+    assert.deepEqual(parseMiseToml(Buffer.from('[env]\nA = "x\ufeffy"\n', 'utf8')).map((e) => e.value?.toString('utf8')), ['x\ufeffy'], 'no mark at the start: nothing is skipped');
+  });
+
   test('not TOML: nothing (mise refuses the file)', () => {
     assert.deepEqual(parse('[tools\ngo = 1.21\n'), []);
     assert.deepEqual(parse('go 1.21\n'), []);
@@ -670,6 +701,12 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
     assert.deepEqual({ ...look('NODE_VERSION'), value: s(look('NODE_VERSION')?.value) }, { value: '22', source: '/p/sub/.nvmrc:1' });
     assert.deepEqual({ ...look('GO_VERSION'), value: s(look('GO_VERSION')?.value) }, { value: '1.22.3', source: '/p/.tool-versions:2' });
     assert.equal(look('RUBY_VERSION'), undefined);
+  });
+
+  test('an answer of several versions carries them, in order; one of one version has none', () => {
+    const look = projectLookup([found(0, '/p', TOOL_VERSIONS_FILE, 'go 1.22 1.21\nnodejs 20\n')], names, BUILTIN_PROJECT_FILES);
+    assert.deepEqual(look('GO_VERSION')?.versions?.map(s), ['1.22', '1.21']);
+    assert.ok(look('NODE_VERSION') !== undefined && !('versions' in look('NODE_VERSION')!));
   });
 
   test('a deferring value (system) answers with no value and stops the walk', () => {
