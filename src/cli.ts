@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startDaemon, type DaemonConfig } from './daemon';
+import { CACHE_MODES, ENTRY_TIMEOUT, startDaemon, type CacheMode, type DaemonConfig } from './daemon';
 import { configFromJson, configToJson } from './daemonconfig';
 import { checkName, parseAssignment } from './defaults';
 import { VarsymfsError } from './errors';
@@ -37,7 +37,8 @@ interface MountOptions {
   default: string[];
   allowOther?: boolean;
   attrTimeout: number;
-  entryTimeout: number;
+  entryTimeout?: number;
+  cache: CacheMode;
   cacheSize: number;
   /** false with --no-project-files. */
   projectFiles: boolean;
@@ -128,7 +129,8 @@ function daemonConfig(dir: string, o: MountOptions): DaemonConfig {
     defaults: new Map(o.default.map(parseAssignment)),
     allowOther: !!o.allowOther,
     attrTimeout: o.attrTimeout,
-    entryTimeout: o.entryTimeout,
+    entryTimeout: o.entryTimeout ?? ENTRY_TIMEOUT[o.cache],
+    cache: o.cache,
     cacheSize: o.cacheSize,
     projectRules: o.projectFiles ? projectFileRules(o.projectFile.map(parseProjectFileMapping)) : [],
     projectTimeout: o.projectTimeout,
@@ -373,7 +375,8 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('-d, --default <NAME=VALUE>', 'a mount default, used when neither the caller\'s environment nor its project files give NAME (repeatable; persists with the mount)', collect, [])
     .option('--allow-other', 'let other users use the mount (kernel permission checks on; non-root needs user_allow_other in /etc/fuse.conf)')
     .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
-    .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups', seconds, 1)
+    .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups (default: 0, 1 or 86400 by --cache)', seconds)
+    .addOption(new Option('--cache <mode>', 'what the kernel keeps of what is the same for every caller: never (ask the daemon every time), auto (names; missing names when mounted in place; file pages while size and mtime are unchanged), always (all, for a store nothing changes behind)').choices(CACHE_MODES).default('auto'))
     .option('--cache-size <n>', 'threads whose environments are kept (two open fds each)', positiveInt, 1024)
     .option('--no-project-files', 'ignore project files (.tool-versions, .go-version, .nvmrc, .varsymfs-env, ...): environment, then mount defaults')
     .option('--project-file <FILE=VARIABLE>', 'a file named FILE in the working directory or above holds one value for VARIABLE, like .go-version (repeatable)', collectProjectFile, [])

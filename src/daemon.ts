@@ -27,6 +27,8 @@ export interface DaemonConfig {
   readonly allowOther: boolean;
   readonly attrTimeout: number;
   readonly entryTimeout: number;
+  /** What the kernel may keep of what is the same for every caller (--cache; mountOptions says what each keeps). */
+  readonly cache: CacheMode;
   readonly cacheSize: number;
   /** The project files understood, in precedence order (project.ts projectFileRules); none: the scope is off. */
   readonly projectRules: readonly ProjectFileRule[];
@@ -50,8 +52,29 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+export const CACHE_MODES = ['never', 'auto', 'always'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+
+/** --entry-timeout's default for each --cache mode. */
+export const ENTRY_TIMEOUT: Readonly<Record<CacheMode, number>> = { never: 0, auto: 1, always: 86400 };
+
+/**
+ * What the kernel may keep, by --cache (docs/semantics.md, "What the kernel caches"). A variant link's
+ * attributes are never kept (--attr-timeout, 0 unless given). Missing names: in place, every change to
+ * the store passes through the mount and the kernel's own invalidation is exact, so they are kept as
+ * long as names (auto); a --source store can change behind the mount, so auto asks every time. Page
+ * cache: auto keeps a file's pages across opens while its size and mtime are unchanged (libfuse's
+ * auto_cache: an fstat at each open); always keeps them whatever happens behind the mount; never drops
+ * them at every open.
+ */
+function cacheOptions(config: Pick<DaemonConfig, 'source' | 'entryTimeout' | 'cache'>): string[] {
+  const negative = config.cache === 'always' || (config.cache === 'auto' && config.source === undefined) ? config.entryTimeout : 0;
+  const pages = { never: [], auto: ['auto_cache'], always: ['kernel_cache'] }[config.cache];
+  return [`negative_timeout=${negative}`, ...pages];
+}
+
 /** Mount options for libfuse, with default_permissions first: no length of fsname can push it out. */
-export function mountOptions(config: Pick<DaemonConfig, 'mountPoint' | 'source' | 'allowOther' | 'attrTimeout' | 'entryTimeout'>): string[] {
+export function mountOptions(config: Pick<DaemonConfig, 'mountPoint' | 'source' | 'allowOther' | 'attrTimeout' | 'entryTimeout' | 'cache'>): string[] {
   const options = config.allowOther ? ['default_permissions', 'allow_other'] : [];
   options.push(
     'use_ino',
@@ -60,7 +83,7 @@ export function mountOptions(config: Pick<DaemonConfig, 'mountPoint' | 'source' 
     'subtype=varsymfs',
     `attr_timeout=${config.attrTimeout}`,
     `entry_timeout=${config.entryTimeout}`,
-    'negative_timeout=0',
+    ...cacheOptions(config),
     `fsname=${(config.source ?? config.mountPoint).replace(/[,\\]/g, (c) => '\\' + c)}`,
   );
   // The kernel takes a mount's options and source in one page; fusermount adds its own.

@@ -1,6 +1,6 @@
 // The daemon's configuration as JSON: what `varsymfs mount` hands the daemon it starts in the background
 // (the options parsed and checked once, by the parent), and what `varsymfs status --json` shows as `config`.
-import type { DaemonConfig } from './daemon';
+import { CACHE_MODES, type DaemonConfig } from './daemon';
 import { VarsymfsError } from './errors';
 import { LOG_LEVELS } from './log';
 import type { ProjectFileRule } from './project';
@@ -29,6 +29,7 @@ const FIELDS: { readonly [K in keyof ConfigJson]-?: (v: unknown) => boolean } = 
   allowOther: (v) => typeof v === 'boolean',
   attrTimeout: isSeconds,
   entryTimeout: isSeconds,
+  cache: (v) => (CACHE_MODES as readonly unknown[]).includes(v),
   cacheSize: (v) => Number.isInteger(v) && (v as number) >= 1,
   projectRules: (v) => Array.isArray(v) && v.every(isRule),
   projectTimeout: isSeconds,

@@ -104,9 +104,11 @@ export function createOps({ locals, resolver, native, log }: OpsOptions): Record
       passed(reply, 'readlink', path, (result, l) => (result < 0 ? reply(result) : reply(0, slotTarget(native.layout, l, result))));
     }),
   };
-  // Every other operation is answered by the hook; libfuse must still know they exist.
+  // Every other operation is answered by the hook; libfuse must still know they exist. Not flush: its
+  // absence answers the kernel's first FLUSH with ENOSYS, and the kernel sends no more (one request less
+  // per close); nothing is buffered here to flush.
   for (const name of native.layout.ops) {
-    if (name in table || name === 'error') continue;
+    if (name in table || name === 'error' || name === 'flush') continue;
     table[name] = op(name, (reply) => {
       log.log('error', `${name}: reached JS (the hook declined it)`);
       reply(EIO);

@@ -32,7 +32,7 @@ function everyMountOption(t: TestContext, user: TestUser): Array<{ option: Optio
     const choices = o.argChoices?.filter((c) => c !== o.defaultValue);
     if (choices !== undefined && choices.length > 0) return { option: o, words: [flag, choices[0]!] };
     if (typeof o.defaultValue === 'number') return { option: o, words: [flag, String(o.defaultValue + 3)] };
-    const sample = { '<dir>': () => tempDir(t, user), '<NAME=VALUE>': () => 'XXX=from-the-option', '<FILE=VARIABLE>': () => '.bun-version=BUN_VERSION' }[/<[^>]+>/.exec(o.flags)?.[0] ?? ''];
+    const sample = { '<dir>': () => tempDir(t, user), '<NAME=VALUE>': () => 'XXX=from-the-option', '<FILE=VARIABLE>': () => '.bun-version=BUN_VERSION', '<seconds>': () => '7' }[/<[^>]+>/.exec(o.flags)?.[0] ?? ''];
     if (sample === undefined) throw new Error(`no sample value for ${o.flags}: give one in everyMountOption`);
     return { option: o, words: [flag, sample()] };
   });

@@ -66,7 +66,6 @@ static int fh (const vsf_request_t *r) { return file_of(r)->fd; }
 static int op_fgetattr (call_t *c) { return R(fstat(fh(c->r), c->r->stat)); }
 static int op_read (call_t *c) { return R(pread(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
 static int op_write (call_t *c) { return R(pwrite(fh(c->r), c->r->buf, c->r->len, c->r->offset)); }
-static int op_flush (call_t *c) { (void) c; return 0; }
 static int op_release (call_t *c) {
   file_t *f = file_of(c->r);
   int r = R(close(f->fd));
@@ -328,7 +327,7 @@ static const op_t ops[VSF_OP_COUNT] = {
   [VSF_OP_FGETATTR] = { op_fgetattr, HANDLE, 1 },  [VSF_OP_ACCESS] = { op_access, PATH, 1 },
   [VSF_OP_OPEN] = { op_open, PATH, 1 },            [VSF_OP_CREATE] = { op_create, PATH, 0 },
   [VSF_OP_READ] = { op_read, HANDLE, 1 },          [VSF_OP_WRITE] = { op_write, HANDLE, 0 },
-  [VSF_OP_FLUSH] = { op_flush, HANDLE, 1 },        [VSF_OP_RELEASE] = { op_release, HANDLE, 1 },
+  [VSF_OP_RELEASE] = { op_release, HANDLE, 1 },
   [VSF_OP_FSYNC] = { op_fsync, HANDLE, 1 },        [VSF_OP_FTRUNCATE] = { op_ftruncate, HANDLE, 0 },
   [VSF_OP_TRUNCATE] = { op_truncate, PATH, 0 },    [VSF_OP_UTIMENS] = { op_utimens, PATH, 0 },
   [VSF_OP_CHMOD] = { op_chmod, PATH, 0 },          [VSF_OP_CHOWN] = { op_chown, PATH, 0 },
