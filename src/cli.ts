@@ -552,7 +552,22 @@ Examples:
 }
 
 /** Runs the CLI; never throws: errors become one line on stderr and a non-zero exit code. */
+/**
+ * A reader that went away (`varsymfs --help | head -1`) is the end of the output, not an error, as for
+ * coreutils; any other failure to write is one line on stderr. (Node ignores SIGPIPE, so a write to a
+ * closed pipe raises EPIPE on the stream instead of ending the process.)
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream, name: string): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    if (stream !== process.stderr) process.stderr.write(`Error: cannot write to ${name} (${err.code ?? err.message})\n`);
+    process.exitCode = 1;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe(process.stdout, 'standard output');
+  quietOnClosedPipe(process.stderr, 'standard error');
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

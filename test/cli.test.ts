@@ -1,11 +1,12 @@
 // Bad input on the command line of a first hour (src/cli.ts): each is one `Error: …` line and a non-zero exit,
 // never a silent acceptance, a stack trace or a raw system-call error.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { isMounted, tempDir } from './helpers/mount';
-import { describeEachUser, run, type RunResult } from './helpers/users';
+import { asUser, baseEnv, describeEachUser, run, type RunResult } from './helpers/users';
 
 const T = { timeout: 300000 };
 
@@ -20,6 +21,21 @@ function oneError(r: RunResult, pattern: RegExp): void {
 }
 
 describeEachUser((user) => {
+  // `varsymfs --help | head -1`: the reader is gone before the CLI writes (its end of the pipe is closed
+  // before the CLI has started), as when `head` has had its line.
+  test('output to a closed pipe (--help | head) ends quietly, exit 0, no stack trace', T, async () => {
+    for (const args of [['--help'], ['completion', 'bash'], ['mount', '--help']]) {
+      const [file, argv] = asUser(user, user.bin, args);
+      const child = spawn(file, argv, { env: baseEnv(user), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.destroy();
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.equal(stderr, '', `varsymfs ${args.join(' ')}: ${stderr}`);
+      assert.equal(code, 0, `varsymfs ${args.join(' ')}`);
+    }
+  });
+
   test('--default NAME= (an empty value) is refused, in mount and in defaults', T, async (t) => {
     const dir = tempDir(t, user, 'varsymfs-firsthour-');
     const r = await run(user, user.bin, ['mount', dir, '--default', 'GO_VERSION=']);
