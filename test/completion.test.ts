@@ -26,9 +26,9 @@ test('completion bash: commands, subcommands, each command\'s options; hidden on
   assert.deepEqual(complete(script, ['varsymfs', '']), ['--help', '--version', 'completion', 'current', 'defaults', 'doctor', 'link', 'mount', 'resolve', 'service', 'setup', 'status', 'unmount']);
   assert.deepEqual(complete(script, ['varsymfs', 'mo']), ['mount']);
   assert.deepEqual(complete(script, ['varsymfs', 'service', '']), ['install', 'remove']);
-  assert.deepEqual(complete(script, ['varsymfs', 'mount', '/tmp', '--ca']), ['--cache-size']);
+  assert.deepEqual(complete(script, ['varsymfs', 'mount', '/tmp', '--ca']), ['--cache', '--cache-size']);
   assert.deepEqual(complete(script, ['varsymfs', 'mount', '--re']), [], '--ready-fd is internal');
-  assert.deepEqual(complete(script, ['varsymfs', 'mount', '-']), ['--allow-other', '--attr-timeout', '--cache-size', '--default', '--entry-timeout', '--foreground', '--help', '--log-level', '--no-project-files', '--project-file', '--project-timeout', '--source', '--trust-dir', '-d', '-f', '-s']);
+  assert.deepEqual(complete(script, ['varsymfs', 'mount', '-']), ['--allow-other', '--attr-timeout', '--cache', '--cache-size', '--default', '--entry-timeout', '--foreground', '--help', '--log-level', '--no-project-files', '--project-file', '--project-timeout', '--source', '--trust-dir', '-d', '-f', '-s']);
   assert.deepEqual(complete(script, ['varsymfs', 'umount', '--l']), ['--lazy'], 'the alias has the command\'s options');
   assert.deepEqual(complete(script, ['varsymfs', 'resolve', '-']), ['--explain', '--help', '--json', '--pid', '-e', '-p']);
   assert.deepEqual(complete(script, ['varsymfs', 'status', '/proc/sel']), ['/proc/self'], 'file names elsewhere');
@@ -102,7 +102,7 @@ test('completion fish: commands with descriptions, subcommands, options; hidden 
   assert.equal(r.stdout, script);
   assert.deepEqual(fishComplete(script, 'varsymfs mo'), ['mount']);
   assert.deepEqual(fishComplete(script, 'varsymfs service '), ['install', 'remove']);
-  assert.deepEqual(fishComplete(script, 'varsymfs mount /tmp --ca'), ['--cache-size']);
+  assert.deepEqual(fishComplete(script, 'varsymfs mount /tmp --ca'), ['--cache', '--cache-size']);
   assert.deepEqual(fishComplete(script, 'varsymfs mount --re'), [], '--ready-fd is internal');
   assert.deepEqual(fishComplete(script, 'varsymfs link /tmp --fr'), ['--from']);
   assert.deepEqual(fishComplete(script, 'varsymfs umount --l'), ['--lazy']);
