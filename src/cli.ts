@@ -376,7 +376,7 @@ Exit codes: 0 success, 1 failure (one "Error: ..." line says why; status: a moun
     .option('--allow-other', 'let other users use the mount (kernel permission checks on; non-root needs user_allow_other in /etc/fuse.conf)')
     .option('--attr-timeout <seconds>', 'how long the kernel may cache attributes (0: a variant link\'s size is always the caller\'s)', seconds, 0)
     .option('--entry-timeout <seconds>', 'how long the kernel may cache name lookups (default: 0, 1 or 86400 by --cache)', seconds)
-    .addOption(new Option('--cache <mode>', 'what the kernel keeps of what is the same for every caller: never (ask the daemon every time), auto (names; missing names when mounted in place; file pages while size and mtime are unchanged), always (all, for a store nothing changes behind)').choices(CACHE_MODES).default('auto'))
+    .addOption(new Option('--cache <mode>', 'what the kernel keeps of what is the same for every caller: never (ask the daemon every time), auto (names; missing names too when mounted in place), always (names, missing names and file pages, for a store nothing changes behind)').choices(CACHE_MODES).default('auto'))
     .option('--cache-size <n>', 'threads whose environments are kept (two open fds each)', positiveInt, 1024)
     .option('--no-project-files', 'ignore project files (.tool-versions, .go-version, .nvmrc, .varsymfs-env, ...): environment, then mount defaults')
     .option('--project-file <FILE=VARIABLE>', 'a file named FILE in the working directory or above holds one value for VARIABLE, like .go-version (repeatable)', collectProjectFile, [])

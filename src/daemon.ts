@@ -59,17 +59,18 @@ export type CacheMode = (typeof CACHE_MODES)[number];
 export const ENTRY_TIMEOUT: Readonly<Record<CacheMode, number>> = { never: 0, auto: 1, always: 86400 };
 
 /**
- * What the kernel may keep, by --cache (docs/semantics.md, "What the kernel caches"). A variant link's
- * attributes are never kept (--attr-timeout, 0 unless given). Missing names: in place, every change to
- * the store passes through the mount and the kernel's own invalidation is exact, so they are kept as
- * long as names (auto); a --source store can change behind the mount, so auto asks every time. Page
- * cache: auto keeps a file's pages across opens while its size and mtime are unchanged (libfuse's
- * auto_cache: an fstat at each open); always keeps them whatever happens behind the mount; never drops
- * them at every open.
+ * What the kernel may keep, by --cache (docs/semantics.md, "What the kernel keeps"). A variant link's
+ * attributes are never kept (--attr-timeout, 0 unless given). Missing names: in place, a change to the
+ * store made behind the mount is as rare as it is for names found, so they are kept as long (auto; both
+ * within --entry-timeout); a --source store changes behind the mount as a matter of course, so auto asks
+ * every time. Pages: only always keeps them across opens (kernel_cache). Not auto: high-level libfuse
+ * gives the kernel one inode per path, so a file replaced behind the mount would share its page cache
+ * with the file it replaced, and a process still reading the old one refills it with old pages that no
+ * check at open can see (libfuse's auto_cache compares only size and mtime).
  */
 function cacheOptions(config: Pick<DaemonConfig, 'source' | 'entryTimeout' | 'cache'>): string[] {
   const negative = config.cache === 'always' || (config.cache === 'auto' && config.source === undefined) ? config.entryTimeout : 0;
-  const pages = { never: [], auto: ['auto_cache'], always: ['kernel_cache'] }[config.cache];
+  const pages = config.cache === 'always' ? ['kernel_cache'] : [];
   return [`negative_timeout=${negative}`, ...pages];
 }
 
