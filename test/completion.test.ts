@@ -114,3 +114,48 @@ test('completion of another shell is one line and exit 2', () => {
   assert.equal(r.status, 2);
   assert.equal(r.stderr, "Error: no completion for 'tcsh': bash, zsh and fish are supported\n");
 });
+
+/** A small command tree: an alias, a subcommand group, options with and without values, a hidden one, `help`. */
+function smallTree(): Command {
+  const program = new Command('x');
+  program.command('run').alias('r').description("run it (now); it's quick")
+    .option('-q, --quiet', 'say less (the default)')
+    .option('-n <count>', 'how many; at most 9')
+    .option('--level [l]', '  a level  ')
+    .addOption(new Option('--secret').hideHelp());
+  const group = program.command('group').alias('g').description('grouped');
+  group.command('one');
+  group.command('two');
+  program.command('pair').description('a pair').command('a');
+  program.command('help');
+  return program;
+}
+
+test('zshCompletion of a small tree: help left out of the commands and of the case lines, aliases with their command, one case line each', () => {
+  const lines = zshCompletion(smallTree()).split('\n');
+  assert.deepEqual(lines.filter((l) => l.includes('compadd')), [
+    "    compadd -- 'run' 'group' 'pair' '--help' '--version'",
+    "    group|g) if (( CURRENT == 3 )); then compadd -- 'one' 'two'; return; fi ;;",
+    "    pair) if (( CURRENT == 3 )); then compadd -- 'a'; return; fi ;;",
+    "      run|r) compadd -- '-q' '--quiet' '-n' '--level' '--help' ;;",
+    "      group|g) compadd -- '--help' ;;",
+    "      pair) compadd -- '--help' ;;",
+  ]);
+});
+
+test('fishCompletion of a small tree: -s and -l as the option has them, -r for a value, descriptions up to `;` or `(` and trimmed', () => {
+  assert.equal(fishCompletion(smallTree()), [
+    '# fish completion for varsymfs; install: varsymfs completion fish > ~/.config/fish/completions/varsymfs.fish',
+    "complete -c varsymfs -n 'not __fish_seen_subcommand_from run r group g pair' -f -a 'run group pair'",
+    "complete -c varsymfs -n 'not __fish_seen_subcommand_from run r group g pair' -f -a run -d 'run it'",
+    "complete -c varsymfs -n '__fish_seen_subcommand_from run r' -s q -l quiet -d 'say less'",
+    "complete -c varsymfs -n '__fish_seen_subcommand_from run r' -s n -r -d 'how many'",
+    "complete -c varsymfs -n '__fish_seen_subcommand_from run r' -l level -r -d 'a level'",
+    "complete -c varsymfs -n 'not __fish_seen_subcommand_from run r group g pair' -f -a group -d 'grouped'",
+    "complete -c varsymfs -n '__fish_seen_subcommand_from group g; and not __fish_seen_subcommand_from one two' -f -a 'one two'",
+    "complete -c varsymfs -n 'not __fish_seen_subcommand_from run r group g pair' -f -a pair -d 'a pair'",
+    "complete -c varsymfs -n '__fish_seen_subcommand_from pair; and not __fish_seen_subcommand_from a' -f -a 'a'",
+    '',
+  ].join('\n'));
+  assert.match(fishCompletion(new Command('x').addCommand(new Command('q').description("it's a \\ here"))), /-a q -d 'it\\'s a \\\\ here'\n$/, 'a quote and a backslash escaped');
+});

@@ -89,3 +89,18 @@ test('walkLinks: a reason from look is kept; a file used as a directory names th
   assert.deepEqual(two.hops.map((h) => h.link), ['/v/a', '/v/b', '/v/c']);
   assert.equal(notInstalled(two), '/v/b -> /v/c (from /v/$<B>): not installed (/v/d does not exist)', 'the last variant link, not the first nor the last link');
 });
+
+test('walkLinks: one lookup per component, none for `.` and `..`, and a missing entry without a reason gives none', async () => {
+  const looked: string[] = [];
+  const recording = async (p: string) => {
+    looked.push(p);
+    return FS(p);
+  };
+  const w = await walkLinks('/h/vs/../vs/./sub/', recording);
+  assert.deepEqual([w.path, w.exists], ['/h/vs/sub', true]);
+  assert.deepEqual(looked, ['/h', '/h/vs', '/h/vs', '/h/vs/sub'], '`..` goes to the parent and `.` (a trailing slash too) stays, without a lookup');
+  looked.length = 0;
+  assert.equal((await walkLinks('/h/../', recording)).exists, true);
+  assert.deepEqual(looked, ['/h']);
+  assert.deepEqual(await walkLinks('/nope/x', FS), { hops: [], path: '/nope/x', exists: false, missing: '/nope' }, 'no `reason` key when look gave none');
+});

@@ -717,10 +717,11 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
     assert.equal(r.source, '/p/sub/.tool-versions:1');
   });
 
-  test('projectSkipped: files not trusted, nearest first, with their owner, then values refused, with file and line', () => {
+  test('projectSkipped: files not trusted, nearest first, with their owner (`?` for a name or owner not known), then values refused, with file and line', () => {
     const files: FoundFile[] = [
       found(0, '/p/sub', '.varsymfs-env', 'GO_VERSION=a/b\nNODE_VERSION=20\n'),
       { depth: 2, name: 99, status: 'writable by others', owner: 0, dir: b('/'), contents: b('') },
+      { depth: 3, name: 98, status: 'not trusted', dir: b('/q'), contents: b('') },
       { ...found(1, '/p', '.nvmrc', '20\n', 'not trusted'), owner: 1001 },
       found(1, '/p', '.go-version', '1\n', 'writable by others'),
     ];
@@ -728,6 +729,7 @@ describe('the files a walk found (foundDirectories, projectLookup)', () => {
       { kind: 'skipped', text: '/p/.nvmrc: not trusted (owner uid 1001)' },
       { kind: 'skipped', text: '/p/.go-version: not trusted (writable by its group or others; owner uid ?)' },
       { kind: 'skipped', text: '/?: not trusted (writable by its group or others; owner uid 0)' },
+      { kind: 'skipped', text: '/q/?: not trusted (owner uid ?)' },
       { kind: 'refused', text: `/p/sub/.varsymfs-env:1: GO_VERSION is not one path component (no '/', not '.' or '..', no NUL): "a/b"` },
     ]);
   });

@@ -147,6 +147,11 @@ describe('the edges a mutation run found untested', () => {
     assert.equal(compareVersions('1.0', '1.0'), 0);
   });
 
+  test('version order: only leading zeros are dropped, not zeros inside a number (100 after 20)', () => {
+    assert.equal(compareVersions('1.100', '1.20'), 1);
+    assert.equal(compareVersions('1.20', '1.100'), -1);
+  });
+
   test('latest: the newest installed version (names that start with a digit); nothing else means the newest', () => {
     assert.deepEqual(matchVersions(['latest'], new Set(['1.21.0', '1.22.0', 'lts'])), { value: '1.22.0', matched: { name: '1.22.0', rule: 'newest installed' }, tried: ['latest', '*'] });
     assert.deepEqual(matchVersions(['latest'], new Set(['lts'])), { value: 'latest', matched: undefined, tried: ['latest', '*'] });
