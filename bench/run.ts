@@ -716,9 +716,11 @@ async function cleanUp(): Promise<void> {
   for (const c of cleanups.splice(0).reverse()) await c();
 }
 
-// Interrupted: unmount and remove everything all the same.
+// Interrupted: unmount and remove everything all the same (the step under way then fails: not reported).
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     process.stderr.write(`Error: interrupted (${signal}); cleaning up\n`);
     process.exitCode = 1;
     void cleanUp().then(() => process.exit());
@@ -727,7 +729,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 main()
   .catch((err: unknown) => {
-    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!interrupted) process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   })
   .finally(cleanUp);
