@@ -18,7 +18,7 @@ const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, 'build');
 const QUICK = process.argv.includes('--quick');
 // `--only fairness` or `--only toolchain`: just that section (each mounts its own store).
-const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] ?? '' : undefined;
 const N = QUICK ? 20000 : 200000; // stats per hot-path repeat
 const REPEATS = 5;
 const COLD_N = QUICK ? 1000 : 5000;
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       log(JSON.stringify({ mode: QUICK ? 'quick' : 'full', fairness: f }, null, 2));
       return;
     }
-    if (ONLY !== 'toolchain') throw new Error(`--only: expected fairness or toolchain, got ${ONLY ?? 'nothing'}`);
+    if (ONLY !== 'toolchain') throw new Error(`--only: expected fairness or toolchain, got ${ONLY === '' ? 'nothing' : ONLY}`);
     results.toolchain = await toolchainBench();
     await finish(started);
     reportToolchain(results.toolchain);
