@@ -1,12 +1,14 @@
 // The benchmark suite (`npm run bench [-- --quick]`): the hot path of a variant link against the physical
 // limit, a plain symlink, the FUSE floors (C libfuse2 and fuse-native constant readlink) and bindfs; exec
-// through a link against shims; passthrough data and metadata against direct access and bindfs; and the
-// daemon's own CPU and memory. Every figure is measured in this run; ratios are against this run's
-// baselines. Writes a table to stdout and bench/results/<date>-<host>.json.
+// through a link against shims; passthrough data and metadata against direct access, bindfs and libfuse3's
+// passthrough_ll; the daemon's own CPU and memory; and the toolchain day (real Go and Python through a
+// variant link). Every figure is measured in this run; ratios are against this run's baselines. Writes a
+// table to stdout and bench/results/<date>-<host>.json. bench/install-deps installs its peers and tools.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import pidusage from 'pidusage';
 
@@ -15,8 +17,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, 'build');
 const QUICK = process.argv.includes('--quick');
-// `--only fairness`: just that row (it mounts its own store).
-const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+// `--only fairness` or `--only toolchain`: just that section (each mounts its own store).
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] ?? '' : undefined;
 const N = QUICK ? 20000 : 200000; // stats per hot-path repeat
 const REPEATS = 5;
 const COLD_N = QUICK ? 1000 : 5000;
@@ -25,6 +27,11 @@ const FILE_MIB = QUICK ? 64 : 256;
 const META_FILES = QUICK ? 2000 : 10000;
 const SMALL_ENTRIES = 3400;
 const SMALL_REPEATS = QUICK ? 3 : 5;
+// Toolchain day: rounds of runs per command and column (a round runs every column once), after one warm-up.
+const TC_ROUNDS = QUICK ? 1 : 2;
+const TC_RUNS = QUICK ? 3 : 5;
+const TC_IMPORTS = 'import json, asyncio, email, http.client, decimal, fractions, statistics, csv, argparse, logging, unittest, xml.etree.ElementTree';
+const INSTALL = 'bench/install-deps installs it';
 // The hot path's two varsymfs rows: the same link, answered by the caller's environment or by a project file.
 const WARM = 'varsymfs variant link (warm)';
 const WARM_PROJECT = 'varsymfs variant link (warm, project file)';
@@ -57,7 +64,7 @@ async function waitMounted(dir: string, ms = 10000): Promise<void> {
 }
 
 async function build(): Promise<void> {
-  if (!which('gcc')) throw new Error('gcc is not installed (apt-get install gcc): the bench compiles its C client and floor');
+  if (!which('gcc')) throw new Error('gcc is not installed (bench/install-deps installs it): the bench compiles its C client and floor');
   fs.mkdirSync(BUILD, { recursive: true });
   await exec('gcc', ['-O2', '-o', path.join(BUILD, 'statloop'), path.join(BENCH, 'statloop.c')]);
   const include = path.join(ROOT, 'node_modules', 'fuse-shared-library-linux', 'libfuse', 'include');
@@ -79,9 +86,16 @@ async function main(): Promise<void> {
   const started = Date.now();
   await build();
   if (ONLY !== undefined) {
-    if (ONLY !== 'fairness') throw new Error(`--only: expected fairness, got ${ONLY}`);
-    const f = await fairnessBench();
-    log(JSON.stringify({ mode: QUICK ? 'quick' : 'full', fairness: f }, null, 2));
+    if (ONLY === 'fairness') {
+      const f = await fairnessBench();
+      log(JSON.stringify({ mode: QUICK ? 'quick' : 'full', fairness: f }, null, 2));
+      return;
+    }
+    if (ONLY !== 'toolchain') throw new Error(`--only: expected fairness or toolchain, got ${ONLY === '' ? 'nothing' : ONLY}`);
+    results.toolchain = await toolchainBench();
+    await finish(started);
+    reportToolchain(results.toolchain);
+    writeResults('-toolchain');
     return;
   }
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-'));
@@ -126,7 +140,13 @@ async function main(): Promise<void> {
     bind = mnt('bindfs');
     await exec('bindfs', [store, bind]);
     cleanups.push(async () => void (await exec('fusermount3', ['-u', '-z', bind!]).catch(() => undefined)));
-  } else log('# bindfs is not installed (apt-get install bindfs): its rows are skipped');
+  } else log(`# bindfs is not installed (${INSTALL}): its rows are skipped`);
+  const passthroughLl = await buildPassthroughLl();
+  let pll: string | undefined;
+  if (passthroughLl) {
+    pll = mnt('passthrough_ll');
+    await mountPassthroughLl(passthroughLl, store, pll);
+  }
 
   // 1. Hot path: stat <x>/go/bin/go in one process, repeated.
   const configs: Array<[string, string, Caller]> = [
@@ -181,7 +201,7 @@ async function main(): Promise<void> {
   results.exec = await execBench(ws, store, vs, env);
 
   // 3. Passthrough data and metadata.
-  results.passthrough = await passthroughBench(store, vs, bind);
+  results.passthrough = await passthroughBench(store, vs, bind, pll);
 
   // 4. The daemon's own cost under the hot-path load.
   const before = await pidusage(daemonPid);
@@ -202,16 +222,27 @@ async function main(): Promise<void> {
   // 5. Fairness: another user's storm against this user's cold resolutions and plain stats.
   results.fairness = await fairnessBench();
 
+  // 6. The toolchain day: real Go and Python through a variant link.
+  results.toolchain = await toolchainBench();
+
   results.ratios = ratios(hot, cold);
   const small = results.passthrough.smallFiles.rows as Record<string, Record<string, number>>;
   if (small.bindfs) results.ratios['small files total / bindfs'] = small.varsymfs!.total! / small.bindfs.total!;
   results.ratios['small files total / direct'] = small.varsymfs!.total! / small.direct!.total!;
+  if (small.passthrough_ll) results.ratios['small files total / passthrough_ll'] = small.varsymfs!.total! / small.passthrough_ll.total!;
+  const meta = results.passthrough.metadata.rows as Record<string, Record<string, number>>;
+  if (meta.passthrough_ll) results.ratios['metadata total / passthrough_ll'] = meta.varsymfs!.total! / meta.passthrough_ll.total!;
+  await finish(started);
+  report();
+}
+
+/** Stamps the results with the machine, commit, date, mode and duration. */
+async function finish(started: number): Promise<void> {
   results.machine = await machine();
   results.commit = (await exec('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).catch(() => ({ stdout: 'unknown' }))).stdout.trim();
   results.date = new Date().toISOString();
   results.mode = QUICK ? 'quick' : 'full';
   results.seconds = Math.round((Date.now() - started) / 1000);
-  report();
 }
 
 /**
@@ -283,6 +314,205 @@ async function fairnessBench(): Promise<Record<string, unknown>> {
   };
 }
 
+/**
+ * libfuse3's low-level example passthrough_ll (an inode table of O_PATH fds, per-entry timeouts: 1 s by
+ * default), compiled from the source Debian's libfuse3-dev ships into its own temp dir. Undefined, with a
+ * line saying why, when it cannot be built.
+ */
+async function buildPassthroughLl(): Promise<string | undefined> {
+  const examples = '/usr/share/doc/libfuse3-dev/examples';
+  const sources = ['passthrough_ll.c', 'passthrough_helpers.h'];
+  const found = (name: string) => [name, `${name}.gz`].map((f) => path.join(examples, f)).find((p) => fs.existsSync(p));
+  if (!sources.every(found) || !which('pkg-config')) {
+    log(`# libfuse3-dev's passthrough_ll example or pkg-config is not installed (${INSTALL}): the passthrough_ll rows are skipped`);
+    return undefined;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-pll-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Debian may gzip the examples; passthrough_ll.c includes passthrough_helpers.h from its own folder.
+  for (const name of sources) {
+    const from = found(name)!;
+    fs.writeFileSync(path.join(dir, name), from.endsWith('.gz') ? zlib.gunzipSync(fs.readFileSync(from)) : fs.readFileSync(from));
+  }
+  const binary = path.join(dir, 'passthrough_ll');
+  try {
+    const flags = (await exec('pkg-config', ['--cflags', '--libs', 'fuse3'])).stdout.trim().split(/\s+/);
+    await exec('gcc', ['-O2', '-o', binary, path.join(dir, 'passthrough_ll.c'), ...flags]);
+  } catch (err) {
+    const why = (err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err);
+    log(`# passthrough_ll did not build (${why}; ${INSTALL}): its rows are skipped`);
+    return undefined;
+  }
+  return binary;
+}
+
+/** Mounts `source` at `mnt` with passthrough_ll (it daemonizes once mounted); the cleanups unmount it. */
+async function mountPassthroughLl(binary: string, source: string, mnt: string): Promise<void> {
+  cleanups.push(async () => void (await exec('fusermount3', ['-u', '-z', mnt]).catch(() => undefined)));
+  await exec(binary, ['-o', `source=${source}`, mnt]);
+}
+
+/** Quotes a word for hyperfine's own (POSIX shell-like) splitting of a command line. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Seconds per run of argv after one warm-up run: hyperfine's measurements when it is installed, else the
+ * bench's own clock around each run.
+ */
+async function timeRuns(argv: string[], caller: Caller, runs: number, json: string): Promise<number[]> {
+  const options = { ...caller, maxBuffer: 1 << 26 };
+  if (which('hyperfine')) {
+    await exec('hyperfine', ['-N', '--warmup', '1', '--runs', String(runs), '--export-json', json, argv.map(shellWord).join(' ')], options);
+    return (JSON.parse(fs.readFileSync(json, 'utf8')) as { results: Array<{ times: number[] }> }).results[0]!.times;
+  }
+  await exec(argv[0]!, argv.slice(1), options);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = process.hrtime.bigint();
+    await exec(argv[0]!, argv.slice(1), options);
+    times.push(Number(process.hrtime.bigint() - s) / 1e9);
+  }
+  return times;
+}
+
+/**
+ * The toolchain day (issue 20): Debian's Go (its GOROOT) and Python (its binary and standard library)
+ * copied into a store as version trees, then run from the store directly, through bindfs and
+ * passthrough_ll by a plain symlink, and through varsymfs by a variant link (`go/current` →
+ * `$<GO_VERSION>`), so every file of GOROOT and of the standard library is read through the mount.
+ * Rows: a `go build` of a small program with a warm build cache, `go list std`, and Python importing a
+ * dozen standard modules. Seconds per run over TC_ROUNDS rounds of TC_RUNS runs; ratios to direct.
+ */
+async function toolchainBench(): Promise<Record<string, unknown>> {
+  const go = '/usr/bin/go';
+  const python = '/usr/bin/python3';
+  if (!fs.existsSync(go)) log(`# Debian's Go (${go}, golang-go) is not installed (${INSTALL}): the go rows are skipped`);
+  if (!fs.existsSync(python)) log(`# Debian's Python (${python}) is not installed (${INSTALL}): the python row is skipped`);
+  if (!fs.existsSync(go) && !fs.existsSync(python)) return { skipped: 'neither Go nor Python installed' };
+  if (!which('hyperfine')) log(`# hyperfine is not installed (${INSTALL}): the toolchain rows are timed by the bench itself`);
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'varsymfs-bench-tc-'));
+  cleanups.push(() => fs.rmSync(ws, { recursive: true, force: true }));
+  const store = path.join(ws, 'store');
+  const work = path.join(ws, 'work'); // outside every mount: build caches, the program, outputs
+  fs.mkdirSync(work, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const tools: { go?: string; python?: { version: string; binary: string } } = {};
+  if (fs.existsSync(go)) {
+    const goEnv = { ...process.env, GOENV: 'off', GOTOOLCHAIN: 'local' };
+    const [goroot, version] = (await exec(go, ['env', 'GOROOT', 'GOVERSION'], { env: goEnv })).stdout.trim().split('\n') as [string, string];
+    fs.mkdirSync(path.join(store, 'go'), { recursive: true });
+    // Debian's GOROOT links src, api… into /usr/share: the copy follows them so the tree is whole.
+    await exec('cp', ['-rL', '--preserve=mode,timestamps', goroot, path.join(store, 'go', version)]);
+    fs.symlinkSync(version, path.join(store, 'go', 'plain'));
+    fs.symlinkSync('$<GO_VERSION>', path.join(store, 'go', 'current'));
+    env.GO_VERSION = version;
+    fs.mkdirSync(path.join(work, 'hello'));
+    fs.writeFileSync(path.join(work, 'hello', 'go.mod'), 'module hello\n\ngo 1.19\n');
+    fs.writeFileSync(path.join(work, 'hello', 'main.go'), 'package main\n\nimport (\n\t"encoding/json"\n\t"fmt"\n\t"net/http"\n\t"os"\n)\n\nfunc main() {\n\tb, _ := json.Marshal(map[string]int{"status": http.StatusOK})\n\tfmt.Println(string(b), len(os.Args))\n}\n');
+    tools.go = version;
+  }
+  if (fs.existsSync(python)) {
+    const where = 'import os, sys; print("%d.%d" % sys.version_info[:2]); print(os.path.dirname(os.__file__)); print(os.path.realpath(sys.executable))';
+    const [version, stdlib, binary] = (await exec(python, ['-I', '-S', '-c', where])).stdout.trim().split('\n') as [string, string, string];
+    // A minimal prefix: bin/python3.X and lib/python3.X; the binary finds its stdlib next to itself.
+    const prefix = path.join(store, 'python', version);
+    fs.mkdirSync(path.join(prefix, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(prefix, 'lib'));
+    await exec('cp', ['-a', stdlib, path.join(prefix, 'lib')]);
+    await exec('cp', ['-a', binary, path.join(prefix, 'bin')]);
+    fs.symlinkSync(version, path.join(store, 'python', 'plain'));
+    fs.symlinkSync('$<PYTHON_VERSION>', path.join(store, 'python', 'current'));
+    env.PYTHON_VERSION = version;
+    tools.python = { version, binary: path.basename(binary) };
+  }
+
+  // The columns: a root holding go/ and python/, and the name under them of the tree each column uses.
+  const columns: Array<[string, string, string]> = [['direct', store, '']];
+  const mnt = (name: string) => (fs.mkdirSync(path.join(ws, name)), path.join(ws, name));
+  if (which('bindfs')) {
+    const bind = mnt('bindfs');
+    cleanups.push(async () => void (await exec('fusermount3', ['-u', '-z', bind]).catch(() => undefined)));
+    await exec('bindfs', [store, bind]);
+    columns.push(['bindfs', bind, 'plain']);
+  } else log(`# bindfs is not installed (${INSTALL}): its toolchain column is skipped`);
+  const passthroughLl = await buildPassthroughLl();
+  if (passthroughLl) {
+    const pll = mnt('passthrough_ll');
+    await mountPassthroughLl(passthroughLl, store, pll);
+    columns.push(['passthrough_ll', pll, 'plain']);
+  }
+  const vs = mnt('vs');
+  const bin = path.join(ROOT, 'bin', 'varsymfs');
+  const vsEnv = { ...process.env, XDG_STATE_HOME: path.join(ws, 'state'), XDG_RUNTIME_DIR: path.join(ws, 'run') };
+  cleanups.push(async () => void (await exec(bin, ['unmount', '--lazy', vs]).catch(() => undefined)));
+  await exec(bin, ['mount', vs, '--source', store], { env: vsEnv });
+  columns.push(['varsymfs', vs, 'current']);
+
+  // The commands of one column: argv and caller.
+  type Row = (name: string, root: string, tree: string) => [string[], Caller];
+  const rows: Array<[string, Row]> = [];
+  if (tools.go) {
+    const goCaller = (name: string, goroot: string): Caller => ({
+      cwd: path.join(work, 'hello'),
+      env: { ...env, GOROOT: goroot, GOCACHE: path.join(work, `gocache-${name}`), GOPATH: path.join(work, 'gopath'), GOENV: 'off', GOTOOLCHAIN: 'local', GOPROXY: 'off', GOFLAGS: '' },
+    });
+    const goroot = (root: string, tree: string) => path.join(root, 'go', tree || tools.go!);
+    rows.push(['go build (warm cache)', (name, root, tree) => [[path.join(goroot(root, tree), 'bin', 'go'), 'build', '-o', path.join(work, `hello-${name}`), '.'], goCaller(name, goroot(root, tree))]]);
+    rows.push(['go list std', (name, root, tree) => [[path.join(goroot(root, tree), 'bin', 'go'), 'list', 'std'], goCaller(name, goroot(root, tree))]]);
+  }
+  if (tools.python) {
+    const { version, binary } = tools.python;
+    // -I -S: no environment, user site or site module, so only the tree's own stdlib is read.
+    rows.push([`python${version} imports 12 stdlib modules`, (_name, root, tree) => [[path.join(root, 'python', tree || version, 'bin', binary), '-I', '-S', '-c', TC_IMPORTS], { env, cwd: work }]]);
+  }
+  const times: Record<string, Record<string, number[]>> = {};
+  for (let round = 0; round < TC_ROUNDS; round++) {
+    for (const [row, command] of rows) {
+      times[row] ??= {};
+      for (const [name, root, tree] of columns) {
+        const [argv, caller] = command(name, root, tree);
+        (times[row]![name] ??= []).push(...(await timeRuns(argv, caller, TC_RUNS, path.join(work, 'hyperfine.json'))));
+      }
+    }
+  }
+  const table: Record<string, Record<string, Stats & { ratio: number }>> = {};
+  for (const [row, byColumn] of Object.entries(times)) {
+    const direct = stats(byColumn.direct!).median;
+    table[row] = Object.fromEntries(Object.entries(byColumn).map(([name, xs]) => {
+      const s = stats(xs);
+      return [name, { ...s, ratio: s.median / direct }];
+    }));
+  }
+  return {
+    unit: 'seconds per run',
+    rounds: TC_ROUNDS,
+    runs: TC_RUNS,
+    timer: which('hyperfine') ? 'hyperfine -N, 1 warm-up' : 'the bench, 1 warm-up',
+    go: tools.go,
+    python: tools.python?.version,
+    columns: Object.fromEntries(columns.map(([name, , tree]) => [name, tree === 'current' ? 'variant link' : tree === 'plain' ? 'plain symlink' : 'the store'])),
+    loadAverage: os.loadavg(),
+    rows: table,
+  };
+}
+
+/** Prints the toolchain day's table. */
+function reportToolchain(tc: Record<string, any>): void {
+  if (!tc.rows) return;
+  const f = (x: number, d: number) => x.toFixed(d);
+  log(`\n6. Toolchain day: Go ${tc.go ?? '-'}, Python ${tc.python ?? '-'} (seconds per run, median [min, max] of ${tc.rounds} x ${tc.runs} runs; x direct)`);
+  const columns = Object.keys(tc.columns as Record<string, string>);
+  const w = Math.max(...Object.keys(tc.rows).map((row) => row.length));
+  log(`   ${''.padEnd(w)} ${columns.map((c) => c.padStart(28)).join('')}`);
+  for (const [row, byColumn] of Object.entries(tc.rows as Record<string, Record<string, Stats & { ratio: number }>>)) {
+    const cell = (s: Stats & { ratio: number }) => `${f(s.median, 3)} [${f(s.min, 2)}, ${f(s.max, 2)}] ${f(s.ratio, 2)}x`;
+    log(`   ${row.padEnd(w)} ${columns.map((c) => (byColumn[c] ? cell(byColumn[c]!) : '-').padStart(28)).join('')}`);
+  }
+  log(`   load average at the end: ${(tc.loadAverage as number[]).map((x) => f(x, 2)).join(' ')}`);
+}
+
 function cpuSeconds(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
@@ -301,7 +531,7 @@ function ratios(hot: Record<string, Stats>, cold: Record<string, Stats>): Record
 
 async function execBench(ws: string, store: string, vs: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   if (!which('hyperfine')) {
-    log('# hyperfine is not installed (apt-get install hyperfine): exec rows are skipped');
+    log(`# hyperfine is not installed (${INSTALL}): exec rows are skipped`);
     return { skipped: 'hyperfine not installed' };
   }
   // A pyenv/rbenv/asdf-style shim: a shell script that reads a version file and execs the real binary.
@@ -345,8 +575,10 @@ async function execBench(ws: string, store: string, vs: string, env: NodeJS.Proc
   return { unit: 'ms per exec (hyperfine, median)', rows, addedOverDirectMs: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.median - direct])) };
 }
 
-async function passthroughBench(store: string, vs: string, bind: string | undefined): Promise<Record<string, unknown>> {
+async function passthroughBench(store: string, vs: string, bind: string | undefined, pll: string | undefined): Promise<Record<string, unknown>> {
   const dirs: Array<[string, string]> = [['direct', store], ['varsymfs', vs], ...(bind ? [['bindfs', bind] as [string, string]] : [])];
+  // passthrough_ll is a peer of the metadata and small-file rows only (not of fio's).
+  const metaDirs: Array<[string, string]> = [...dirs, ...(pll ? [['passthrough_ll', pll] as [string, string]] : [])];
   const out: Record<string, unknown> = {};
   if (which('fio')) {
     const fio: Record<string, Record<string, number>> = {};
@@ -366,7 +598,7 @@ async function passthroughBench(store: string, vs: string, bind: string | undefi
     }
     out.fio = { fileMiB: FILE_MIB, rows: fio };
   } else {
-    log('# fio is not installed (apt-get install fio): data rows are skipped');
+    log(`# fio is not installed (${INSTALL}): data rows are skipped`);
     out.fio = { skipped: 'fio not installed' };
   }
   const macro = `
@@ -387,12 +619,12 @@ t["total"] = sum(t.values())
 print(" ".join("%s=%f" % kv for kv in t.items()))
 `;
   const meta: Record<string, Record<string, number>> = {};
-  for (const [name, dir] of dirs) {
+  for (const [name, dir] of metaDirs) {
     const { stdout } = await exec('python3', ['-c', macro, dir, String(META_FILES)]);
     meta[name] = Object.fromEntries(stdout.trim().split(' ').map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
   }
   out.metadata = { files: META_FILES, unit: 'seconds', rows: meta };
-  out.smallFiles = await smallFilesBench(dirs);
+  out.smallFiles = await smallFilesBench(metaDirs);
   return out;
 }
 
@@ -458,26 +690,46 @@ function report(): void {
     for (const [name, r] of Object.entries(results.passthrough.fio.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
   }
   log(`   metadata macro (${META_FILES} files, seconds)`);
-  for (const [name, r] of Object.entries(results.passthrough.metadata.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
+  for (const [name, r] of Object.entries(results.passthrough.metadata.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(14)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
   const sf = results.passthrough.smallFiles;
   log(`   small files: extract, read all, remove ${sf.entries} entries of node_modules (seconds, median of ${sf.repeats})`);
-  for (const [name, r] of Object.entries(sf.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(10)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
+  for (const [name, r] of Object.entries(sf.rows as Record<string, Record<string, number>>)) log(`   ${name.padEnd(14)} ${Object.entries(r).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
   const d = results.daemon;
   log(`\n4. Daemon: ${f(d.cpuSecondsPer100k, 2)} CPU s per 100k resolutions; RSS MiB before ${f(d.rssMiB.before)}, peak ${f(d.rssMiB.peak)}, after ${f(d.rssMiB.after)} (${d.resolutions} resolutions)`);
   const fr = results.fairness;
   if (fr?.ratios) log(`\n5. Fairness: ${fr.stormers} processes of another user storming with ${fr.stormEnvironmentKiB} KiB environments; this user's cold resolution ${f(fr.idle.coldUs)} -> ${f(fr.duringStorm.coldUs)} µs, plain stat ${f(fr.idle.plainStatUs, 2)} -> ${f(fr.duringStorm.plainStatUs, 2)} µs; daemon RSS peak ${f(fr.daemonRssMiB.peak)} MiB; ${fr.refused} refused`);
+  if (results.toolchain) reportToolchain(results.toolchain);
+  writeResults('');
+}
+
+/** Writes bench/results/<date>-<host><suffix>[-quick].json. */
+function writeResults(suffix: string): void {
   const dir = path.join(BENCH, 'results');
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${results.date.slice(0, 10)}-${results.machine.host}${QUICK ? '-quick' : ''}.json`);
+  const file = path.join(dir, `${results.date.slice(0, 10)}-${results.machine.host}${suffix}${QUICK ? '-quick' : ''}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   log(`\nresults: ${path.relative(ROOT, file)} (${results.seconds} s)`);
 }
 
+/** Runs every cleanup once, the last registered first: mounts go before the directories that hold them. */
+async function cleanUp(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+}
+
+// Interrupted: unmount and remove everything all the same (the step under way then fails: not reported).
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    process.stderr.write(`Error: interrupted (${signal}); cleaning up\n`);
+    process.exitCode = 1;
+    void cleanUp().then(() => process.exit());
+  });
+}
+
 main()
   .catch((err: unknown) => {
-    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!interrupted) process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  .finally(cleanUp);
