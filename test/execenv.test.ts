@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PROTOCOL, rootFile, stallMount, startHelper, startProcess } from './helpers/execenv';
+import { GO_THROUGH_LINK, PROTOCOL, goVersionsStore, rootFile, stallMount, startHelper, startProcess } from './helpers/execenv';
 import { mount, tempDir, waitFor } from './helpers/mount';
 import { PROJECT_BIN, plainUser, rootUser, run, testUsers, type TestUser } from './helpers/users';
 
@@ -49,18 +49,6 @@ async function subject(t: Parameters<typeof startProcess>[0], user: TestUser, mo
   if (stall) await stall.held();
   return child.pid!;
 }
-
-function populate(d: string): void {
-  for (const v of ['go1.0.3', 'go1.2.1']) {
-    fs.mkdirSync(path.join(d, v, 'bin'), { recursive: true });
-    // The interpreter line says the version: only the kernel's exec-time resolution decides which file runs
-    // (a /bin/sh script would be opened again, by path, with the new program's own environment).
-    fs.writeFileSync(path.join(d, v, 'bin', 'go'), `#!/bin/echo ${v}\n`, { mode: 0o755 });
-  }
-  fs.symlinkSync('$<GO_VERSION>', path.join(d, 'go'));
-}
-
-const GO = 'GO_VERSION=go1.2.1 "$0/go/bin/go" | cut -d" " -f1; "$0/go/bin/go" | cut -d" " -f1';
 
 describe('exec-env helper', { skip: root === undefined ? 'only root can give the helper its capability (npm test runs as root in CI)' : false }, () => {
   let installDir = '';
@@ -172,9 +160,9 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
   for (const [label, user] of testUsers()) {
     describe(label, () => {
       test('with direct reads off, pending exec works through the helper; status and explain say so', T, async (t) => {
-        const m = await mount(t, user, { setup: populate, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: helper } });
+        const m = await mount(t, user, { setup: goVersionsStore, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: helper } });
         assert.equal(m.output.stderr, '');
-        const r = await m.run('sh', ['-c', GO, m.dir], { GO_VERSION: 'go1.0.3' });
+        const r = await m.run('sh', ['-c', GO_THROUGH_LINK, m.dir], { GO_VERSION: 'go1.0.3' });
         assert.equal(r.stdout, 'go1.2.1\ngo1.0.3\n', r.stderr);
         const s = JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0].pendingExec;
         assert.equal(s.state, 'via helper');
@@ -187,10 +175,10 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
       });
 
       test('no helper: one warning line at mount; status and explain say why and what to do; the command falls back', T, async (t) => {
-        const m = await mount(t, user, { setup: populate, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: '/nonexistent/varsymfs-execenv' } });
+        const m = await mount(t, user, { setup: goVersionsStore, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: '/nonexistent/varsymfs-execenv' } });
         process.stdout.write(`# mount said: ${m.output.stderr}`);
         assert.match(m.output.stderr, /^Warning: pending exec is unavailable: reading callers' memory directly is switched off \(VARSYMFS_NO_DIRECT_PTRACE=1\), and the exec-env helper is not installed \(no \/nonexistent\/varsymfs-execenv\)\. A variable set for one command \(GO_VERSION=x ~\/vs\/go\/bin\/go\) falls back to the shell's own environment\. Fix: sudo varsymfs setup, then remount\n$/);
-        const r = await m.run('sh', ['-c', GO, m.dir], { GO_VERSION: 'go1.0.3' });
+        const r = await m.run('sh', ['-c', GO_THROUGH_LINK, m.dir], { GO_VERSION: 'go1.0.3' });
         assert.equal(r.stdout, 'go1.0.3\ngo1.0.3\n', r.stderr);
         const s = JSON.parse((await m.cli(['status', m.dir, '--json'])).stdout)[0].pendingExec;
         assert.equal(s.state, 'unavailable');
@@ -204,7 +192,7 @@ describe('exec-env helper', { skip: root === undefined ? 'only root can give the
 
   test('the helper exits when its daemon dies', T, async (t) => {
     const user = plain ?? root!;
-    const m = await mount(t, user, { setup: populate, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: helper } });
+    const m = await mount(t, user, { setup: goVersionsStore, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: helper } });
     const children = fs.readdirSync(`/proc/${m.pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${m.pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
     const helpers = children.filter((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === 'varsymfs-execen\n');
     assert.equal(helpers.length, 1, `children of the daemon: ${children.join(' ')}`);
@@ -229,7 +217,7 @@ while True:
     os.write(1, struct.pack('<IiII', seq, 0 if tid == os.getppid() else -${errno}, 0, 0))
 `, { mode: 0o755 });
       const user = plain ?? root!;
-      const m = await mount(t, user, { setup: populate, args: ['--default', 'GO_VERSION=go1.2.1'], env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: refusing } });
+      const m = await mount(t, user, { setup: goVersionsStore, args: ['--default', 'GO_VERSION=go1.2.1'], env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: refusing } });
       assert.equal(m.output.stderr, '');
       // The shell's own environment says go1.0.3; the refused exec must get the mount default instead.
       const r = await m.run('sh', ['-c', '"$0/go/bin/go" | cut -d" " -f1', m.dir], { GO_VERSION: 'go1.0.3' });
@@ -254,9 +242,9 @@ while True:
     os.write(1, struct.pack('<IiII', seq, 0, 0, 0))
 `, { mode: 0o755 });
     const user = plain ?? root!;
-    const m = await mount(t, user, { setup: populate, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: stuck } });
+    const m = await mount(t, user, { setup: goVersionsStore, env: { VARSYMFS_NO_DIRECT_PTRACE: '1', VARSYMFS_EXECENV_HELPER: stuck } });
     assert.equal(m.output.stderr, '');
-    const first = await m.run('sh', ['-c', GO, m.dir], { GO_VERSION: 'go1.0.3' });
+    const first = await m.run('sh', ['-c', GO_THROUGH_LINK, m.dir], { GO_VERSION: 'go1.0.3' });
     assert.equal(first.stdout, 'go1.0.3\ngo1.0.3\n', first.stderr);
     const again = await m.run('cat', [path.join(m.dir, 'go1.2.1', 'bin', 'go')]);
     assert.equal(again.stdout, '#!/bin/echo go1.2.1\n');

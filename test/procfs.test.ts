@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { GO_THROUGH_LINK, goVersionsStore } from './helpers/execenv';
 import { mount, onCleanup, tempDir, whichProgramStore } from './helpers/mount';
 import { PROJECT_BIN, baseEnv, plainUser, rootUser, run } from './helpers/users';
 
@@ -82,21 +83,12 @@ describe('the /proc readers of the daemon and the helper', { skip }, () => {
   // past 8 KiB, which must still be read whole (the daemon's bound, 1 MiB), never cut short.
   for (const [how, env] of [['the daemon', {}], ['the helper', { VARSYMFS_NO_DIRECT_PTRACE: '1' }]] as const) {
     test(`status: a caller in 1000 groups (a status past 8 KiB) gets its pending exec through ${how}`, T, async (t) => {
-      const m = await mount(t, plain!, { setup: populate, env: { ...env, VARSYMFS_EXECENV_HELPER: helper } });
+      const m = await mount(t, plain!, { setup: goVersionsStore, env: { ...env, VARSYMFS_EXECENV_HELPER: helper } });
       const groups = Array.from({ length: 1000 }, (_, i) => String(2000000000 + i)).join(',');
-      const cmd = ['--reuid', String(plain!.uid), '--regid', String(plain!.gid), '--groups', groups, '--', '/usr/bin/env', 'sh', '-c', GO, m.dir];
+      const cmd = ['--reuid', String(plain!.uid), '--regid', String(plain!.gid), '--groups', groups, '--', '/usr/bin/env', 'sh', '-c', GO_THROUGH_LINK, m.dir];
       const r = await run(root!, 'setpriv', cmd, { ...baseEnv(plain!), GO_VERSION: 'go1.0.3' });
       assert.equal(r.stdout, 'go1.2.1\ngo1.0.3\n', r.stderr);
     });
   }
 });
 
-function populate(d: string): void {
-  for (const v of ['go1.0.3', 'go1.2.1']) {
-    fs.mkdirSync(path.join(d, v, 'bin'), { recursive: true });
-    fs.writeFileSync(path.join(d, v, 'bin', 'go'), `#!/bin/echo ${v}\n`, { mode: 0o755 });
-  }
-  fs.symlinkSync('$<GO_VERSION>', path.join(d, 'go'));
-}
-
-const GO = 'GO_VERSION=go1.2.1 "$0/go/bin/go" | cut -d" " -f1; "$0/go/bin/go" | cut -d" " -f1';

@@ -9,6 +9,22 @@ import type { TestContext } from 'node:test';
 import { onCleanup, tempDir } from './mount';
 import { asUser, baseEnv, type TestUser } from './users';
 
+/**
+ * A store with go1.0.3 and go1.2.1 and the variant link `go` → `$<GO_VERSION>`. Each `go` is an
+ * interpreter line that says its version: only the kernel's exec-time resolution decides which file runs
+ * (a /bin/sh script would be opened again, by path, with the new program's own environment).
+ */
+export function goVersionsStore(d: string): void {
+  for (const v of ['go1.0.3', 'go1.2.1']) {
+    fs.mkdirSync(path.join(d, v, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(d, v, 'bin', 'go'), `#!/bin/echo ${v}\n`, { mode: 0o755 });
+  }
+  fs.symlinkSync('$<GO_VERSION>', path.join(d, 'go'));
+}
+
+/** `sh -c GO_THROUGH_LINK <store>`: go through the link with GO_VERSION=go1.2.1 set by the exec, then with the caller's own. */
+export const GO_THROUGH_LINK = 'GO_VERSION=go1.2.1 "$0/go/bin/go" | cut -d" " -f1; "$0/go/bin/go" | cut -d" " -f1';
+
 export const PROTOCOL = { magic: 0x31455856, version: 1, maxBytes: 6 << 20, maxStrlen: 32 * 4096 } as const;
 
 /** A running helper, spoken to over its stdin and stdout. */
