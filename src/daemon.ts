@@ -10,7 +10,7 @@ import { DEFAULTS_FILE, checkName, loadDefaults, saveDefaults } from './defaults
 import { VarsymfsError } from './errors';
 import type { LogLevel, Logger } from './log';
 import { FS_TYPE, mountAt } from './mountinfo';
-import { loadFuse, loadHelpers, type NativeHelpers } from './native';
+import { loadFuse, loadHelpers, type KernelCache, type NativeHelpers } from './native';
 import { createOps } from './ops';
 import { socketPath } from './paths';
 import { explainPendingExec, pendingExecSettings, pendingExecWarning, setupPendingExec, type PendingExecState } from './pendingexec';
@@ -74,17 +74,31 @@ function cacheOptions(config: Pick<DaemonConfig, 'source' | 'entryTimeout' | 'ca
   return [`negative_timeout=${negative}`, ...pages];
 }
 
+/** Whether mounts run libfuse's low-level session (src/binding/lowlevel.c); for now only with VARSYMFS_LOWLEVEL=1. */
+export const LOWLEVEL = process.env.VARSYMFS_LOWLEVEL === '1';
+
+/**
+ * What the kernel may keep on the low-level path, per entry (docs/semantics.md, "What the kernel keeps"): a
+ * variant link's attributes never. Names found, for --entry-timeout; the attributes of everything else as
+ * long, in place (every change passes through the daemon, which the kernel sees), or for --attr-timeout on
+ * a --source store (it changes behind the mount). Missing names as cacheOptions says. A file's pages: kept
+ * across opens while its size and mtime are unchanged (auto), always, or never.
+ */
+export function kernelCache(config: Pick<DaemonConfig, 'source' | 'attrTimeout' | 'entryTimeout' | 'cache'>): KernelCache {
+  const negative = config.cache === 'always' || (config.cache === 'auto' && config.source === undefined) ? config.entryTimeout : 0;
+  const attr = config.attrTimeout > 0 || config.source !== undefined ? config.attrTimeout : config.entryTimeout;
+  return { entryTimeout: config.entryTimeout, attrTimeout: attr, negativeTimeout: negative, pages: config.cache === 'never' ? 0 : config.cache === 'auto' ? 1 : 2 };
+}
+
 /** Mount options for libfuse, with default_permissions first: no length of fsname can push it out. */
 export function mountOptions(config: Pick<DaemonConfig, 'mountPoint' | 'source' | 'allowOther' | 'attrTimeout' | 'entryTimeout' | 'cache'>): string[] {
   const options = config.allowOther ? ['default_permissions', 'allow_other'] : [];
   options.push(
-    'use_ino',
+    ...(LOWLEVEL ? [] : ['use_ino']),
     'big_writes',
     'nonempty', // mounting in place: the directory holds the very files we serve
     'subtype=varsymfs',
-    `attr_timeout=${config.attrTimeout}`,
-    `entry_timeout=${config.entryTimeout}`,
-    ...cacheOptions(config),
+    ...(LOWLEVEL ? [] : [`attr_timeout=${config.attrTimeout}`, `entry_timeout=${config.entryTimeout}`, ...cacheOptions(config)]),
     `fsname=${(config.source ?? config.mountPoint).replace(/[,\\]/g, (c) => '\\' + c)}`,
   );
   // The kernel takes a mount's options and source in one page; fusermount adds its own.
@@ -178,6 +192,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
     trustDirs: config.trustDirs,
     mountPoint: config.mountPoint,
     generationStride: generationStride(process.env),
+    ...(LOWLEVEL ? { kernel: kernelCache(config) } : {}),
   });
   // Resolutions read the defaults through the daemon, so `varsymfs defaults` changes apply at once.
   // With --allow-other, install directories are matched only where any user may list them (a link's answer shows a name).
@@ -199,7 +214,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger, onExit: () 
   let fuse: InstanceType<typeof Fuse> | undefined;
   const ops = createOps({ locals: () => fuse!.slot(), resolver, native, log });
   // Requests are answered on the FUSE worker threads by the hook; JS gets only what it passes on.
-  Fuse.setHook(native.hook());
+  if (LOWLEVEL) Fuse.setHook(native.hook(), native.lowlevel());
+  else Fuse.setHook(native.hook());
   fuse = new Fuse(mountPoint, ops, {
     timeout: false,
     options,

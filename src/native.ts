@@ -70,6 +70,15 @@ export interface NativeConfig {
   mountPoint: string;
   /** How far each new environment generation moves the counter (1; more only in tests, to reach its wrap). */
   generationStride: number;
+  /** The low-level path: what the kernel may keep (seconds; pages: 0 dropped at open, 1 kept while unchanged, 2 kept). */
+  kernel?: KernelCache;
+}
+
+export interface KernelCache {
+  entryTimeout: number;
+  attrTimeout: number;
+  negativeTimeout: number;
+  pages: 0 | 1 | 2;
 }
 
 export interface NativeHelpers {
@@ -77,6 +86,8 @@ export interface NativeHelpers {
   configure(config: NativeConfig): void;
   /** The hook for fuse-native's setHook. */
   hook(): object;
+  /** The low-level operations for fuse-native's setHook: mounts then run a low-level session. */
+  lowlevel(): object;
   slotEnv(locals: Buffer): Buffer;
   /** The project files the hook read for this request (varsymfs.h's record format; decodeProjectBlock). */
   slotProject(locals: Buffer): Buffer;
@@ -224,7 +235,7 @@ export interface FuseInstance {
 }
 export interface FuseClass {
   new (mnt: string, ops: object, opts: object): FuseInstance;
-  setHook(external: object): void;
+  setHook(external: object, lowlevel?: object): void;
 }
 
 function explainLoadError(err: unknown, what: string): VarsymfsError {

@@ -21,6 +21,13 @@ static napi_value hook (napi_env env, napi_callback_info info) {
   return ext;
 }
 
+// The low-level operations (lowlevel.c), for fuse-native's setHook: mounts then run a low-level session.
+static napi_value lowlevel (napi_env env, napi_callback_info info) {
+  napi_value ext;
+  CHECK(napi_create_external(env, (void *) &vsf_lowlevel, NULL, NULL, &ext));
+  return ext;
+}
+
 static char *string_arg (napi_env env, napi_value v, char *buf, size_t size) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok || len >= size - 1) return NULL;
@@ -76,6 +83,20 @@ static int numbers_of (napi_env env, napi_value config) {
   }
   vsf_config.act_as_caller = act;
   vsf_config.generation_stride = stride > 0 ? (uint64_t) stride : 1;
+  // kernel: { entryTimeout, attrTimeout, negativeTimeout, pages } (the low-level path; absent: nothing kept).
+  napi_value k;
+  bool has = false;
+  if (napi_has_named_property(env, config, "kernel", &has) == napi_ok && has && napi_get_named_property(env, config, "kernel", &k) == napi_ok) {
+    int32_t pages = 0;
+    if (napi_get_named_property(env, k, "entryTimeout", &v) != napi_ok || napi_get_value_double(env, v, &vsf_config.entry_timeout) != napi_ok ||
+        napi_get_named_property(env, k, "attrTimeout", &v) != napi_ok || napi_get_value_double(env, v, &vsf_config.attr_timeout) != napi_ok ||
+        napi_get_named_property(env, k, "negativeTimeout", &v) != napi_ok || napi_get_value_double(env, v, &vsf_config.negative_timeout) != napi_ok ||
+        napi_get_named_property(env, k, "pages", &v) != napi_ok || napi_get_value_int32(env, v, &pages) != napi_ok) {
+      napi_throw_error(env, "EINVAL", "varsymfs_native: bad arguments");
+      return -1;
+    }
+    vsf_config.pages = pages;
+  }
   return 0;
 }
 
@@ -420,7 +441,7 @@ static napi_value probe (napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT () {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    { "hook", hook }, { "configure", configure }, { "slotEnv", slot_env }, { "slotProject", slot_project }, { "slotRelease", slot_release }, { "answer", answer },
+    { "hook", hook }, { "lowlevel", lowlevel }, { "configure", configure }, { "slotEnv", slot_env }, { "slotProject", slot_project }, { "slotRelease", slot_release }, { "answer", answer },
     { "defaultsChanged", defaults_changed }, { "defaultsGeneration", defaults_generation }, { "counters", counters },
     { "probe", probe },
   };

@@ -30,7 +30,15 @@ typedef struct {
   uint32_t trust_count;
   char mount_point[4096];  // the mount point as /proc names it (realpath), for working directories inside it
   size_t mount_point_len;
+  // The low-level path (lowlevel.c): what the kernel may keep, by --cache (docs/semantics.md).
+  double entry_timeout;    // a name found
+  double attr_timeout;     // the attributes of anything but a variant link (never kept)
+  double negative_timeout; // a missing name (0: asked every time)
+  int pages;               // enum vsf_pages: a file's pages across opens
 } vsf_config_t;
+enum vsf_pages { VSF_PAGES_DROP = 0, VSF_PAGES_UNCHANGED = 1, VSF_PAGES_ALWAYS = 2 };
+// The empty name: the fd itself (an O_PATH fd of the low-level path's inode table).
+#define VSF_AT_EMPTY(name) ((name)[0] == 0 ? AT_EMPTY_PATH : 0)
 extern vsf_config_t vsf_config;
 
 // Request and resolution counters, read by `status` (no JS on the request path).
@@ -175,5 +183,7 @@ void vsf_share_release (uint32_t uid);
 
 // ops.c
 int vsf_hook (vsf_request_t *r, char *slot);
+// lowlevel.c
+extern const vsf_lowlevel_t vsf_lowlevel;
 
 #endif

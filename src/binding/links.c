@@ -43,7 +43,7 @@ static size_t link_key (int pfd, const char *name, const struct stat *st, link_k
   struct { struct file_handle fh; unsigned char bytes[MAX_HANDLE_SZ]; } h;
   h.fh.handle_bytes = MAX_HANDLE_SZ;
   int mount_id;
-  if (name_to_handle_at(pfd, name, &h.fh, &mount_id, 0) != 0) return 0;
+  if (name_to_handle_at(pfd, name, &h.fh, &mount_id, VSF_AT_EMPTY(name)) != 0) return 0;
   memset(k, 0, sizeof *k);
   k->dev = st->st_dev;
   k->times[0] = st->st_ctim.tv_sec; k->times[1] = st->st_ctim.tv_nsec;
@@ -112,5 +112,5 @@ void vsf_link_target_keep (int pfd, const char *name, const char *target, size_t
   struct stat st;
   link_key_t k;
   size_t klen;
-  if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && (klen = link_key(pfd, name, &st, &k)) > 0) put(&k, klen, target, len);
+  if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW | VSF_AT_EMPTY(name)) == 0 && S_ISLNK(st.st_mode) && (klen = link_key(pfd, name, &st, &k)) > 0) put(&k, klen, target, len);
 }

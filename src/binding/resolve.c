@@ -118,7 +118,7 @@ int vsf_resolve_link (vsf_request_t *r, vsf_slot_t *slot, const vsf_link_t *link
   // Whose link it is decides whether the caller's environment may answer it (callers.c): readlink has no
   // stat of its own, so a variant link is lstat'ed here (a plain link never is).
   struct stat lst;
-  if (link->st == NULL && fstatat(link->pfd, link->name, &lst, AT_SYMLINK_NOFOLLOW) != 0) return -errno;
+  if (link->st == NULL && fstatat(link->pfd, link->name, &lst, AT_SYMLINK_NOFOLLOW | VSF_AT_EMPTY(link->name)) != 0) return -errno;
   uint32_t owner = (uint32_t) (link->st != NULL ? link->st->st_uid : lst.st_uid);
   COUNT(VSF_C_RESOLUTIONS);
   // The link is read with the caller's rights; its /proc files are read with the daemon's (a root daemon

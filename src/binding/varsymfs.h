@@ -182,4 +182,19 @@ typedef struct {
 _Static_assert(sizeof(vsf_caller_t) == VSF_SLOT_OFFSET, "the slot follows the caller context");
 #define VSF_SLOT_BYTES 4608
 
+// The low-level path (src/binding/ops.c): libfuse's low-level API, whose replies carry a timeout per entry.
+// fuse-native mounts a session with the addon's operations table (vsf_lowlevel_t.ops, a struct
+// fuse_lowlevel_ops of ops_size bytes) and hands the addon, through bind(), what only it can do: the thread's
+// slot, and the wait for JS's answer to a question left there. `session` is the session's userdata.
+typedef struct {
+  char *(*slot)(void *session);                   // this worker thread's slot (at VSF_SLOT_OFFSET of its locals)
+  int (*pass)(void *session, vsf_request_t *r);   // getattr/readlink of r answered by JS (r->stat, r->buf): its result
+  void (*init)(void *session);                    // JS's init (fuse-native's mount callback), once, at INIT
+} vsf_js_t;
+typedef struct {
+  const void *ops;      // struct fuse_lowlevel_ops
+  size_t ops_size;
+  void (*bind)(const vsf_js_t *js);
+} vsf_lowlevel_t;
+
 #endif
