@@ -53,6 +53,7 @@ export interface Answers {
     uptimeSeconds: number;
     requests: Record<string, number>;
     resolutions: number;
+    inodes: number;
     cache: CacheCounters;
     defaults: Record<string, string>;
     pendingExec: PendingExecReport;

@@ -261,6 +261,7 @@ function controlHandler(daemon: Daemon, log: Logger): Handler {
           uptimeSeconds: Math.round((Date.now() - daemon.startedAt) / 1000),
           requests,
           resolutions: c.resolutions,
+          inodes: c.inodes,
           cache: {
             entries: c.cacheEntries,
             lookups: c.envLookups,

@@ -51,6 +51,8 @@ export interface NativeCounters {
   /** Resolutions refused because their user had VSF_SHARE_MAX in flight for longer than the wait (shares.c). */
   shareRefused: number;
   cacheEntries: number;
+  /** The low-level path's inode table: entries the kernel still references (besides the root). */
+  inodes: number;
 }
 
 export interface NativeConfig {

@@ -19,6 +19,8 @@ export interface MountStatus {
   rssBytes?: number;
   requests?: Record<string, number>;
   resolutions?: number;
+  /** The inode table's entries the kernel still references (the low-level path; 0 on the other). */
+  inodes?: number;
   cache?: CacheCounters;
   defaults?: Record<string, string>;
   /** How the daemon reads the environment callers pass to execve, with the helper's counters when it uses it. */
@@ -64,6 +66,7 @@ export async function gatherStatus(only?: string): Promise<MountStatus[]> {
       rssBytes: usage?.memory,
       requests: r.requests,
       resolutions: r.resolutions,
+      inodes: r.inodes,
       cache: r.cache,
       defaults: r.defaults,
       pendingExec: r.pendingExec,

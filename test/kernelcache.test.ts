@@ -99,6 +99,33 @@ describeEachUser((user) => {
     });
   }
 
+  // Only a variant link's answer depends on the caller: the kernel keeps every other entry's attributes,
+  // never a variant link's. Ten pairs of processes within a second, each with its own environment.
+  test('two processes with different environments lstat the same variant link within one second: each sees its own st_size; readlink after the variable changes in a long-lived shell gives the new answer', T, async (t) => {
+    const m = await mount(t, user, { setup: (dir) => fs.symlinkSync('$<GOV>', path.join(dir, 'go')) });
+    const link = path.join(m.dir, 'go');
+    const pairs = await m.run('sh', ['-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do GOV=a stat -c %s "$1"; GOV=go1.22.3 stat -c %s "$1"; done', 'sh', link]);
+    assert.equal(pairs.code, 0, pairs.stderr);
+    assert.equal(pairs.stdout, '1\n8\n'.repeat(10));
+    const shell = await m.run('sh', ['-c', 'GOV=go1.21; export GOV; readlink "$1"; GOV=go1.22; readlink "$1"; unset GOV; GOV=go1.23 readlink "$1"', 'sh', link]);
+    assert.equal(shell.code, 0, shell.stderr);
+    assert.equal(shell.stdout, 'go1.21\ngo1.22\ngo1.23\n');
+  });
+
+  // Hard links, renames and unlinks through the mount, and what the kernel then shows of them at once.
+  test('unlink, rename and hard links through the mount are seen at once, whatever the kernel keeps', T, async (t) => {
+    const m = await mount(t, user, { args: ['--cache', 'always'] });
+    const a = path.join(m.dir, 'a');
+    const sh = await m.run('sh', ['-c', [
+      'echo one > "$1/a"', 'ln "$1/a" "$1/b"', 'stat -c %h "$1/a"', 'echo two >> "$1/b"', 'cat "$1/a"',
+      'mv "$1/b" "$1/c"', 'test -e "$1/b" || echo "b gone"', 'cat "$1/c"', 'rm "$1/a"', 'stat -c %h "$1/c"',
+      'test -e "$1/a" || echo "a gone"', 'mkdir "$1/d"', 'mv "$1/c" "$1/d/e"', 'cat "$1/d/e"', 'rm -r "$1/d"', 'ls -A "$1"',
+    ].join('; '), 'sh', m.dir]);
+    assert.equal(sh.code, 0, sh.stderr);
+    assert.equal(sh.stdout, '2\none\ntwo\nb gone\none\ntwo\n1\na gone\none\ntwo\n');
+    assert.equal(fs.existsSync(a), false);
+  });
+
   for (const mode of ['auto', 'never'] as const) {
     test(`--cache ${mode}, in place: a missing name is ${mode === 'auto' ? 'kept by the kernel' : 'asked every time'}; one created through the mount is seen at once`, T, async (t) => {
       const m = await mount(t, user, { args: ['--cache', mode] });

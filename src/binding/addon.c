@@ -332,6 +332,8 @@ static napi_value counters (napi_env env, napi_callback_info info) {
     napi_set_named_property(env, o, names[i], v);
   }
   set_u32(env, o, "cacheEntries", vsf_cache_entries());
+  napi_create_double(env, (double) vsf_inodes(), &v);
+  napi_set_named_property(env, o, "inodes", v);
   return o;
 }
 

@@ -185,5 +185,6 @@ void vsf_share_release (uint32_t uid);
 int vsf_hook (vsf_request_t *r, char *slot);
 // lowlevel.c
 extern const vsf_lowlevel_t vsf_lowlevel;
+uint64_t vsf_inodes (void);  // the inode table's entries besides the root: what the kernel still references
 
 #endif

@@ -46,6 +46,9 @@ typedef struct inode {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards the table and every entry's mu fields; a leaf
 static inode_t *buckets[BUCKETS];
 static inode_t root = { .fd = -1, .nlookup = 1 };
+static _Atomic uint64_t count;  // entries besides the root (status: inodes)
+
+uint64_t vsf_inodes (void) { return atomic_load(&count); }
 
 static size_t bucket (dev_t dev, ino_t ino) { return (size_t) ((ino * 0x9e3779b97f4a7c15ull) ^ dev) % BUCKETS; }
 
@@ -71,6 +74,7 @@ static inode_t *remember (int fd, const struct stat *st, int variant) {
     size_t b = bucket(st->st_dev, st->st_ino);
     in->next = buckets[b];
     buckets[b] = in;
+    atomic_fetch_add(&count, 1);
   }
   pthread_mutex_unlock(&mu);
   if (in == NULL) close(fd);
@@ -88,7 +92,7 @@ static void forget_one (fuse_ino_t ino, uint64_t n) {
     *p = in->next;
   }
   pthread_mutex_unlock(&mu);
-  if (gone) { close(in->fd); free(in); }
+  if (gone) { close(in->fd); free(in); atomic_fetch_sub(&count, 1); }
 }
 
 // ---- requests --------------------------------------------------------------------------------------------
